@@ -1,0 +1,61 @@
+#include "api/health.hpp"
+
+#include <gtest/gtest.h>
+
+#include "api/metrics_route.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "http/test_client.hpp"
+#include "obs/access_log.hpp"
+#include "obs/metrics.hpp"
+#include "store/store.hpp"
+
+namespace strata::api {
+namespace {
+
+// A store whose answer the test decides.
+class FakeStore final : public store::Store {
+ public:
+  util::Status Ping() override { return healthy ? util::Status::Ok() : util::Status::Unavailable("disk gone"); }
+  bool healthy = true;
+};
+
+TEST(HealthTest, ReportsTheStoreState) {
+  FakeStore store;
+  http::Router router;
+  obs::Registry metrics;
+  AddHealthRoutes(router, store);
+  AddMetricsRoute(router, metrics);
+  obs::AccessLog log(1, false);
+  http::Server server({.port = 0, .threads = 1}, router, metrics, log);
+  ASSERT_TRUE(server.Start().ok());
+
+  auto get = [&](const char* target) {
+    http::testing::TestConnection c(server.port());
+    c.Send(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return c.Read();
+  };
+  auto ok = get("/api/health");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, R"({"message":"API is healthy.","code":200,"data":{}})");
+
+  store.healthy = false;
+  auto down = get("/api/health");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503);
+  EXPECT_NE(down->body.find("\"code\":503,\"data\":{}}"), std::string::npos) << down->body;
+  EXPECT_EQ(down->body.find("disk gone"), std::string::npos);
+
+  auto m = get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_EQ(m->Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(m->body.find("strata_http_requests_total{route=\"/api/health\",method=\"GET\",status=\"503\"} 1"),
+            std::string::npos)
+      << m->body;
+  server.Shutdown();
+}
+
+}  // namespace
+}  // namespace strata::api

@@ -1,0 +1,84 @@
+#include "http/request.hpp"
+
+#include "http/raw_request.hpp"
+
+namespace strata::http {
+
+std::string_view VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kGet:
+      return "GET";
+    case Verb::kHead:
+      return "HEAD";
+    case Verb::kPost:
+      return "POST";
+    case Verb::kPut:
+      return "PUT";
+    case Verb::kPatch:
+      return "PATCH";
+    case Verb::kDelete:
+      return "DELETE";
+    case Verb::kOptions:
+      return "OPTIONS";
+    case Verb::kOther:
+      break;
+  }
+  return "OTHER";
+}
+
+std::string_view Request::method() const { return raw_.msg.method_string(); }
+std::string_view Request::target() const { return raw_.msg.target(); }
+std::string_view Request::body() const { return raw_.msg.body(); }
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  auto it = raw_.msg.find(name);
+  if (it == raw_.msg.end()) return std::nullopt;
+  return it->value();
+}
+
+std::string Request::Param(std::string_view name) const {
+  for (const auto& [k, v] : params_) {
+    if (k == name) return PercentDecode(v, false);
+  }
+  return {};
+}
+
+std::optional<std::string> Request::QueryParam(std::string_view name) const {
+  std::string_view rest = query_;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const std::string key = PercentDecode(pair.substr(0, eq), true);
+    if (key == name) return eq == std::string_view::npos ? std::string{} : PercentDecode(pair.substr(eq + 1), true);
+  }
+  return std::nullopt;
+}
+
+std::string PercentDecode(std::string_view s, bool plus_as_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      const int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_as_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+}  // namespace strata::http

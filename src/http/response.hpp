@@ -1,0 +1,43 @@
+// Response: what a handler returns, independent of the wire library. ApiError: a client-facing
+// error with PocketBase's JSON shape {"data":{},"message":"…","status":N}. Plain value types.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace strata::http {
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+
+struct Response {
+  int status = 200;
+  std::string content_type{kJsonContentType};
+  std::string body;
+  // Extra headers; they replace the server's defaults of the same name (e.g. Content-Security-Policy).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response Json(int status, std::string body) { return Response{status, std::string(kJsonContentType), std::move(body), {}}; }
+};
+
+struct ApiError {
+  int status = 400;
+  std::string message;       // safe to show to the client
+  boost::json::object data;  // per-field details, PocketBase's validation error map
+  std::string detail;        // internal only: logged, never sent
+
+  // The error as PocketBase renders it.
+  Response ToResponse() const;
+
+  static ApiError BadRequest(std::string message = "Something went wrong while processing your request.");
+  static ApiError NotFound(std::string message = "The requested resource wasn't found.");
+  static ApiError Forbidden(std::string message = "You are not allowed to perform this request.");
+  static ApiError Internal(std::string detail);
+};
+
+// {"data":<data>,"message":<message>,"status":<status>}
+std::string ErrorJson(int status, std::string_view message, const boost::json::object& data = {});
+
+}  // namespace strata::http

@@ -1,0 +1,72 @@
+#include "obs/access_log.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace strata::obs {
+namespace {
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
+TEST(AccessLogTest, WritesOneJsonLinePerEntryOnFlush) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    AccessLog log(fds[1]);
+    AccessLog::Buffer buf(log);
+    buf.Append({.request_id = "abc",
+                .method = "GET",
+                .route = "/api/health",
+                .path = "/api/health",
+                .status = 200,
+                .bytes = 51,
+                .duration_us = 12,
+                .remote = "127.0.0.1"});
+    buf.Append({.request_id = "q\"x", .method = "POST", .route = "/a\nb", .status = 400, .remote = "::1"});
+  }  // the buffer flushes as it goes out of scope
+  close(fds[1]);
+  const auto out = ReadAll(fds[0]);
+  close(fds[0]);
+  const auto first_end = out.find('\n');
+  ASSERT_NE(first_end, std::string::npos);
+  const auto first = out.substr(0, first_end);
+  EXPECT_EQ(first.rfind("{\"time\":\"", 0), 0u);
+  EXPECT_NE(first.find("Z\",\"request_id\":\"abc\",\"method\":\"GET\",\"route\":\"/api/health\",\"path\":\"/api/health\","
+                       "\"status\":200,"
+                       "\"bytes\":51,\"duration_us\":12,\"remote\":\"127.0.0.1\"}"),
+            std::string::npos)
+      << first;
+  EXPECT_NE(out.find("\"request_id\":\"q\\\"x\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"route\":\"/a\\nb\""), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2);
+}
+
+TEST(AccessLogTest, EscapesControlCharacters) {
+  std::string out;
+  AppendJsonEscaped(out, std::string_view("a\x01\tb", 4));
+  EXPECT_EQ(out, "a\\u0001\\tb");
+}
+
+TEST(AccessLogTest, DisabledLogWritesNothing) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    AccessLog log(fds[1], /*enabled=*/false);
+    AccessLog::Buffer buf(log);
+    buf.Append({.request_id = "abc", .method = "GET", .route = "/", .status = 200});
+  }
+  close(fds[1]);
+  EXPECT_EQ(ReadAll(fds[0]), "");
+  close(fds[0]);
+}
+
+}  // namespace
+}  // namespace strata::obs
