@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -30,7 +31,13 @@ struct ServeFlags {
   std::string origins = "*";
   std::string log_level = "info";
   std::size_t max_connections = http::kDefaultMaxConnections;
+  double header_timeout = std::chrono::duration<double>(http::kHeaderReadTimeout).count();
+  double idle_timeout = std::chrono::duration<double>(http::kIdleTimeout).count();
 };
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
 
 // Splits "host:port" or "[v6]:port".
 bool ParseListen(const std::string& s, std::string& host, uint16_t& port) {
@@ -76,6 +83,8 @@ int Serve(const ServeFlags& flags) {
   }
   options.threads = flags.threads;
   options.max_connections = flags.max_connections;
+  options.header_timeout = Millis(flags.header_timeout);
+  options.idle_timeout = Millis(flags.idle_timeout);
   options.origins = SplitList(flags.origins);
   if (options.origins.empty()) options.origins = {"*"};
   obs::InitLogging(*level);
@@ -140,6 +149,12 @@ int main(int argc, char** argv) {
   serve->add_option("--max-connections", serve_flags.max_connections, "Open connection cap; more get 503.")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve->add_option("--header-timeout", serve_flags.header_timeout, "Seconds to receive a request's header.")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  serve->add_option("--idle-timeout", serve_flags.idle_timeout, "Seconds a keep-alive connection may stay idle.")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
 
   CLI11_PARSE(app, argc, argv);
   if (*serve) return Serve(serve_flags);

@@ -413,13 +413,18 @@ net::awaitable<void> Server::Impl::RunSession(Worker& w, tcp::socket socket) {
       first = false;
       Parser parser;
       parser.header_limit(kMaxHeaderBytes);
-      parser.body_limit(kDefaultBodyLimit);
+      // No limit while reading the header (the parser would check Content-Length against it): the
+      // route decides the limit once it is known.
+      parser.body_limit(boost::none);
       stream.expires_after(opts.header_timeout);
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       const auto start = Clock::now();
       if (hec) {
         if (hec == bhttp::error::header_limit) {
           co_await WriteError(w, stream, 431, "Request header fields too large.", remote, start);
+          linger = true;
+        } else if (hec == bhttp::error::body_limit) {
+          co_await WriteError(w, stream, 413, "Request entity too large.", remote, start);
           linger = true;
         } else if (!IsNormalEnd(hec)) {
           co_await WriteError(w, stream, 400, "Malformed HTTP request.", remote, start);

@@ -186,6 +186,15 @@ TEST_F(ServerTest, DeclaredOversizedBodyIs413WithoutReadingIt) {
   EXPECT_EQ(r->body, R"({"data":{},"message":"Request entity too large.","status":413})");
 }
 
+TEST_F(ServerTest, DeclaredBodyOverTheDefaultLimitOnAnUnknownRouteIs413) {
+  StartServer();
+  TestConnection c(server_->port());
+  c.Send("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5242880\r\n\r\n");
+  auto r = c.Read(2000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
 TEST_F(ServerTest, ChunkedOversizedBodyIs413) {
   StartServer();
   TestConnection c(server_->port());
