@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "api/metrics_route.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -47,7 +50,12 @@ TEST(HealthTest, ReportsTheStoreState) {
   EXPECT_NE(down->body.find("\"code\":503,\"data\":{}}"), std::string::npos) << down->body;
   EXPECT_EQ(down->body.find("disk gone"), std::string::npos);
 
+  // The 503 is counted just after it is written: scrape until it shows, for at most a second.
   auto m = get("/metrics");
+  for (int i = 0; i < 100 && m && m->body.find("status=\"503\"} 1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    m = get("/metrics");
+  }
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
   EXPECT_EQ(m->Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");

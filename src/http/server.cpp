@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,15 +16,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -51,11 +50,12 @@ namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 using Parser = bhttp::request_parser<bhttp::string_body>;
-using RawResponse = bhttp::response<bhttp::string_body>;
 using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr std::string_view kUnmatchedRoute = "unmatched";
 constexpr std::string_view kApiCsp = "default-src 'none'; frame-ancestors 'none'";
+// How often each I/O thread checks its connections' deadlines: the resolution of every timeout.
+constexpr auto kDeadlineSweep = std::chrono::milliseconds(100);
 
 Verb ToVerb(bhttp::verb v) {
   switch (v) {
@@ -81,8 +81,8 @@ Verb ToVerb(bhttp::verb v) {
 // End of a connection by the peer or by a deadline: a normal end of a session, not an error.
 bool IsNormalEnd(const boost::system::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == net::error::eof ||
-         ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == net::error::not_connected || ec == net::error::bad_descriptor;
+         ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::not_connected || ec == net::error::bad_descriptor;
 }
 
 // The HTTP-date of the current second, formatted once per second per thread.
@@ -99,42 +99,86 @@ std::string_view HttpDate() {
   return buf;
 }
 
-// Headers every response carries.
-void SetCommonHeaders(RawResponse& out, std::string_view request_id) {
-  out.set(bhttp::field::date, HttpDate());
-  out.set("X-Request-Id", request_id);
-  out.set("X-Content-Type-Options", "nosniff");
-  out.set("X-Frame-Options", "SAMEORIGIN");
-  out.set("Referrer-Policy", "strict-origin-when-cross-origin");
-  out.set("Content-Security-Policy", kApiCsp);
-}
-
 bool ExpectsContinue(const Parser::value_type& msg) {
   auto it = msg.find(bhttp::field::expect);
-  if (it == msg.end()) return false;
-  std::string_view v = it->value();
-  return v.size() == 12 && beast::iequals(v, "100-continue");
+  return it != msg.end() && beast::iequals(it->value(), "100-continue");
 }
 
-// Half-closes the connection and drains what the client still sends for a moment, so that the
-// response written just before is not destroyed by a reset when unread input remains.
-net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
-  boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(kLingerTimeout);
-  char sink[8192];
-  std::size_t total = 0;
-  while (total < kLingerDrainBytes) {
-    auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), kTuple);
-    if (rec) break;
-    total += n;
+// Response headers in the order they are sent; a handler's header replaces a default of the same
+// name. Names and values are views that stay valid until the response is serialized.
+class HeaderList {
+ public:
+  void Set(std::string_view name, std::string_view value) {
+    for (auto& h : items_) {
+      if (beast::iequals(h.first, name)) {
+        h.second = value;
+        return;
+      }
+    }
+    items_.emplace_back(name, value);
   }
-  stream.socket().close(ec);
+  const std::vector<std::pair<std::string_view, std::string_view>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string_view, std::string_view>> items_;
+};
+
+void AppendHeaderText(std::string& out, std::string_view text) {
+  // CR and LF would split the header: a handler bug must not become response splitting.
+  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
 }
 
-struct SessionState {
-  beast::tcp_stream* stream;
+// Writes the status line and headers of a response with `content_length` body bytes into `out`.
+void SerializeHead(std::string& out, int status, const HeaderList& headers, std::size_t content_length,
+                   bool keep_alive, bool http10) {
+  out.clear();
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& [name, value] : headers.items()) {
+    out += name;
+    out += ": ";
+    AppendHeaderText(out, value);
+    out += "\r\n";
+  }
+  if (status != 204 && status != 304 && status >= 200) {
+    out += "Content-Length: ";
+    out += std::to_string(content_length);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+// Headers every response carries.
+void SetCommonHeaders(HeaderList& h, std::string_view request_id) {
+  h.Set("Date", HttpDate());
+  h.Set("X-Request-Id", request_id);
+  h.Set("X-Content-Type-Options", "nosniff");
+  h.Set("X-Frame-Options", "SAMEORIGIN");
+  h.Set("Referrer-Policy", "strict-origin-when-cross-origin");
+  h.Set("Content-Security-Policy", kApiCsp);
+}
+
+// One connection's state, visible to its worker for deadlines and shutdown.
+struct Connection {
+  tcp::socket socket;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
   bool busy = false;  // between a request's header and the end of its response
+
+  explicit Connection(tcp::socket s) : socket(std::move(s)) {}
+  void ExpiresAfter(std::chrono::steady_clock::duration d) {
+    deadline = Clock::now() + d;
+    timed_out = false;
+  }
 };
 
 }  // namespace
@@ -147,7 +191,7 @@ struct Worker {
   // Metric handles resolved once per thread, so counting a request takes no lock.
   std::unordered_map<uint64_t, obs::Counter*> request_counters;
   std::vector<obs::Histogram*> latency;  // per route index, then one for unmatched requests
-  std::unordered_set<SessionState*> sessions;
+  std::unordered_set<Connection*> connections;
   bool stopping = false;
   std::thread thread;
   // Last, so that it is destroyed first: the coroutine frames it still holds refer to the above.
@@ -171,11 +215,11 @@ struct Server::Impl {
   net::awaitable<void> Accept(Worker& w);
   net::awaitable<void> Reject(tcp::socket socket);
   net::awaitable<void> RunSession(Worker& w, tcp::socket socket);
-  net::awaitable<bool> Serve(Worker& w, beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser,
+  net::awaitable<bool> Serve(Worker& w, Connection& conn, beast::flat_buffer& buffer, std::string& head, Parser& parser,
                              const std::string& remote, Clock::time_point start, bool& linger);
-  net::awaitable<void> WriteError(Worker& w, beast::tcp_stream& stream, int status, std::string_view message,
-                                  const std::string& remote, Clock::time_point start);
-  net::awaitable<void> FlushLoop(Worker& w);
+  net::awaitable<void> WriteError(Worker& w, Connection& conn, std::string& head, int status,
+                                  std::string_view message, const std::string& remote, Clock::time_point start);
+  net::awaitable<void> Housekeeping(Worker& w);
   void Record(Worker& w, const Route* route, std::string_view method, Verb verb, int status, uint64_t bytes,
               std::string_view request_id, std::string_view path, std::string_view remote, Clock::time_point start);
 
@@ -192,6 +236,35 @@ struct Server::Impl {
   bool started = false;
   bool stopped = false;
 };
+
+namespace {
+
+// Writes a serialized head and a body (none for HEAD) within the write timeout.
+net::awaitable<boost::system::error_code> WriteResponse(Connection& conn, std::string_view head, std::string_view body) {
+  conn.ExpiresAfter(kWriteTimeout);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head.data(), head.size()),
+                                                 net::buffer(body.data(), body.size())};
+  auto [ec, n] = co_await net::async_write(conn.socket, buffers, kTuple);
+  co_return ec;
+}
+
+// Half-closes the connection and drains what the client still sends for a moment, so that the
+// response written just before is not destroyed by a reset when unread input remains.
+net::awaitable<void> LingeringClose(Connection& conn) {
+  boost::system::error_code ec;
+  conn.socket.shutdown(tcp::socket::shutdown_send, ec);
+  conn.ExpiresAfter(kLingerTimeout);
+  char sink[8192];
+  std::size_t total = 0;
+  while (total < kLingerDrainBytes) {
+    auto [rec, n] = co_await conn.socket.async_read_some(net::buffer(sink), kTuple);
+    if (rec) break;
+    total += n;
+  }
+  conn.socket.close(ec);
+}
+
+}  // namespace
 
 void Server::Impl::Record(Worker& w, const Route* route, std::string_view method, Verb verb, int status,
                           uint64_t bytes, std::string_view request_id, std::string_view path, std::string_view remote,
@@ -226,22 +299,20 @@ void Server::Impl::Record(Worker& w, const Route* route, std::string_view method
                     .remote = remote});
 }
 
-net::awaitable<void> Server::Impl::WriteError(Worker& w, beast::tcp_stream& stream, int status,
+net::awaitable<void> Server::Impl::WriteError(Worker& w, Connection& conn, std::string& head, int status,
                                               std::string_view message, const std::string& remote,
                                               Clock::time_point start) {
   const std::string request_id = util::NewRequestId();
-  RawResponse out{static_cast<bhttp::status>(status), 11};
-  SetCommonHeaders(out, request_id);
-  out.set(bhttp::field::content_type, kJsonContentType);
-  out.body() = ErrorJson(status, message);
-  out.keep_alive(false);
-  out.prepare_payload();
-  stream.expires_after(kWriteTimeout);
-  co_await bhttp::async_write(stream, out, kTuple);
-  Record(w, nullptr, "", Verb::kOther, status, out.body().size(), request_id, "", remote, start);
+  const std::string body = ErrorJson(status, message);
+  HeaderList headers;
+  SetCommonHeaders(headers, request_id);
+  headers.Set("Content-Type", kJsonContentType);
+  SerializeHead(head, status, headers, body.size(), /*keep_alive=*/false, /*http10=*/false);
+  co_await WriteResponse(conn, head, body);
+  Record(w, nullptr, "", Verb::kOther, status, body.size(), request_id, "", remote, start);
 }
 
-net::awaitable<bool> Server::Impl::Serve(Worker& w, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::flat_buffer& buffer, std::string& head,
                                          Parser& parser, const std::string& remote, Clock::time_point start,
                                          bool& linger) {
   auto& msg = parser.get();
@@ -276,18 +347,16 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, beast::tcp_stream& stream, b
       linger = true;
     } else {
       if (ExpectsContinue(msg)) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, msg.version()};
-        stream.expires_after(kWriteTimeout);
-        auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
-        if (cec) co_return false;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (co_await WriteResponse(conn, kContinue, {})) co_return false;
       }
       parser.body_limit(limit);
-      stream.expires_after(opts.body_timeout);
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      conn.ExpiresAfter(opts.body_timeout);
+      auto [ec, n] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
       if (ec == bhttp::error::body_limit) {
         res = Response::Json(413, ErrorJson(413, "Request entity too large."));
         linger = true;
-      } else if (ec == beast::error::timeout) {
+      } else if (ec && conn.timed_out) {
         res = Response::Json(408, ErrorJson(408, "Timed out reading the request body."));
         linger = true;
       } else if (ec && IsNormalEnd(ec)) {
@@ -303,7 +372,8 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, beast::tcp_stream& stream, b
     if (preflight) {
       Response r{204, "", "", {}};
       auto allow_headers = msg.find(bhttp::field::access_control_request_headers);
-      r.headers = cors.PreflightHeaders(origin, allow_headers == msg.end() ? std::string_view{} : std::string_view(allow_headers->value()));
+      r.headers = cors.PreflightHeaders(
+          origin, allow_headers == msg.end() ? std::string_view{} : std::string_view(allow_headers->value()));
       res = std::move(r);
     } else if (match.kind == Router::Match::Kind::kNotFound) {
       res = ApiError::NotFound().ToResponse();
@@ -336,48 +406,38 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, beast::tcp_stream& stream, b
     }
   }
 
-  RawResponse out{static_cast<bhttp::status>(res->status), msg.version()};
-  SetCommonHeaders(out, request_id);
+  HeaderList headers;
+  SetCommonHeaders(headers, request_id);
   if (!res->content_type.empty() && res->status != 204 && res->status != 304) {
-    out.set(bhttp::field::content_type, res->content_type);
+    headers.Set("Content-Type", res->content_type);
   }
-  std::string vary;
   if (!origin.empty() && !preflight) {
     if (auto allow = cors.AllowOrigin(origin)) {
-      out.set(bhttp::field::access_control_allow_origin, *allow);
-      out.set(bhttp::field::access_control_expose_headers, "X-Request-Id");
+      headers.Set("Access-Control-Allow-Origin", *allow);
+      headers.Set("Access-Control-Expose-Headers", "X-Request-Id");
     }
   }
+  std::string vary;
   if (cors.varies_by_origin()) vary = "Origin";
-  for (auto& [name, value] : res->headers) out.set(name, value);
-  if (res->body.size() >= kCompressMinBytes && out.find(bhttp::field::content_encoding) == out.end()) {
+  for (const auto& [name, value] : res->headers) headers.Set(name, value);
+  bool has_encoding = false;
+  for (const auto& h : headers.items()) has_encoding = has_encoding || beast::iequals(h.first, "Content-Encoding");
+  if (res->body.size() >= kCompressMinBytes && !has_encoding) {
     vary += vary.empty() ? "Accept-Encoding" : ", Accept-Encoding";
     auto ae = msg.find(bhttp::field::accept_encoding);
     if (ae != msg.end() && AcceptsGzip(ae->value())) {
       if (auto gz = Gzip(res->body)) {
         res->body = std::move(*gz);
-        out.set(bhttp::field::content_encoding, "gzip");
+        headers.Set("Content-Encoding", "gzip");
       }
     }
   }
-  if (!vary.empty()) out.set(bhttp::field::vary, vary);
-  out.body() = std::move(res->body);
+  if (!vary.empty()) headers.Set("Vary", vary);
   const bool keep = !linger && !w.stopping && msg.keep_alive();
-  out.keep_alive(keep);
-  out.prepare_payload();
-  const uint64_t bytes = out.body().size();
-
-  stream.expires_after(kWriteTimeout);
-  boost::system::error_code wec;
-  if (verb == Verb::kHead) {
-    bhttp::response_serializer<bhttp::string_body> sr{out};
-    auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
-    wec = ec;
-  } else {
-    auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
-    wec = ec;
-  }
-  Record(w, route, msg.method_string(), verb, res->status, bytes, request_id, path, remote, start);
+  SerializeHead(head, res->status, headers, res->body.size(), keep, msg.version() == 10);
+  const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;
+  const auto wec = co_await WriteResponse(conn, head, send_body ? std::string_view(res->body) : std::string_view{});
+  Record(w, route, msg.method_string(), verb, res->status, res->body.size(), request_id, path, remote, start);
   co_return !wec && keep;
 }
 
@@ -385,28 +445,28 @@ net::awaitable<void> Server::Impl::RunSession(Worker& w, tcp::socket socket) {
   boost::system::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   const std::string remote = ec ? std::string() : endpoint.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
-  SessionState state{&stream};
-  w.sessions.insert(&state);
+  Connection conn(std::move(socket));
+  w.connections.insert(&conn);
   struct Exit {
     Worker& w;
-    SessionState* state;
+    Connection* conn;
     std::atomic<std::size_t>& open;
     ~Exit() {
-      w.sessions.erase(state);
+      w.connections.erase(conn);
       open.fetch_sub(1);
     }
-  } on_exit{w, &state, open_connections};
+  } on_exit{w, &conn, open_connections};
 
   beast::flat_buffer buffer;
+  std::string head;  // the serialized response head, reused across the connection's requests
   bool first = true;
   bool linger = false;
   try {
     while (!w.stopping) {
       if (buffer.size() == 0) {
         // Wait for the next request: idle keep-alive time, or the header time on a new connection.
-        stream.expires_after(first ? opts.header_timeout : opts.idle_timeout);
-        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kTuple);
+        conn.ExpiresAfter(first ? opts.header_timeout : opts.idle_timeout);
+        auto [rec, n] = co_await conn.socket.async_read_some(buffer.prepare(kReadChunkBytes), kTuple);
         if (rec) break;
         buffer.commit(n);
       }
@@ -416,58 +476,63 @@ net::awaitable<void> Server::Impl::RunSession(Worker& w, tcp::socket socket) {
       // No limit while reading the header (the parser would check Content-Length against it): the
       // route decides the limit once it is known.
       parser.body_limit(boost::none);
-      stream.expires_after(opts.header_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      conn.ExpiresAfter(opts.header_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(conn.socket, buffer, parser, kTuple);
       const auto start = Clock::now();
       if (hec) {
         if (hec == bhttp::error::header_limit) {
-          co_await WriteError(w, stream, 431, "Request header fields too large.", remote, start);
+          co_await WriteError(w, conn, head, 431, "Request header fields too large.", remote, start);
           linger = true;
         } else if (hec == bhttp::error::body_limit) {
-          co_await WriteError(w, stream, 413, "Request entity too large.", remote, start);
+          co_await WriteError(w, conn, head, 413, "Request entity too large.", remote, start);
           linger = true;
         } else if (!IsNormalEnd(hec)) {
-          co_await WriteError(w, stream, 400, "Malformed HTTP request.", remote, start);
+          co_await WriteError(w, conn, head, 400, "Malformed HTTP request.", remote, start);
           linger = true;
         }
         break;
       }
-      state.busy = true;
+      conn.busy = true;
       in_flight->Add(1);
       struct Busy {
-        SessionState& s;
+        Connection& c;
         obs::Gauge& g;
         ~Busy() {
-          s.busy = false;
+          c.busy = false;
           g.Add(-1);
         }
-      } busy{state, *in_flight};
-      const bool keep = co_await Serve(w, stream, buffer, parser, remote, start, linger);
+      } busy{conn, *in_flight};
+      const bool keep = co_await Serve(w, conn, buffer, head, parser, remote, start, linger);
       if (!keep) break;
     }
   } catch (const std::exception& e) {
     spdlog::error("connection from {}: {}", remote, e.what());
   }
   if (linger) {
-    co_await LingeringClose(stream);
+    co_await LingeringClose(conn);
   } else {
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    conn.socket.shutdown(tcp::socket::shutdown_both, ec);
+    conn.socket.close(ec);
   }
 }
 
 net::awaitable<void> Server::Impl::Reject(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  RawResponse out{bhttp::status::service_unavailable, 11};
-  SetCommonHeaders(out, util::NewRequestId());
-  out.set(bhttp::field::content_type, kJsonContentType);
-  out.set(bhttp::field::retry_after, "1");
-  out.body() = ErrorJson(503, "Too many open connections, try again later.");
-  out.keep_alive(false);
-  out.prepare_payload();
-  stream.expires_after(kLingerTimeout);
-  auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
-  if (!ec) co_await LingeringClose(stream);
+  // Not counted as a connection and not swept: its own short timer bounds it.
+  Connection conn(std::move(socket));
+  net::steady_timer guard(conn.socket.get_executor(), kLingerTimeout * 2);
+  guard.async_wait([&conn](const boost::system::error_code& ec) {
+    if (!ec) conn.socket.cancel();
+  });
+  const std::string request_id = util::NewRequestId();
+  const std::string body = ErrorJson(503, "Too many open connections, try again later.");
+  HeaderList headers;
+  SetCommonHeaders(headers, request_id);
+  headers.Set("Content-Type", kJsonContentType);
+  headers.Set("Retry-After", "1");
+  std::string head;
+  SerializeHead(head, 503, headers, body.size(), /*keep_alive=*/false, /*http10=*/false);
+  if (!co_await WriteResponse(conn, head, body)) co_await LingeringClose(conn);
+  guard.cancel();
 }
 
 net::awaitable<void> Server::Impl::Accept(Worker& w) {
@@ -492,12 +557,27 @@ net::awaitable<void> Server::Impl::Accept(Worker& w) {
   }
 }
 
-net::awaitable<void> Server::Impl::FlushLoop(Worker& w) {
+// Per-thread chores on one timer: connection deadlines and the access log flush. One sweep per
+// interval costs far less than arming and cancelling a timer around every read and write.
+net::awaitable<void> Server::Impl::Housekeeping(Worker& w) {
   net::steady_timer timer(w.ioc);
-  while (!w.stopping) {
-    timer.expires_after(std::chrono::milliseconds(200));
-    co_await timer.async_wait(kTuple);
-    w.log_buf.Flush();
+  auto last_flush = Clock::now();
+  for (;;) {
+    timer.expires_after(kDeadlineSweep);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;
+    const auto now = Clock::now();
+    for (Connection* c : w.connections) {
+      if (c->deadline <= now && !c->timed_out) {
+        c->timed_out = true;
+        boost::system::error_code ignored;
+        c->socket.cancel(ignored);
+      }
+    }
+    if (now - last_flush >= std::chrono::milliseconds(200)) {
+      w.log_buf.Flush();
+      last_flush = now;
+    }
   }
 }
 
@@ -541,7 +621,7 @@ util::Status Server::Start() {
   for (auto& wp : im.workers) {
     Worker& w = *wp;
     net::co_spawn(w.ioc, im.Accept(w), net::detached);
-    net::co_spawn(w.ioc, im.FlushLoop(w), net::detached);
+    net::co_spawn(w.ioc, im.Housekeeping(w), net::detached);
     w.thread = std::thread([&w] {
       for (;;) {
         try {
@@ -569,8 +649,8 @@ void Server::Shutdown() {
       boost::system::error_code ec;
       w.acceptor->close(ec);
       // Idle connections close now; busy ones after their response (sent with Connection: close).
-      for (SessionState* s : w.sessions) {
-        if (!s->busy) s->stream->cancel();
+      for (Connection* c : w.connections) {
+        if (!c->busy) c->socket.cancel(ec);
       }
     });
   }

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, side by side with its reference, on this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench/health_vs_nginx.sh "$@"
