@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -19,15 +20,19 @@ namespace {
 // A store whose answer the test decides.
 class FakeStore final : public store::Store {
  public:
-  util::Status Ping() override { return healthy ? util::Status::Ok() : util::Status::Unavailable("disk gone"); }
-  bool healthy = true;
+  util::Status Ping() override {
+    ++pings;
+    return healthy ? util::Status::Ok() : util::Status::Unavailable("disk gone");
+  }
+  std::atomic<bool> healthy = true;
+  std::atomic<int> pings = 0;
 };
 
 TEST(HealthTest, ReportsTheStoreState) {
   FakeStore store;
   http::Router router;
   obs::Registry metrics;
-  AddHealthRoutes(router, store);
+  AddHealthRoutes(router, store, std::chrono::milliseconds(200));
   AddMetricsRoute(router, metrics);
   obs::AccessLog log(1, false);
   http::Server server({.port = 0, .threads = 1}, router, metrics, log);
@@ -43,12 +48,21 @@ TEST(HealthTest, ReportsTheStoreState) {
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(ok->body, R"({"message":"API is healthy.","code":200,"data":{}})");
 
+  // Within the check interval the last success stands and the store is not asked again.
+  const int pings = store.pings;
+  ASSERT_EQ(get("/api/health")->status, 200);
+  EXPECT_EQ(store.pings, pings);
+
   store.healthy = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   auto down = get("/api/health");
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503);
   EXPECT_NE(down->body.find("\"code\":503,\"data\":{}}"), std::string::npos) << down->body;
   EXPECT_EQ(down->body.find("disk gone"), std::string::npos);
+  // A failure is never reused: recovery shows on the very next request.
+  store.healthy = true;
+  EXPECT_EQ(get("/api/health")->status, 200);
 
   // The 503 is counted just after it is written: scrape until it shows, for at most a second.
   auto m = get("/metrics");
