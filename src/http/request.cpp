@@ -1,5 +1,8 @@
 #include "http/request.hpp"
 
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include "http/raw_request.hpp"
 
 namespace strata::http {
@@ -38,47 +41,28 @@ std::optional<std::string_view> Request::Header(std::string_view name) const {
 
 std::string Request::Param(std::string_view name) const {
   for (const auto& [k, v] : params_) {
-    if (k == name) return PercentDecode(v, false);
+    if (k == name) return PercentDecode(v);
   }
   return {};
 }
 
 std::optional<std::string> Request::QueryParam(std::string_view name) const {
-  std::string_view rest = query_;
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    const auto eq = pair.find('=');
-    const std::string key = PercentDecode(pair.substr(0, eq), true);
-    if (key == name) return eq == std::string_view::npos ? std::string{} : PercentDecode(pair.substr(eq + 1), true);
+  if (query_.empty()) return std::nullopt;
+  auto params = boost::urls::parse_query(boost::urls::string_view(query_.data(), query_.size()));
+  if (!params) return std::nullopt;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  for (const auto& p : *params) {
+    if (p.key.decoded_size() == name.size() && p.key.decode(opts) == name) {
+      return p.has_value ? p.value.decode(opts) : std::string();
+    }
   }
   return std::nullopt;
 }
 
-std::string PercentDecode(std::string_view s, bool plus_as_space) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '%') {
-      const int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1;
-      const int lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_as_space && c == '+') ? ' ' : c;
-  }
-  return out;
+std::string PercentDecode(std::string_view s) {
+  auto pct = boost::urls::make_pct_string_view(boost::urls::string_view(s.data(), s.size()));
+  return pct ? pct->decode() : std::string(s);
 }
 
 }  // namespace strata::http

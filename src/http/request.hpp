@@ -66,8 +66,7 @@ class Request {
   boost::json::value json_;
 };
 
-// Percent-decodes `s`; with `plus_as_space`, '+' becomes ' ' (query strings). Invalid escapes are
-// kept as they are.
-std::string PercentDecode(std::string_view s, bool plus_as_space);
+// Percent-decodes a path segment; a segment with invalid escapes is returned as it is.
+std::string PercentDecode(std::string_view s);
 
 }  // namespace strata::http

@@ -71,10 +71,9 @@ TEST_F(RouterTest, RejectsBadPatterns) {
 }
 
 TEST(PercentDecodeTest, Decodes) {
-  EXPECT_EQ(PercentDecode("a%20b+c", false), "a b+c");
-  EXPECT_EQ(PercentDecode("a%20b+c", true), "a b c");
-  EXPECT_EQ(PercentDecode("bad%zzend%", false), "bad%zzend%");
-  EXPECT_EQ(PercentDecode("%e2%9c%93", false), "\xe2\x9c\x93");
+  EXPECT_EQ(PercentDecode("a%20b+c"), "a b+c");
+  EXPECT_EQ(PercentDecode("bad%zzend%"), "bad%zzend%");
+  EXPECT_EQ(PercentDecode("%e2%9c%93"), "\xe2\x9c\x93");
 }
 
 }  // namespace

@@ -77,10 +77,10 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, AnswersWithCommonHeaders) {
   StartServer();
-  auto r = Get("/echo/hi?q=a%20b");
+  auto r = Get("/echo/hi?x=1&q=a%20b+c&q=second");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, R"({"word":"hi","q":"a b"})");
+  EXPECT_EQ(r->body, R"({"word":"hi","q":"a b c"})");
   EXPECT_EQ(r->Header("content-type"), "application/json");
   EXPECT_EQ(r->Header("x-request-id").size(), 20u);
   EXPECT_EQ(r->Header("x-content-type-options"), "nosniff");
