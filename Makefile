@@ -33,7 +33,7 @@ test-unit:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
 test-e2e:
-	STRATA_BIN=$(abspath $(BUILD_DIR))/strata node --test --test-concurrency=1 tests/e2e/
+	STRATA_BIN=$(abspath $(BUILD_DIR))/strata node --test tests/e2e/
 
 bench: setup-bench
 	@$(MAKE) --no-print-directory build
