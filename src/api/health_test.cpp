@@ -24,6 +24,11 @@ class FakeStore final : public store::Store {
     ++pings;
     return healthy ? util::Status::Ok() : util::Status::Unavailable("disk gone");
   }
+  store::Dialect dialect() const override { return store::Dialect::kSqlite; }
+  util::Result<store::ResultSet> Query(std::string_view, const util::SqlParams&) override {
+    return std::unexpected(util::Status::Unavailable("not used by the health route"));
+  }
+  void Write(store::WriteFn, store::WriteDone done) override { done(util::Status::Unavailable("read-only fake")); }
   std::atomic<bool> healthy = true;
   std::atomic<int> pings = 0;
 };

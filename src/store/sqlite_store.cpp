@@ -1,96 +1,321 @@
 #include "store/sqlite_store.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include "store/limits.hpp"
 
 namespace strata::store {
 namespace {
 
-constexpr int kBusyTimeoutMs = 5000;
-
-struct ConnectionCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
-using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
-
-util::Result<Connection> OpenConnection(const std::string& path, int flags) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-  Connection db(raw);
-  if (rc != SQLITE_OK) {
-    return std::unexpected(util::Status::IoError(
-        fmt::format("cannot open {}: {}", path, db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc))));
+util::Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
+  const std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return util::Status::Constraint(msg);
+    case SQLITE_ERROR:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+      return util::Status::InvalidArgument(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return util::Status::Unavailable(msg);
+    default:
+      return util::Status::IoError(msg);
   }
-  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  return db;
 }
 
-util::Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    auto status = util::Status::IoError(fmt::format("{}: {}", sql, err ? err : sqlite3_errmsg(db)));
-    sqlite3_free(err);
-    return status;
+// One SQLite connection with its prepared-statement cache. Used by one thread at a time.
+class Connection {
+ public:
+  static util::Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags) {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    auto conn = std::unique_ptr<Connection>(new Connection(raw));
+    if (rc != SQLITE_OK) {
+      return std::unexpected(util::Status::IoError(
+          fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))));
+    }
+    sqlite3_busy_timeout(raw, static_cast<int>(kBusyTimeout.count()));
+    sqlite3_extended_result_codes(raw, 1);
+    return conn;
   }
-  return util::Status::Ok();
-}
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  util::Status ExecScript(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      auto st = util::Status::IoError(fmt::format("{}: {}", sql, err ? err : sqlite3_errmsg(db_)));
+      sqlite3_free(err);
+      return st;
+    }
+    return util::Status::Ok();
+  }
+
+  util::Result<int64_t> Exec(std::string_view sql, const util::SqlParams& params) {
+    auto stmt = Prepare(sql, params);
+    if (!stmt) return std::unexpected(stmt.error());
+    int rc;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    }
+    Reset(*stmt);
+    if (rc != SQLITE_DONE) return std::unexpected(ErrorFrom(db_, rc, "statement failed"));
+    return static_cast<int64_t>(sqlite3_changes64(db_));
+  }
+
+  util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) {
+    auto stmt = Prepare(sql, params);
+    if (!stmt) return std::unexpected(stmt.error());
+    ResultSet rs;
+    const int n = sqlite3_column_count(*stmt);
+    rs.columns.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) rs.columns.emplace_back(sqlite3_column_name(*stmt, i));
+    int rc;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+      auto& row = rs.rows.emplace_back();
+      row.reserve(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) row.push_back(Column(*stmt, i));
+    }
+    Reset(*stmt);
+    if (rc != SQLITE_DONE) return std::unexpected(ErrorFrom(db_, rc, "query failed"));
+    return rs;
+  }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  static util::SqlValue Column(sqlite3_stmt* stmt, int i) {
+    switch (sqlite3_column_type(stmt, i)) {
+      case SQLITE_INTEGER:
+        return static_cast<int64_t>(sqlite3_column_int64(stmt, i));
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(stmt, i);
+      case SQLITE_TEXT:
+        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+      case SQLITE_BLOB: {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+        return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+      }
+      default:
+        return std::monostate{};
+    }
+  }
+
+  static void Reset(sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+  }
+
+  // The cached statement for `sql`, with `params` bound.
+  util::Result<sqlite3_stmt*> Prepare(std::string_view sql, const util::SqlParams& params) {
+    sqlite3_stmt* stmt = nullptr;
+    if (auto it = cache_.find(std::string(sql)); it != cache_.end()) {
+      stmt = it->second;
+    } else {
+      if (cache_.size() >= kStatementCacheSize) {
+        for (auto& [k, s] : cache_) sqlite3_finalize(s);
+        cache_.clear();
+      }
+      const char* tail = nullptr;
+      const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                                        &tail);
+      if (rc != SQLITE_OK) return std::unexpected(ErrorFrom(db_, rc, "cannot prepare statement"));
+      if (!stmt) return std::unexpected(util::Status::InvalidArgument("empty statement"));
+      for (; tail && *tail; ++tail) {
+        if (*tail != ' ' && *tail != '\n' && *tail != '\t' && *tail != '\r' && *tail != ';') {
+          sqlite3_finalize(stmt);
+          return std::unexpected(util::Status::InvalidArgument("one statement at a time"));
+        }
+      }
+      cache_.emplace(std::string(sql), stmt);
+    }
+    if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size()) {
+      return std::unexpected(util::Status::InvalidArgument(fmt::format(
+          "statement expects {} parameters, got {}", sqlite3_bind_parameter_count(stmt), params.size())));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i + 1);
+      int rc = SQLITE_OK;
+      std::visit(
+          [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+              rc = sqlite3_bind_null(stmt, idx);
+            } else if constexpr (std::is_same_v<T, bool>) {
+              rc = sqlite3_bind_int(stmt, idx, v ? 1 : 0);
+            } else if constexpr (std::is_same_v<T, int64_t>) {
+              rc = sqlite3_bind_int64(stmt, idx, v);
+            } else if constexpr (std::is_same_v<T, double>) {
+              rc = sqlite3_bind_double(stmt, idx, v);
+            } else {
+              rc = sqlite3_bind_text64(stmt, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+            }
+          },
+          params[i]);
+      if (rc != SQLITE_OK) {
+        Reset(stmt);
+        return std::unexpected(ErrorFrom(db_, rc, "cannot bind parameter"));
+      }
+    }
+    return stmt;
+  }
+
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+class ConnectionTx final : public Tx {
+ public:
+  explicit ConnectionTx(Connection& c) : c_(c) {}
+  util::Result<int64_t> Exec(std::string_view sql, const util::SqlParams& params) override {
+    return c_.Exec(sql, params);
+  }
+  util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
+    return c_.Query(sql, params);
+  }
+
+ private:
+  Connection& c_;
+};
 
 std::atomic<uint64_t> next_store_id{1};
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Connection writer) : path_(std::move(path)), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, std::unique_ptr<Connection> writer)
+      : path_(std::move(path)), writer_(std::move(writer)), writer_thread_([this] { WriterLoop(); }) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_one();
+    writer_thread_.join();
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
 
   util::Status Ping() override {
     auto reader = ThreadReader();
     if (!reader) return util::Status::Unavailable(reader.error().message());
-    sqlite3_stmt* stmt = (*reader)->ping.get();
-    const int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW) {
-      return util::Status::Unavailable(fmt::format("database check failed: {}", sqlite3_errstr(rc)));
-    }
+    auto rs = (*reader)->Query("PRAGMA schema_version", {});
+    if (!rs) return util::Status::Unavailable(fmt::format("database check failed: {}", rs.error().message()));
     return util::Status::Ok();
   }
 
+  util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
+    auto reader = ThreadReader();
+    if (!reader) return std::unexpected(reader.error());
+    return (*reader)->Query(sql, params);
+  }
+
+  void Write(WriteFn work, WriteDone done) override {
+    {
+      std::lock_guard lock(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back({std::move(work), std::move(done)});
+        work = nullptr;
+      }
+    }
+    if (work) {
+      done(util::Status::Unavailable("the store is shutting down"));
+      return;
+    }
+    queue_cv_.notify_one();
+  }
+
  private:
-  struct Reader {
-    Connection db;
-    Statement ping;
+  struct Pending {
+    WriteFn work;
+    WriteDone done;
   };
 
+  void WriterLoop() {
+    std::vector<Pending> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(queue_mu_);
+        queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued is done
+        while (!queue_.empty() && batch.size() < kMaxWritesPerBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      RunBatch(batch);
+      batch.clear();
+    }
+  }
+
+  // One transaction for the whole batch; a savepoint per write so that a failing write is undone
+  // alone. The callers learn their outcome only after COMMIT returned (durable with synchronous=FULL).
+  void RunBatch(std::vector<Pending>& batch) {
+    std::vector<util::Status> results(batch.size());
+    ConnectionTx tx(*writer_);
+    if (auto begin = writer_->Exec("BEGIN IMMEDIATE", {}); !begin) {
+      for (auto& p : batch) p.done(begin.error());
+      return;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (auto sp = writer_->Exec("SAVEPOINT strata_write", {}); !sp) {
+        results[i] = sp.error();
+        continue;
+      }
+      try {
+        results[i] = batch[i].work(tx);
+      } catch (const std::exception& e) {
+        results[i] = util::Status::Internal(fmt::format("write failed: {}", e.what()));
+      }
+      if (!results[i].ok()) (void)writer_->Exec("ROLLBACK TO strata_write", {});
+      (void)writer_->Exec("RELEASE strata_write", {});
+    }
+    if (auto commit = writer_->Exec("COMMIT", {}); !commit) {
+      spdlog::error("group commit of {} writes failed: {}", batch.size(), commit.error().ToString());
+      (void)writer_->ExecScript("ROLLBACK");
+      for (auto& r : results) {
+        if (r.ok()) r = commit.error();
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  }
+
   // The calling thread's read connection, opened on its first use.
-  util::Result<Reader*> ThreadReader() {
+  util::Result<Connection*> ThreadReader() {
     struct Slot {
       uint64_t store_id;
-      Reader* reader;
+      Connection* conn;
     };
     thread_local std::vector<Slot> slots;
     for (const auto& s : slots) {
-      if (s.store_id == id_) return s.reader;
+      if (s.store_id == id_) return s.conn;
     }
-    auto db = OpenConnection(path_, SQLITE_OPEN_READONLY);
-    if (!db) return std::unexpected(db.error());
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db->get(), "PRAGMA schema_version", -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
-        SQLITE_OK) {
-      return std::unexpected(util::Status::IoError(sqlite3_errmsg(db->get())));
-    }
-    auto reader = std::make_unique<Reader>(Reader{std::move(*db), Statement(raw)});
-    Reader* ptr = reader.get();
+    auto conn = Connection::Open(path_, SQLITE_OPEN_READONLY);
+    if (!conn) return std::unexpected(conn.error());
+    Connection* ptr = conn->get();
     {
-      std::lock_guard lock(mu_);
-      readers_.push_back(std::move(reader));
+      std::lock_guard lock(readers_mu_);
+      readers_.push_back(std::move(*conn));
     }
     // Slots of stores that no longer exist are never matched again (ids are not reused).
     slots.push_back({id_, ptr});
@@ -99,9 +324,17 @@ class SqliteStore final : public Store {
 
   const uint64_t id_ = next_store_id.fetch_add(1);
   std::string path_;
-  Connection writer_;
-  std::mutex mu_;  // guards readers_ (only touched when a thread opens its reader)
-  std::vector<std::unique_ptr<Reader>> readers_;
+  std::unique_ptr<Connection> writer_;  // used by writer_thread_ only
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+
+  std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
+  std::vector<std::unique_ptr<Connection>> readers_;
+
+  std::thread writer_thread_;  // last: starts once everything above exists
 };
 
 }  // namespace
@@ -114,10 +347,10 @@ util::Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& option
         util::Status::IoError(fmt::format("cannot create data directory {}: {}", options.dir.string(), ec.message())));
   }
   const std::string path = (options.dir / "data.db").string();
-  auto writer = OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  auto writer = Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!writer) return std::unexpected(writer.error());
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
-    if (auto st = Exec(writer->get(), pragma); !st.ok()) return std::unexpected(st);
+    if (auto st = (*writer)->ExecScript(pragma); !st.ok()) return std::unexpected(st);
   }
   return std::make_unique<SqliteStore>(path, std::move(*writer));
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace strata::store {
@@ -51,6 +52,86 @@ TEST_F(SqliteStoreTest, PingsFromManyThreads) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(SqliteStoreTest, WritesAreDurableAndVisibleToReaders) {
+  {
+    auto store = OpenSqliteStore({.dir = dir_});
+    ASSERT_TRUE(store);
+    auto st = (*store)->WriteAndWait([](Tx& tx) -> util::Status {
+      if (auto r = tx.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, score REAL)"); !r) return r.error();
+      auto r = tx.Exec("INSERT INTO t (name, score) VALUES (?, ?), (?, ?)",
+                       {std::string("a"), 1.5, std::string("it's; --"), std::monostate{}});
+      if (!r) return r.error();
+      return *r == 2 ? util::Status::Ok() : util::Status::Internal("expected two rows");
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    auto rs = (*store)->Query("SELECT name, score FROM t ORDER BY id");
+    ASSERT_TRUE(rs) << rs.error().ToString();
+    ASSERT_EQ(rs->rows.size(), 2u);
+    EXPECT_EQ(rs->ColumnIndex("score"), 1);
+    EXPECT_EQ(std::get<std::string>(rs->rows[1][0]), "it's; --");
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(rs->rows[1][1]));
+  }
+  auto reopened = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(reopened);
+  auto rs = (*reopened)->Query("SELECT count(*) FROM t");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(std::get<int64_t>(rs->rows[0][0]), 2);
+}
+
+TEST_F(SqliteStoreTest, GroupCommitIsolatesAFailingWrite) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)
+                  ->WriteAndWait([](Tx& tx) -> util::Status {
+                    auto r = tx.Exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
+                    return r ? util::Status::Ok() : r.error();
+                  })
+                  .ok());
+  // Many writers at once; every third one inserts a duplicate key after a good insert, so its
+  // whole write must roll back while its batch-mates commit.
+  constexpr int kWriters = 300;
+  std::vector<std::thread> threads;
+  std::vector<util::Status> results(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = (*store)->WriteAndWait([i](Tx& tx) -> util::Status {
+        if (auto r = tx.Exec("INSERT INTO t VALUES (?)", {std::string("k") + std::to_string(i)}); !r) return r.error();
+        if (i % 3 == 0) {
+          if (auto r = tx.Exec("INSERT INTO t VALUES (?)", {std::string("k") + std::to_string(i)}); !r) return r.error();
+        }
+        return util::Status::Ok();
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  int failed = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    if (i % 3 == 0) {
+      EXPECT_EQ(results[i].code(), util::Status::Code::kConstraint) << results[i].ToString();
+      ++failed;
+    } else {
+      EXPECT_TRUE(results[i].ok()) << results[i].ToString();
+    }
+  }
+  auto rs = (*store)->Query("SELECT count(*) FROM t");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(std::get<int64_t>(rs->rows[0][0]), kWriters - failed);
+}
+
+TEST_F(SqliteStoreTest, BadStatementsAreErrorsNotCrashes) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto bad = (*store)->Query("SELEKT 1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), util::Status::Code::kInvalidArgument);
+  auto count = (*store)->Query("SELECT ?", {});
+  ASSERT_FALSE(count);
+  auto two = (*store)->Query("SELECT 1; SELECT 2");
+  ASSERT_FALSE(two);
+  auto write = (*store)->Query("CREATE TABLE x (a)");
+  ASSERT_FALSE(write);  // the read connection is read-only
 }
 
 TEST_F(SqliteStoreTest, ReportsAnUncreatableDirectory) {

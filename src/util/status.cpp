@@ -13,6 +13,9 @@ std::string Status::ToString() const {
     case Code::kInvalidArgument:
       name = "InvalidArgument";
       break;
+    case Code::kConstraint:
+      name = "Constraint";
+      break;
     case Code::kIoError:
       name = "IoError";
       break;

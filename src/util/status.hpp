@@ -10,12 +10,14 @@ namespace strata::util {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk = 0, kNotFound, kInvalidArgument, kIoError, kUnavailable, kInternal };
+  enum class Code { kOk = 0, kNotFound, kInvalidArgument, kConstraint, kIoError, kUnavailable, kInternal };
 
   Status() = default;
   static Status Ok() { return {}; }
   static Status NotFound(std::string_view msg) { return {Code::kNotFound, msg}; }
   static Status InvalidArgument(std::string_view msg) { return {Code::kInvalidArgument, msg}; }
+  // A database constraint (unique, foreign key, check) refused the change.
+  static Status Constraint(std::string_view msg) { return {Code::kConstraint, msg}; }
   static Status IoError(std::string_view msg) { return {Code::kIoError, msg}; }
   static Status Unavailable(std::string_view msg) { return {Code::kUnavailable, msg}; }
   static Status Internal(std::string_view msg) { return {Code::kInternal, msg}; }

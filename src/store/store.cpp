@@ -1,0 +1,21 @@
+#include "store/store.hpp"
+
+#include <future>
+
+namespace strata::store {
+
+int ResultSet::ColumnIndex(std::string_view name) const {
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+util::Status Store::WriteAndWait(WriteFn work) {
+  std::promise<util::Status> promise;
+  auto future = promise.get_future();
+  Write(std::move(work), [&promise](util::Status st) { promise.set_value(std::move(st)); });
+  return future.get();
+}
+
+}  // namespace strata::store
