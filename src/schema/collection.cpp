@@ -10,6 +10,7 @@
 #include <ctime>
 #include <utility>
 
+#include "schema/index.hpp"
 #include "util/random.hpp"
 
 namespace strata::schema {
@@ -150,6 +151,7 @@ void ApplySystemFields(Collection& c) {
   for (auto& f : c.fields) {
     if (f.name == "email") f.hidden = false;  // governed by emailVisibility instead
   }
+  if (c.name.empty()) return;  // the indexes follow once the collection has its name
   if (!HasSingleColumnUniqueIndex(c, "tokenKey")) {
     c.indexes.push_back(fmt::format("CREATE UNIQUE INDEX `idx_tokenKey_{}` ON `{}` (`tokenKey`)", c.id, c.name));
   }
@@ -421,6 +423,13 @@ ParseResult CollectionFromJson(const boost::json::object& body, const Collection
   }
 
   ApplySystemFields(c);
+  // Indexes always name the collection's own table, also after a rename.
+  for (auto& sql : c.indexes) {
+    if (auto idx = ParseIndex(sql); idx && idx->table != c.name && !c.name.empty()) {
+      idx->table = c.name;
+      sql = IndexSql(*idx);
+    }
+  }
   c.updated = NowDateTime();
   if (c.created.empty()) c.created = c.updated;
   return result;
