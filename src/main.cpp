@@ -10,7 +10,17 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+#include <iterator>
+#include <optional>
+
 #include "api/health.hpp"
+#include "auth/password.hpp"
+#include "auth/superusers.hpp"
+#include "http/json_body.hpp"
+#include "schema/catalog.hpp"
 #include "api/metrics_route.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -103,6 +113,16 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
 
+  if (auto st = auth::InitCrypto(); !st.ok()) {
+    spdlog::critical("{}", st.ToString());
+    return 1;
+  }
+  auto catalog = schema::Catalog::Open(**store);
+  if (!catalog) {
+    spdlog::critical("cannot load the collections: {}", catalog.error().ToString());
+    return 1;
+  }
+
   obs::Registry metrics;
   obs::RegisterProcessMetrics(metrics);
   http::Router router;
@@ -127,6 +147,87 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("stopped");
   obs::FlushLogs();
   std::fflush(stdout);
+  return 0;
+}
+
+
+// Opens the store and catalog of `dir` for an administrative command; prints the error and
+// returns nullopt when that fails.
+struct AdminContext {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<schema::Catalog> catalog;
+};
+std::optional<AdminContext> OpenAdmin(const std::string& dir) {
+  obs::InitLogging(obs::LogLevel::kWarn);
+  if (auto st = auth::InitCrypto(); !st.ok()) {
+    fmt::print(stderr, "{}\n", st.ToString());
+    return std::nullopt;
+  }
+  auto store = store::OpenSqliteStore({.dir = dir});
+  if (!store) {
+    fmt::print(stderr, "cannot open the database in {}: {}\n", dir, store.error().ToString());
+    return std::nullopt;
+  }
+  auto catalog = schema::Catalog::Open(**store);
+  if (!catalog) {
+    fmt::print(stderr, "cannot load the collections: {}\n", catalog.error().ToString());
+    return std::nullopt;
+  }
+  return AdminContext{std::move(*store), std::move(*catalog)};
+}
+
+int SuperuserUpsert(const std::string& dir, const std::string& email, const std::string& password) {
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  if (auto st = auth::UpsertSuperuser(*ctx->store, email, password); !st.ok()) {
+    fmt::print(stderr, "cannot save the superuser: {}\n", st.message());
+    return 1;
+  }
+  fmt::print("Superuser {} saved.\n", email);
+  return 0;
+}
+
+int CollectionsExport(const std::string& dir) {
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  boost::json::array out;
+  for (const auto& c : ctx->catalog->Current()->collections()) out.emplace_back(schema::CollectionToJson(c));
+  fmt::print("{}\n", boost::json::serialize(out));
+  return 0;
+}
+
+int CollectionsImport(const std::string& dir, const std::string& file, bool delete_missing) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    fmt::print(stderr, "cannot read {}\n", file);
+    return 1;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = http::ParseJsonBody(text);
+  if (!parsed) {
+    fmt::print(stderr, "{}: {}\n", file, parsed.error().message);
+    return 1;
+  }
+  boost::json::array items;
+  if (parsed->is_array()) {
+    items = parsed->as_array();
+  } else if (parsed->is_object() && parsed->as_object().contains("collections") &&
+             parsed->as_object().at("collections").is_array()) {
+    items = parsed->as_object().at("collections").as_array();
+  } else {
+    fmt::print(stderr, "{}: expected an array of collections or {{\"collections\": [...]}}\n", file);
+    return 1;
+  }
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  auto result = schema::Wait(
+      [&](schema::ChangeDone done) { ctx->catalog->Import(std::move(items), delete_missing, std::move(done)); });
+  if (!result.status.ok()) {
+    fmt::print(stderr, "import failed: {}\n", result.status.message());
+    if (!result.errors.empty()) fmt::print(stderr, "{}\n", boost::json::serialize(result.errors));
+    return 1;
+  }
+  fmt::print("Imported {} collections.\n", ctx->catalog->Current()->collections().size());
   return 0;
 }
 
@@ -156,7 +257,30 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
 
+  std::string admin_dir = "./strata_data";
+  auto* superuser = app.add_subcommand("superuser", "Manage superuser accounts.");
+  superuser->require_subcommand(1);
+  std::string su_email, su_password;
+  auto* upsert = superuser->add_subcommand("upsert", "Create a superuser, or set the password of an existing one.");
+  upsert->add_option("email", su_email, "Email address.")->required();
+  upsert->add_option("password", su_password, "Password (8 to 71 characters).")->required();
+  upsert->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+
+  auto* collections = app.add_subcommand("collections", "Import and export collection definitions.");
+  collections->require_subcommand(1);
+  std::string import_file;
+  bool delete_missing = false;
+  auto* import = collections->add_subcommand("import", "Create and update collections from a JSON file.");
+  import->add_option("file", import_file, "JSON file: an array of collections (as exported).")->required();
+  import->add_flag("--delete-missing", delete_missing, "Also delete collections absent from the file.");
+  import->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+  auto* export_cmd = collections->add_subcommand("export", "Print every collection as a JSON array.");
+  export_cmd->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (*serve) return Serve(serve_flags);
+  if (*upsert) return SuperuserUpsert(admin_dir, su_email, su_password);
+  if (*import) return CollectionsImport(admin_dir, import_file, delete_missing);
+  if (*export_cmd) return CollectionsExport(admin_dir);
   return 0;
 }
