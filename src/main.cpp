@@ -16,7 +16,10 @@
 #include <iterator>
 #include <optional>
 
+#include "api/auth.hpp"
+#include "api/collections_routes.hpp"
 #include "api/health.hpp"
+#include "auth/token.hpp"
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
 #include "http/json_body.hpp"
@@ -126,7 +129,14 @@ int Serve(const ServeFlags& flags) {
   obs::Registry metrics;
   obs::RegisterProcessMetrics(metrics);
   http::Router router;
+  auto tokens = auth::TokenService::Open(**store);
+  if (!tokens) {
+    spdlog::critical("cannot load the token keys: {}", tokens.error().ToString());
+    return 1;
+  }
   api::AddHealthRoutes(router, **store);
+  api::AddAuthRoutes(router, **store, **catalog, **tokens);
+  api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);

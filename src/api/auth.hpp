@@ -1,0 +1,44 @@
+// Request authentication (the Authorization header, with or without "Bearer ") and the auth
+// routes of auth collections. Thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "schema/catalog.hpp"
+
+namespace strata::http {
+class Request;
+class Router;
+}  // namespace strata::http
+namespace strata::store {
+class Store;
+}
+namespace strata::auth {
+class TokenService;
+}
+
+namespace strata::api {
+
+// Who sent a request.
+struct AuthInfo {
+  std::shared_ptr<const schema::Snapshot> snapshot;  // keeps `collection` alive
+  const schema::Collection* collection = nullptr;
+  std::string record_id;
+  boost::json::object record;  // the record as its owner sees it
+  bool superuser = false;
+};
+
+// The authenticated record behind the request's token, or nullopt for a guest: no token, or one
+// that is malformed, forged, expired, not an auth token, or issued before its record's tokenKey
+// changed.
+std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
+                                     store::Store& store, const auth::TokenService& tokens);
+
+// Registers auth-with-password and auth-refresh for every auth collection, and
+// GET /api/.well-known/jwks.json. The arguments must outlive the router.
+void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens);
+
+}  // namespace strata::api

@@ -1,0 +1,24 @@
+// The collections API (superusers only): list, view, create, update, delete and import.
+#pragma once
+
+namespace strata::http {
+class Router;
+}
+namespace strata::store {
+class Store;
+}
+namespace strata::schema {
+class Catalog;
+}
+namespace strata::auth {
+class TokenService;
+}
+
+namespace strata::api {
+
+// Registers /api/collections[/{idOrName}] and PUT /api/collections/import. The arguments must
+// outlive the router.
+void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog,
+                         auth::TokenService& tokens);
+
+}  // namespace strata::api
