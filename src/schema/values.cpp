@@ -1,0 +1,446 @@
+#include "schema/values.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+
+namespace strata::schema {
+namespace {
+
+std::string ToText(const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_null()) return {};
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (v.is_double()) return fmt::format("{}", v.as_double());
+  return boost::json::serialize(v);
+}
+
+double ToNumber(const boost::json::value& v, bool& ok) {
+  ok = true;
+  if (v.is_number()) return v.to_number<double>();
+  if (v.is_bool()) return v.as_bool() ? 1 : 0;
+  if (v.is_null()) return 0;
+  if (v.is_string()) {
+    const std::string s(v.as_string());
+    if (s.empty()) return 0;
+    char* end = nullptr;
+    const double d = std::strtod(s.c_str(), &end);
+    if (end && *end == '\0') return d;
+  }
+  ok = false;
+  return 0;
+}
+
+bool ToBool(const boost::json::value& v) {
+  if (v.is_bool()) return v.as_bool();
+  if (v.is_number()) return v.to_number<double>() != 0;
+  if (v.is_string()) {
+    const auto s = v.as_string();
+    return s == "true" || s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "True";
+  }
+  return false;
+}
+
+boost::json::array ToStringList(const boost::json::value& v) {
+  boost::json::array out;
+  std::set<std::string> seen;
+  auto add = [&](const boost::json::value& item) {
+    std::string s = ToText(item);
+    if (!s.empty() && seen.insert(s).second) out.emplace_back(s);
+  };
+  if (v.is_array()) {
+    for (const auto& item : v.as_array()) add(item);
+  } else if (v.is_string()) {
+    // A JSON array in a string (form submissions), or one value.
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(v.as_string(), ec);
+    if (!ec && parsed.is_array()) {
+      for (const auto& item : parsed.as_array()) add(item);
+    } else {
+      add(v);
+    }
+  } else if (!v.is_null()) {
+    add(v);
+  }
+  return out;
+}
+
+// Compiled patterns, cached per thread: a pattern is compiled once, not per value.
+const std::regex* Pattern(const std::string& pattern) {
+  thread_local std::map<std::string, std::unique_ptr<std::regex>> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    std::unique_ptr<std::regex> re;
+    try {
+      re = std::make_unique<std::regex>(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+    }
+    if (cache.size() > 256) cache.clear();
+    it = cache.emplace(pattern, std::move(re)).first;
+  }
+  return it->second.get();
+}
+
+FieldError Required() { return {"validation_required", "Cannot be blank."}; }
+
+bool IsValidEmailAddress(std::string_view email) {
+  if (email.size() > 254) return false;
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
+  const auto domain = email.substr(at + 1);
+  const auto dot = domain.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '<' ||
+        c == '>' || c == '[' || c == ']' || c == '\\') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string DomainOf(std::string_view value, bool url) {
+  std::string_view rest = value;
+  if (url) {
+    const auto scheme = rest.find("://");
+    rest = scheme == std::string_view::npos ? std::string_view{} : rest.substr(scheme + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+    rest = rest.substr(0, rest.find(':'));
+  } else {
+    rest = rest.substr(rest.find('@') + 1);
+  }
+  std::string out(rest);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsValidUrl(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos || scheme == 0) return false;
+  for (char c : url.substr(0, scheme)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ') return false;
+  }
+  return !DomainOf(url, true).empty();
+}
+
+std::optional<FieldError> CheckDomains(const Field& f, std::string_view value, bool url) {
+  const auto domain = DomainOf(value, url);
+  const auto only = f.StringListOption("onlyDomains");
+  const auto except = f.StringListOption("exceptDomains");
+  if (!only.empty() && std::find(only.begin(), only.end(), domain) == only.end()) {
+    return FieldError{url ? "validation_url_domain_not_allowed" : "validation_email_domain_not_allowed",
+                      "Domain not allowed."};
+  }
+  if (std::find(except.begin(), except.end(), domain) != except.end()) {
+    return FieldError{url ? "validation_url_domain_not_allowed" : "validation_email_domain_not_allowed",
+                      "Domain not allowed."};
+  }
+  return std::nullopt;
+}
+
+bool IsDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::size_t Utf8Length(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::optional<std::string> NormalizeDateTime(std::string_view s) {
+  if (s.empty()) return std::string();
+  // YYYY-MM-DD[( |T)HH:MM:SS[.fff…]][Z|±HH:MM]
+  if (s.size() < 10 || !IsDigits(s.substr(0, 4)) || s[4] != '-' || !IsDigits(s.substr(5, 2)) || s[7] != '-' ||
+      !IsDigits(s.substr(8, 2))) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = std::atoi(std::string(s.substr(0, 4)).c_str()) - 1900;
+  tm.tm_mon = std::atoi(std::string(s.substr(5, 2)).c_str()) - 1;
+  tm.tm_mday = std::atoi(std::string(s.substr(8, 2)).c_str());
+  int millis = 0;
+  long offset_seconds = 0;
+  std::string_view rest = s.substr(10);
+  if (!rest.empty()) {
+    if ((rest[0] != ' ' && rest[0] != 'T') || rest.size() < 9 || !IsDigits(rest.substr(1, 2)) || rest[3] != ':' ||
+        !IsDigits(rest.substr(4, 2)) || rest[6] != ':' || !IsDigits(rest.substr(7, 2))) {
+      return std::nullopt;
+    }
+    tm.tm_hour = std::atoi(std::string(rest.substr(1, 2)).c_str());
+    tm.tm_min = std::atoi(std::string(rest.substr(4, 2)).c_str());
+    tm.tm_sec = std::atoi(std::string(rest.substr(7, 2)).c_str());
+    rest.remove_prefix(9);
+    if (!rest.empty() && rest[0] == '.') {
+      std::size_t i = 1;
+      std::string frac;
+      while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') frac += rest[i++];
+      if (frac.empty()) return std::nullopt;
+      frac.resize(3, '0');
+      millis = std::atoi(frac.c_str());
+      rest.remove_prefix(i);
+    }
+    if (rest == "Z" || rest.empty()) {
+    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigits(rest.substr(1, 2)) && rest[3] == ':' &&
+               IsDigits(rest.substr(4, 2))) {
+      offset_seconds = (std::atoi(std::string(rest.substr(1, 2)).c_str()) * 3600 +
+                        std::atoi(std::string(rest.substr(4, 2)).c_str()) * 60) *
+                       (rest[0] == '-' ? -1 : 1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  const int mday = tm.tm_mday, mon = tm.tm_mon;
+  std::time_t t = timegm(&tm);
+  if (tm.tm_mday != mday || tm.tm_mon != mon) return std::nullopt;  // e.g. February 30th
+  t -= offset_seconds;
+  std::tm out{};
+  gmtime_r(&t, &out);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &out);
+  return fmt::format("{}.{:03}Z", buf, millis);
+}
+
+boost::json::value ZeroValue(const Field& f) {
+  switch (f.type) {
+    case FieldType::kNumber:
+      return 0;
+    case FieldType::kBool:
+      return false;
+    case FieldType::kJson:
+      return nullptr;
+    case FieldType::kGeoPoint:
+      return boost::json::object{{"lon", 0}, {"lat", 0}};
+    case FieldType::kSelect:
+    case FieldType::kRelation:
+    case FieldType::kFile:
+      if (f.IsMultiple()) return boost::json::array();
+      return "";
+    default:
+      return "";
+  }
+}
+
+boost::json::value CastValue(const Field& f, const boost::json::value& v) {
+  switch (f.type) {
+    case FieldType::kNumber: {
+      bool ok = false;
+      const double d = ToNumber(v, ok);
+      if (!ok) return boost::json::value(std::nan(""));
+      if (d == std::floor(d) && std::fabs(d) < 9e15) return static_cast<int64_t>(d);
+      return d;
+    }
+    case FieldType::kBool:
+      return ToBool(v);
+    case FieldType::kJson:
+      return v;
+    case FieldType::kGeoPoint: {
+      boost::json::value src = v;
+      if (v.is_string()) {
+        boost::system::error_code ec;
+        src = boost::json::parse(v.as_string(), ec);
+        if (ec) return nullptr;
+      }
+      if (src.is_null()) return ZeroValue(f);
+      if (!src.is_object()) return nullptr;
+      bool ok1 = false, ok2 = false;
+      const auto& o = src.as_object();
+      const double lon = o.contains("lon") ? ToNumber(o.at("lon"), ok1) : (ok1 = true, 0.0);
+      const double lat = o.contains("lat") ? ToNumber(o.at("lat"), ok2) : (ok2 = true, 0.0);
+      if (!ok1 || !ok2) return nullptr;
+      return boost::json::object{{"lon", lon}, {"lat", lat}};
+    }
+    case FieldType::kSelect:
+    case FieldType::kRelation:
+    case FieldType::kFile: {
+      auto list = ToStringList(v);
+      if (f.IsMultiple()) return list;
+      return list.empty() ? boost::json::value("") : list.back();
+    }
+    case FieldType::kDate: {
+      auto text = ToText(v);
+      auto normalized = NormalizeDateTime(text);
+      return normalized ? boost::json::value(*normalized) : boost::json::value(boost::json::object{{"invalid", text}});
+    }
+    default:
+      return boost::json::value(ToText(v));
+  }
+}
+
+std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value& v) {
+  switch (f.type) {
+    case FieldType::kText:
+    case FieldType::kPassword: {
+      const std::string_view s = v.as_string();
+      if (s.empty()) {
+        if (f.required) return Required();
+        return std::nullopt;
+      }
+      const auto len = static_cast<int64_t>(Utf8Length(s));
+      const int64_t max = f.IntOption("max") > 0 ? f.IntOption("max")
+                                                 : (f.type == FieldType::kPassword ? kDefaultPasswordMax : kDefaultTextMax);
+      if (f.IntOption("min") > 0 && len < f.IntOption("min")) {
+        return FieldError{"validation_min_text_constraint",
+                          fmt::format("Must be at least {} character(s).", f.IntOption("min"))};
+      }
+      if (len > max) {
+        return FieldError{"validation_max_text_constraint", fmt::format("Must be no more than {} character(s).", max)};
+      }
+      if (const auto p = f.StringOption("pattern"); !p.empty()) {
+        const std::regex* re = Pattern(p);
+        if (!re || !std::regex_search(s.begin(), s.end(), *re)) {
+          return FieldError{"validation_invalid_format", "Invalid value format."};
+        }
+      }
+      return std::nullopt;
+    }
+    case FieldType::kEditor: {
+      const std::string_view s = v.as_string();
+      if (s.empty()) return f.required ? std::optional(Required()) : std::nullopt;
+      const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultEditorMaxSize;
+      if (static_cast<int64_t>(s.size()) > max) {
+        return FieldError{"validation_content_size_limit", fmt::format("The maximum allowed content size is {} bytes.", max)};
+      }
+      return std::nullopt;
+    }
+    case FieldType::kEmail:
+    case FieldType::kUrl: {
+      const std::string_view s = v.as_string();
+      if (s.empty()) return f.required ? std::optional(Required()) : std::nullopt;
+      const bool url = f.type == FieldType::kUrl;
+      if (url ? !IsValidUrl(s) : !IsValidEmailAddress(s)) {
+        return url ? FieldError{"validation_is_url", "Must be a valid URL."}
+                   : FieldError{"validation_is_email", "Must be a valid email address."};
+      }
+      return CheckDomains(f, s, url);
+    }
+    case FieldType::kNumber: {
+      const double d = v.to_number<double>();
+      if (std::isnan(d) || std::isinf(d)) {
+        return FieldError{"validation_not_a_number", "The submitted number is not properly formatted"};
+      }
+      if (d == 0 && f.required) return Required();
+      if (f.BoolOption("onlyInt") && d != std::floor(d)) {
+        return FieldError{"validation_only_int_constraint", "Decimal numbers are not allowed"};
+      }
+      if (auto mn = f.NumberOption("min"); mn && d < *mn) {
+        return FieldError{"validation_min_number_constraint", fmt::format("Must be greater or equal than {}", *mn)};
+      }
+      if (auto mx = f.NumberOption("max"); mx && d > *mx) {
+        return FieldError{"validation_max_number_constraint", fmt::format("Must be less or equal than {}", *mx)};
+      }
+      return std::nullopt;
+    }
+    case FieldType::kBool:
+      if (f.required && !v.as_bool()) return Required();
+      return std::nullopt;
+    case FieldType::kDate: {
+      if (v.is_object()) return FieldError{"validation_invalid_datetime", "Must be a valid datetime."};
+      const std::string_view s = v.as_string();
+      if (s.empty()) return f.required ? std::optional(Required()) : std::nullopt;
+      const auto mn = f.StringOption("min"), mx = f.StringOption("max");
+      if (!mn.empty() && s < NormalizeDateTime(mn).value_or(mn)) {
+        return FieldError{"validation_min_date_constraint", fmt::format("Must be no earlier than {}.", mn)};
+      }
+      if (!mx.empty() && s > NormalizeDateTime(mx).value_or(mx)) {
+        return FieldError{"validation_max_date_constraint", fmt::format("Must be no later than {}.", mx)};
+      }
+      return std::nullopt;
+    }
+    case FieldType::kSelect:
+    case FieldType::kRelation:
+    case FieldType::kFile: {
+      std::vector<std::string> items;
+      if (v.is_array()) {
+        for (const auto& i : v.as_array()) items.emplace_back(i.as_string());
+      } else if (!v.as_string().empty()) {
+        items.emplace_back(v.as_string());
+      }
+      if (items.empty()) return f.required ? std::optional(Required()) : std::nullopt;
+      if (f.type == FieldType::kSelect) {
+        const auto values = f.StringListOption("values");
+        for (const auto& i : items) {
+          if (std::find(values.begin(), values.end(), i) == values.end()) {
+            return FieldError{"validation_invalid_value", fmt::format("Invalid value {}", i)};
+          }
+        }
+      }
+      const int64_t max_select = std::max<int64_t>(1, f.IntOption("maxSelect"));
+      if (static_cast<int64_t>(items.size()) > max_select) {
+        return FieldError{"validation_too_many_values", fmt::format("Select no more than {}", max_select)};
+      }
+      if (f.type == FieldType::kRelation && static_cast<int64_t>(items.size()) < f.IntOption("minSelect")) {
+        return FieldError{"validation_not_enough_values", fmt::format("Select at least {}", f.IntOption("minSelect"))};
+      }
+      return std::nullopt;
+    }
+    case FieldType::kJson: {
+      const bool empty = v.is_null() || (v.is_string() && v.as_string().empty()) ||
+                         (v.is_array() && v.as_array().empty()) || (v.is_object() && v.as_object().empty());
+      if (empty && f.required) return Required();
+      const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultJsonMaxSize;
+      if (static_cast<int64_t>(boost::json::serialize(v).size()) > max) {
+        return FieldError{"validation_json_size_limit", fmt::format("The maximum allowed JSON size is {} bytes.", max)};
+      }
+      return std::nullopt;
+    }
+    case FieldType::kGeoPoint: {
+      if (!v.is_object()) return FieldError{"validation_invalid_geo_point", "Must be an object with lon and lat numbers."};
+      const double lon = v.as_object().at("lon").to_number<double>(), lat = v.as_object().at("lat").to_number<double>();
+      if (lon < -180 || lon > 180) return FieldError{"validation_invalid_geo_point", "The longitude must be between -180 and 180."};
+      if (lat < -90 || lat > 90) return FieldError{"validation_invalid_geo_point", "The latitude must be between -90 and 90."};
+      if (f.required && lon == 0 && lat == 0) return Required();
+      return std::nullopt;
+    }
+    case FieldType::kAutodate:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+util::SqlValue ToSqlValue(const Field& f, const boost::json::value& v) {
+  switch (f.type) {
+    case FieldType::kNumber:
+      if (v.is_int64()) return v.as_int64();
+      return v.to_number<double>();
+    case FieldType::kBool:
+      return static_cast<int64_t>(v.as_bool() ? 1 : 0);
+    case FieldType::kJson:
+      if (v.is_null()) return std::monostate{};
+      return boost::json::serialize(v);
+    case FieldType::kGeoPoint:
+      return boost::json::serialize(v);
+    case FieldType::kSelect:
+    case FieldType::kRelation:
+    case FieldType::kFile:
+      if (v.is_array()) return boost::json::serialize(v);
+      return std::string(v.as_string());
+    default:
+      return std::string(v.as_string());
+  }
+}
+
+}  // namespace strata::schema

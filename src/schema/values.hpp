@@ -1,0 +1,47 @@
+// Record field values: casting submitted JSON to a field's canonical form as PocketBase does,
+// validating it with PocketBase's error codes, and the SQL form it is stored in. Stateless;
+// thread-safe.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "schema/collection.hpp"
+#include "util/sql_value.hpp"
+
+namespace strata::schema {
+
+inline constexpr int64_t kDefaultTextMax = 5000;              // characters, when a text field sets no max
+inline constexpr int64_t kDefaultEditorMaxSize = 5 << 20;     // bytes
+inline constexpr int64_t kDefaultJsonMaxSize = 1 << 20;       // bytes
+inline constexpr int64_t kDefaultPasswordMax = 71;            // characters
+
+struct FieldError {
+  std::string code;
+  std::string message;
+};
+
+// The field's canonical value for a submitted one: strings for text-like fields, numbers, bools,
+// arrays of strings for multiple select/relation/file, objects for geoPoint, any JSON for json.
+boost::json::value CastValue(const Field& field, const boost::json::value& input);
+
+// The value a field has when none was given.
+boost::json::value ZeroValue(const Field& field);
+
+// Checks a canonical value against the field's options (required, lengths, ranges, patterns,
+// allowed values, sizes). Relation ids are checked against the database by the caller.
+std::optional<FieldError> ValidateValue(const Field& field, const boost::json::value& value);
+
+// The stored form of a canonical value.
+util::SqlValue ToSqlValue(const Field& field, const boost::json::value& value);
+
+// "2006-01-02 15:04:05.000Z" for a datetime in that form, RFC 3339, or a bare date; nullopt when
+// the text is not a datetime. Empty text stays empty.
+std::optional<std::string> NormalizeDateTime(std::string_view text);
+
+// The number of characters (code points) of UTF-8 text.
+std::size_t Utf8Length(std::string_view text);
+
+}  // namespace strata::schema
