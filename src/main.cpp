@@ -19,6 +19,7 @@
 #include "api/auth.hpp"
 #include "api/collections_routes.hpp"
 #include "api/health.hpp"
+#include "api/records_routes.hpp"
 #include "auth/token.hpp"
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
@@ -137,6 +138,7 @@ int Serve(const ServeFlags& flags) {
   api::AddHealthRoutes(router, **store);
   api::AddAuthRoutes(router, **store, **catalog, **tokens);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
+  api::AddRecordRoutes(router, **store, **catalog, **tokens);
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);

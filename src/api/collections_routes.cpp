@@ -64,13 +64,15 @@ void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Cata
   router.Add(http::Verb::kGet, "/api/collections",
              [&](http::Request& req) -> net::awaitable<http::Response> {
                RequireSuperuser(req, catalog, store, tokens);
-               if (req.QueryParam("filter").value_or("") != "" || req.QueryParam("sort").value_or("") != "") {
+               const std::string filter = req.QueryParam("filter").value_or("");
+               const std::string sort = req.QueryParam("sort").value_or("");
+               if (!filter.empty() || !sort.empty()) {
                  throw http::ApiError::BadRequest("Filtering and sorting collections is not supported.");
                }
                const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
                const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
-               const bool skip_total = req.QueryParam("skipTotal").value_or("") == "1" ||
-                                       req.QueryParam("skipTotal").value_or("") == "true";
+               const std::string skip = req.QueryParam("skipTotal").value_or("");
+               const bool skip_total = skip == "1" || skip == "true";
                auto snap = catalog.Current();
                const auto& all = snap->collections();
                boost::json::array items;

@@ -1,11 +1,38 @@
 #include "http/request.hpp"
 
-#include <boost/url/parse_query.hpp>
-#include <boost/url/pct_string_view.hpp>
-
 #include "http/raw_request.hpp"
 
 namespace strata::http {
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding (RFC 3986); with `plus_as_space`, '+' is a space as in form-encoded queries.
+// A '%' not followed by two hex digits is kept as it is.
+std::string Decode(std::string_view s, bool plus_as_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%' && i + 2 < s.size()) {
+      const int hi = HexDigit(s[i + 1]), lo = HexDigit(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_as_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string_view VerbName(Verb verb) {
   switch (verb) {
@@ -47,22 +74,18 @@ std::string Request::Param(std::string_view name) const {
 }
 
 std::optional<std::string> Request::QueryParam(std::string_view name) const {
-  if (query_.empty()) return std::nullopt;
-  auto params = boost::urls::parse_query(boost::urls::string_view(query_.data(), query_.size()));
-  if (!params) return std::nullopt;
-  boost::urls::encoding_opts opts;
-  opts.space_as_plus = true;
-  for (const auto& p : *params) {
-    if (p.key.decoded_size() == name.size() && p.key.decode(opts) == name) {
-      return p.has_value ? p.value.decode(opts) : std::string();
-    }
+  std::string_view rest = query_;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (Decode(pair.substr(0, eq), true) != name) continue;
+    return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1), true);
   }
   return std::nullopt;
 }
 
-std::string PercentDecode(std::string_view s) {
-  auto pct = boost::urls::make_pct_string_view(boost::urls::string_view(s.data(), s.size()));
-  return pct ? pct->decode() : std::string(s);
-}
+std::string PercentDecode(std::string_view s) { return Decode(s, false); }
 
 }  // namespace strata::http

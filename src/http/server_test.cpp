@@ -90,6 +90,15 @@ TEST_F(ServerTest, AnswersWithCommonHeaders) {
   EXPECT_FALSE(r->Header("date").empty());
 }
 
+TEST_F(ServerTest, QueryParametersDecodeInAnyPosition) {
+  StartServer();
+  for (const char* target : {"/echo/a?q=-like_count", "/echo/a?q=-like_count&page=2", "/echo/a?page=2&q=-like_count"}) {
+    auto r = Get(target);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, R"({"word":"a","q":"-like_count"})") << target;
+  }
+}
+
 TEST_F(ServerTest, EchoesAWellFormedRequestIdAndReplacesABadOne) {
   StartServer();
   EXPECT_EQ(Get("/echo/a", "X-Request-Id: client-id.42\r\n")->Header("x-request-id"), "client-id.42");

@@ -1,0 +1,23 @@
+// The records API of PocketBase: list, view, create, update and delete records of a collection,
+// under the collection's API rules.
+#pragma once
+
+namespace strata::http {
+class Router;
+}
+namespace strata::store {
+class Store;
+}
+namespace strata::schema {
+class Catalog;
+}
+namespace strata::auth {
+class TokenService;
+}
+
+namespace strata::api {
+
+// Registers /api/collections/{collection}/records[/{id}]. The arguments must outlive the router.
+void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens);
+
+}  // namespace strata::api

@@ -1,0 +1,161 @@
+// The records API through the pocketbase SDK.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import PocketBase from 'pocketbase';
+import { runStrata, startServer } from './helpers.mjs';
+
+describe('records', () => {
+  let server;
+  let admin;
+  let guest;
+  before(async () => {
+    server = await startServer();
+    const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
+    assert.equal(r.code, 0, r.stderr);
+    admin = new PocketBase(server.url);
+    await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');
+    guest = new PocketBase(server.url);
+    const users = await admin.collections.create({
+      name: 'users',
+      type: 'auth',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [{ name: 'name', type: 'text' }],
+    });
+    await admin.collections.create({
+      name: 'posts',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      updateRule: '',
+      deleteRule: '',
+      fields: [
+        { name: 'title', type: 'text', required: true, max: 100 },
+        { name: 'status', type: 'select', values: ['active', 'draft'], maxSelect: 1 },
+        { name: 'tags', type: 'select', values: ['a', 'b', 'c'], maxSelect: 3 },
+        { name: 'like_count', type: 'number', onlyInt: true },
+        { name: 'author', type: 'relation', collectionId: users.id, maxSelect: 1, cascadeDelete: true },
+        { name: 'meta', type: 'json' },
+        { name: 'created', type: 'autodate', onCreate: true },
+        { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
+      ],
+      indexes: ['CREATE UNIQUE INDEX idx_posts_title ON posts (title)'],
+    });
+    await admin.collections.create({ name: 'secrets', fields: [{ name: 'value', type: 'text' }] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('create, view, update with modifiers, delete', async () => {
+    const post = await guest.collection('posts').create({
+      title: 'Hello',
+      status: 'active',
+      tags: ['a'],
+      like_count: 3,
+      meta: { x: [1, 2] },
+    });
+    assert.match(post.id, /^[a-z0-9]{15}$/);
+    assert.equal(post.collectionName, 'posts');
+    assert.equal(post.title, 'Hello');
+    assert.deepEqual(post.tags, ['a']);
+    assert.deepEqual(post.meta, { x: [1, 2] });
+    assert.match(post.created, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(post.author, '');
+
+    const seen = await guest.collection('posts').getOne(post.id);
+    assert.deepEqual(seen, post);
+
+    const updated = await guest.collection('posts').update(post.id, { 'like_count+': 2, 'tags+': ['b', 'c'], 'tags-': 'a' });
+    assert.equal(updated.like_count, 5);
+    assert.deepEqual(updated.tags, ['b', 'c']);
+    assert.equal(updated.created, post.created);
+
+    assert.equal(await guest.collection('posts').delete(post.id), true);
+    await assert.rejects(guest.collection('posts').getOne(post.id), (e) => e.status === 404);
+  });
+
+  test('validation errors in PocketBase shape', async () => {
+    await assert.rejects(guest.collection('posts').create({ status: 'nope', like_count: 1.5 }), (e) => {
+      assert.equal(e.status, 400);
+      assert.equal(e.response.message, 'Failed to create record.');
+      assert.equal(e.response.data.title.code, 'validation_required');
+      assert.equal(e.response.data.status.code, 'validation_invalid_value');
+      assert.equal(e.response.data.like_count.code, 'validation_only_int_constraint');
+      return true;
+    });
+    await guest.collection('posts').create({ title: 'Unique' });
+    await assert.rejects(guest.collection('posts').create({ title: 'Unique' }), (e) => {
+      assert.equal(e.status, 400);
+      assert.equal(e.response.data.title.code, 'validation_not_unique');
+      return true;
+    });
+    await assert.rejects(guest.collection('posts').create({ title: 'x', author: 'missingid123456' }), (e) => {
+      assert.equal(e.response.data.author.code, 'validation_missing_rel_records');
+      return true;
+    });
+    await assert.rejects(guest.collection('nope').getList(), (e) => e.status === 404);
+  });
+
+  test('lists: pages, sort, skipTotal, fields', async () => {
+    for (let i = 0; i < 7; i++) await guest.collection('posts').create({ title: `p${i}`, like_count: i });
+    const page = await guest.collection('posts').getList(2, 3, { sort: '-like_count' });
+    assert.equal(page.page, 2);
+    assert.equal(page.perPage, 3);
+    assert.equal(page.totalItems, 8);
+    assert.equal(page.totalPages, 3);
+    assert.deepEqual(
+      page.items.map((p) => p.like_count),
+      [3, 2, 1],
+    );
+    const skipped = await guest.collection('posts').getList(1, 2, { skipTotal: true, fields: 'id,title' });
+    assert.equal(skipped.totalItems, -1);
+    assert.deepEqual(Object.keys(skipped.items[0]).sort(), ['id', 'title']);
+    const all = await guest.collection('posts').getFullList({ sort: 'title' });
+    assert.equal(all.length, 8);
+    await assert.rejects(guest.collection('posts').getList(1, 10, { sort: 'nosuchfield' }), (e) => e.status === 400);
+  });
+
+  test('null rules: superusers only', async () => {
+    await assert.rejects(guest.collection('secrets').getList(), (e) => {
+      assert.equal(e.status, 403);
+      assert.equal(e.response.message, 'Only superusers can perform this action.');
+      return true;
+    });
+    await assert.rejects(guest.collection('secrets').create({ value: 'x' }), (e) => e.status === 403);
+    const s = await admin.collection('secrets').create({ value: 'x' });
+    assert.equal((await admin.collection('secrets').getOne(s.id)).value, 'x');
+  });
+
+  test('auth records: sign-up, login, hidden fields, email visibility, cascade delete', async () => {
+    const user = await guest.collection('users').create({
+      email: 'jane@example.com',
+      password: 'jane-password',
+      passwordConfirm: 'jane-password',
+      name: 'Jane',
+    });
+    assert.equal(user.password, undefined);
+    assert.equal(user.tokenKey, undefined);
+    assert.equal(user.email, undefined); // emailVisibility is false
+    await assert.rejects(
+      guest.collection('users').create({ email: 'x@example.com', password: 'abcdefgh', passwordConfirm: 'other' }),
+      (e) => e.response.data.passwordConfirm.code === 'validation_values_mismatch',
+    );
+    await assert.rejects(
+      guest.collection('users').create({ email: 'jane@example.com', password: 'abcdefgh', passwordConfirm: 'abcdefgh' }),
+      (e) => e.response.data.email.code === 'validation_not_unique',
+    );
+
+    const jane = new PocketBase(server.url);
+    const auth = await jane.collection('users').authWithPassword('jane@example.com', 'jane-password');
+    assert.equal(auth.record.email, 'jane@example.com'); // her own record shows it
+    const own = await jane.collection('users').getOne(user.id);
+    assert.equal(own.email, 'jane@example.com');
+
+    const post = await jane.collection('posts').create({ title: 'by jane', author: user.id });
+    assert.equal(post.author, user.id);
+    await admin.collection('users').delete(user.id);
+    await assert.rejects(guest.collection('posts').getOne(post.id), (e) => e.status === 404);
+  });
+});
