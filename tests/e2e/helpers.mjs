@@ -7,8 +7,8 @@ import path from 'node:path';
 
 export const BIN = process.env.STRATA_BIN ?? path.resolve('build/strata');
 
-export async function startServer(args = []) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'strata-e2e-'));
+// `dir`: an existing data directory to reuse (a restart); a new temporary one by default.
+export async function startServer(args = [], dir = mkdtempSync(path.join(tmpdir(), 'strata-e2e-'))) {
   const proc = spawn(BIN, ['serve', '--http', '127.0.0.1:0', '--dir', dir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
