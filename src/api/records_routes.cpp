@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "api/auth.hpp"
 #include "api/record_json.hpp"
 #include "auth/password.hpp"
+#include "auth/token.hpp"
 #include "http/router.hpp"
 #include "schema/catalog.hpp"
 #include "schema/values.hpp"
@@ -117,6 +119,90 @@ std::string OrderBy(const Collection& c, std::string_view sort) {
     if (!out.empty()) out += ", ";
     out += term;
     if (desc) out += " DESC";
+  }
+  return out;
+}
+
+// Keyset pagination ("?cursor="): the sort terms, each a field and a direction, ending with the
+// id so that the order is total; a cursor holds the last row's values of those terms.
+struct SortTerm {
+  const Field* field;
+  bool desc;
+};
+
+std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort) {
+  std::vector<SortTerm> terms;
+  while (!sort.empty()) {
+    const auto comma = sort.find(',');
+    std::string_view item = sort.substr(0, comma);
+    sort = comma == std::string_view::npos ? std::string_view{} : sort.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) continue;
+    bool desc = false;
+    if (item.front() == '-' || item.front() == '+') {
+      desc = item.front() == '-';
+      item.remove_prefix(1);
+    }
+    const Field* f = c.FindField(item);
+    if (!f || f->type == FieldType::kJson || f->type == FieldType::kGeoPoint || f->IsMultiple()) {
+      throw http::ApiError::BadRequest(fmt::format("Invalid cursor sort field {:?}: use plain, indexed fields.", item));
+    }
+    terms.push_back({f, desc});
+    if (f->IsPrimaryKey()) return terms;  // the id already makes the order total
+  }
+  terms.push_back({c.FindField("id"), false});
+  return terms;
+}
+
+std::string EncodeCursor(const std::vector<SortTerm>& terms, const store::ResultSet& rs,
+                         const std::vector<util::SqlValue>& row) {
+  boost::json::array values;
+  for (const auto& t : terms) {
+    const auto& v = row[static_cast<std::size_t>(rs.ColumnIndex(t.field->name))];
+    if (auto* i = std::get_if<int64_t>(&v)) {
+      values.emplace_back(*i);
+    } else if (auto* d = std::get_if<double>(&v)) {
+      values.emplace_back(*d);
+    } else if (auto* s = std::get_if<std::string>(&v)) {
+      values.emplace_back(*s);
+    } else {
+      values.emplace_back(nullptr);
+    }
+  }
+  return auth::Base64UrlEncode(boost::json::serialize(values));
+}
+
+// The condition selecting rows after the cursor: (a > va) OR (a = va AND b > vb) OR …, with < for
+// descending terms. Returns false in `ok` for a cursor that does not fit the terms.
+std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cursor, util::SqlParams& params) {
+  auto invalid = [] { return http::ApiError::BadRequest("Invalid cursor."); };
+  auto raw = auth::Base64UrlDecode(cursor);
+  if (!raw) throw invalid();
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(*raw, ec);
+  if (ec || !parsed.is_array() || parsed.as_array().size() != terms.size()) throw invalid();
+  std::vector<util::SqlValue> values;
+  for (const auto& v : parsed.as_array()) {
+    if (v.is_int64()) {
+      values.emplace_back(v.as_int64());
+    } else if (v.is_double()) {
+      values.emplace_back(v.as_double());
+    } else if (v.is_string()) {
+      values.emplace_back(std::string(v.as_string()));
+    } else {
+      throw invalid();
+    }
+  }
+  std::string out;
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    out += out.empty() ? "(" : " OR (";
+    for (std::size_t j = 0; j < i; ++j) {
+      out += Quote(terms[j].field->name) + " = ? AND ";
+      params.push_back(values[j]);
+    }
+    out += Quote(terms[i].field->name) + (terms[i].desc ? " < ?" : " > ?") + ")";
+    params.push_back(values[i]);
   }
   return out;
 }
@@ -405,14 +491,43 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  throw http::ApiError::BadRequest("Filtering records is not available yet.");
                }
                const auto condition = RuleCondition(ctx, ctx.collection->list_rule).value_or("0");
-               const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
                const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
+               const auto& c = *ctx.collection;
+               const auto fields = OutputFields(req);
+               const std::string sort = req.QueryParam("sort").value_or("");
+               const auto cursor = req.QueryParam("cursor");
+               if (cursor) {
+                 // Keyset pagination: the cost of a page does not depend on its depth.
+                 const auto terms = CursorTerms(c, sort);
+                 util::SqlParams params;
+                 std::string where = "(" + condition + ")";
+                 if (!cursor->empty()) where += " AND (" + AfterCursor(terms, *cursor, params) + ")";
+                 std::string order;
+                 for (const auto& t : terms) {
+                   order += order.empty() ? "" : ", ";
+                   order += Quote(t.field->name) + (t.desc ? " DESC" : "");
+                 }
+                 params.emplace_back(per_page + 1);
+                 auto rs = store.Query(
+                     fmt::format("SELECT * FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), where, order), params);
+                 if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+                 const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
+                 if (more) rs->rows.pop_back();
+                 boost::json::array items;
+                 for (const auto& row : rs->rows) {
+                   items.emplace_back(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), fields));
+                 }
+                 boost::json::value next = nullptr;
+                 if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
+                 boost::json::object out{{"items", std::move(items)}, {"page", 1},        {"perPage", per_page},
+                                         {"totalItems", -1},          {"totalPages", -1}, {"nextCursor", next}};
+                 co_return http::Response::Json(200, boost::json::serialize(out));
+               }
+               const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
                const auto skip = req.QueryParam("skipTotal").value_or("");
                const bool skip_total = skip == "1" || skip == "true";
-               const std::string sort = req.QueryParam("sort").value_or("");
-               std::string order = OrderBy(*ctx.collection, sort);
+               std::string order = OrderBy(c, sort);
                if (order.empty()) order = "rowid";
-               const auto& c = *ctx.collection;
                auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name),
                                                  condition, order),
                                      {per_page, (page - 1) * per_page});
@@ -423,7 +538,6 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (!count) throw http::ApiError::Internal(count.error().ToString());
                  total = std::get<int64_t>(count->rows[0][0]);
                }
-               const auto fields = OutputFields(req);
                boost::json::array items;
                for (const auto& row : rs->rows) items.emplace_back(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), fields));
                boost::json::object out{{"items", std::move(items)},

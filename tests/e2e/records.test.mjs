@@ -117,6 +117,40 @@ describe('records', () => {
     await assert.rejects(guest.collection('posts').getList(1, 10, { sort: 'nosuchfield' }), (e) => e.status === 400);
   });
 
+  test('cursor pages: a total order, stable under concurrent inserts', async () => {
+    await admin.collections.create({
+      name: 'feed',
+      listRule: '',
+      createRule: '',
+      fields: [{ name: 'score', type: 'number' }],
+      indexes: ['CREATE INDEX idx_feed_score ON feed (score, id)'],
+    });
+    const created = [];
+    for (let i = 0; i < 25; i++) created.push((await guest.collection('feed').create({ score: i % 5 })).id);
+    const seen = [];
+    let cursor = '';
+    let pages = 0;
+    while (cursor !== null) {
+      const res = await fetch(`${server.url}/api/collections/feed/records?perPage=4&sort=-score&cursor=${cursor}`);
+      assert.equal(res.status, 200);
+      const page = await res.json();
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+      pages++;
+      // Rows added while paging sort before the cursor (higher score) and never repeat a row.
+      if (pages === 2) await guest.collection('feed').create({ score: 100 });
+    }
+    assert.equal(pages, 7);
+    assert.equal(new Set(seen.map((r) => r.id)).size, seen.length, 'no row twice');
+    assert.deepEqual(seen.map((r) => r.id).sort(), [...created].sort(), 'every row once');
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1], seen[i]];
+      assert.ok(a.score > b.score || (a.score === b.score && a.id < b.id), 'ordered by -score, id');
+    }
+    const bad = await fetch(`${server.url}/api/collections/feed/records?cursor=notacursor`);
+    assert.equal(bad.status, 400);
+  });
+
   test('null rules: superusers only', async () => {
     await assert.rejects(guest.collection('secrets').getList(), (e) => {
       assert.equal(e.status, 403);
