@@ -10,6 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libssl-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-16 libclang-rt-16-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light)

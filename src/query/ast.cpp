@@ -1,0 +1,130 @@
+#include "query/ast.hpp"
+
+namespace strata::query {
+
+std::string_view OpText(Op op) {
+  switch (op) {
+    case Op::kEq:
+      return "=";
+    case Op::kNeq:
+      return "!=";
+    case Op::kLike:
+      return "~";
+    case Op::kNotLike:
+      return "!~";
+    case Op::kLt:
+      return "<";
+    case Op::kLte:
+      return "<=";
+    case Op::kGt:
+      return ">";
+    case Op::kGte:
+      return ">=";
+    case Op::kAnyEq:
+      return "?=";
+    case Op::kAnyNeq:
+      return "?!=";
+    case Op::kAnyLike:
+      return "?~";
+    case Op::kAnyNotLike:
+      return "?!~";
+    case Op::kAnyLt:
+      return "?<";
+    case Op::kAnyLte:
+      return "?<=";
+    case Op::kAnyGt:
+      return "?>";
+    case Op::kAnyGte:
+      return "?>=";
+  }
+  return "?";
+}
+
+bool IsAnyOf(Op op) { return static_cast<uint8_t>(op) >= static_cast<uint8_t>(Op::kAnyEq); }
+
+Op BaseOp(Op op) {
+  if (!IsAnyOf(op)) return op;
+  return static_cast<Op>(static_cast<uint8_t>(op) - static_cast<uint8_t>(Op::kAnyEq));
+}
+
+std::string_view FunctionName(Function f) {
+  switch (f) {
+    case Function::kGeoDistance:
+      return "geoDistance";
+    case Function::kStrftime:
+      return "strftime";
+  }
+  return "";
+}
+
+std::pair<std::string_view, std::string_view> SplitModifier(std::string_view identifier) {
+  auto colon = identifier.rfind(':');
+  if (colon == std::string_view::npos) return {identifier, {}};
+  auto modifier = identifier.substr(colon + 1);
+  if (modifier.find('.') != std::string_view::npos) return {identifier, {}};
+  return {identifier.substr(0, colon), modifier};
+}
+
+std::string ToString(const Operand& operand) {
+  switch (operand.kind) {
+    case Operand::Kind::kIdentifier:
+    case Operand::Kind::kMacro:
+    case Operand::Kind::kNumber:
+      return operand.text;
+    case Operand::Kind::kNull:
+      return "null";
+    case Operand::Kind::kTrue:
+      return "true";
+    case Operand::Kind::kFalse:
+      return "false";
+    case Operand::Kind::kText: {
+      // Only the quote itself can be escaped in fexpr; pick the quote that needs fewer escapes.
+      std::size_t singles = 0, doubles = 0;
+      for (char c : operand.text) {
+        singles += c == '\'';
+        doubles += c == '"';
+      }
+      char quote = singles <= doubles ? '\'' : '"';
+      std::string out(1, quote);
+      for (char c : operand.text) {
+        if (c == quote) out += '\\';
+        out += c;
+      }
+      out += quote;
+      return out;
+    }
+    case Operand::Kind::kFunction: {
+      std::string out(FunctionName(operand.function));
+      out += '(';
+      for (std::size_t i = 0; i < operand.args.size(); ++i) {
+        if (i) out += ", ";
+        out += ToString(operand.args[i]);
+      }
+      out += ')';
+      return out;
+    }
+  }
+  return {};
+}
+
+std::string ToString(const Expr& expr) {
+  if (expr.kind == Expr::Kind::kComparison) {
+    const auto& c = expr.comparison;
+    std::string out = ToString(c.left);
+    out += ' ';
+    out += OpText(c.op);
+    out += ' ';
+    out += ToString(c.right);
+    return out;
+  }
+  std::string out = "(";
+  const char* join = expr.kind == Expr::Kind::kAnd ? " && " : " || ";
+  for (std::size_t i = 0; i < expr.children.size(); ++i) {
+    if (i) out += join;
+    out += ToString(expr.children[i]);
+  }
+  out += ')';
+  return out;
+}
+
+}  // namespace strata::query
