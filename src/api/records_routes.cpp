@@ -6,13 +6,17 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
 #include "api/record_json.hpp"
+#include "api/record_resolver.hpp"
+#include "query/sql.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
@@ -32,6 +36,7 @@ using schema::FieldType;
 constexpr int64_t kDefaultPerPage = 30;
 constexpr int64_t kMaxPerPage = 1000;
 constexpr int kMaxCascadeDepth = 16;
+constexpr std::size_t kMaxBatchRequests = 50;
 
 net::thread_pool& HashingPool() {
   static net::thread_pool pool(2);
@@ -63,15 +68,54 @@ Context Resolve(http::Request& req, schema::Catalog& catalog, store::Store& stor
   return ctx;
 }
 
-// The SQL condition a rule adds for this requester, or nullopt when the rule denies everything.
-// null: superusers only (the caller answers 403); "": everyone. A filter rule is enforced through
-// the filter language; until a collection's filter can be evaluated here, access is refused
-// (fail closed) for everyone but superusers.
-std::optional<std::string> RuleCondition(const Context& ctx, const std::optional<std::string>& rule) {
-  if (ctx.superuser()) return std::string("1");
-  if (!rule) return std::nullopt;
-  if (rule->empty()) return std::string("1");
-  return std::string("0");
+// A WHERE condition with its bound values.
+struct Condition {
+  std::string sql;
+  util::SqlParams params;
+};
+
+RequestInfo MakeRequestInfo(const http::Request& req, const Context& ctx) {
+  RequestInfo info;
+  if (ctx.auth) info.auth = ctx.auth->record;
+  for (auto& [k, v] : req.QueryParams()) info.query[k] = v;
+  for (auto& [k, v] : req.Headers()) {
+    std::string name = k;
+    for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    info.headers[name] = v;
+  }
+  info.method = std::string(req.method());
+  if (req.json().is_object()) info.body = req.json().as_object();
+  return info;
+}
+
+// The condition a rule adds for this requester. null: superusers only (callers answer 403 first);
+// "": everyone; otherwise the rule as a filter over the records and the request. A rule that
+// cannot be built (a field since removed) denies everyone but superusers.
+Condition RuleCondition(const Context& ctx, const std::optional<std::string>& rule, const RequestInfo& info) {
+  if (ctx.superuser()) return {"1", {}};
+  if (!rule) return {"0", {}};
+  if (rule->empty()) return {"1", {}};
+  RecordFieldResolver resolver(*ctx.snapshot, *ctx.collection, ctx.collection->name, info);
+  auto sql = query::BuildSql(*rule, resolver);
+  if (!sql) {
+    spdlog::warn("rule of {} cannot be applied: {}", ctx.collection->name, sql.error().ToString());
+    return {"0", {}};
+  }
+  return {std::move(sql->text), std::move(sql->params)};
+}
+
+// The ?filter= of a list, as a condition; 400 naming the position of a bad filter.
+Condition FilterCondition(const Context& ctx, const std::string& filter, const RequestInfo& info) {
+  if (filter.empty()) return {"1", {}};
+  RecordFieldResolver resolver(*ctx.snapshot, *ctx.collection, ctx.collection->name, info);
+  auto sql = query::BuildSql(filter, resolver);
+  if (!sql) {
+    if (sql.error().code() == util::Status::Code::kInvalidArgument) {
+      throw http::ApiError::BadRequest("Invalid filter: " + sql.error().message());
+    }
+    throw http::ApiError::Internal(sql.error().ToString());
+  }
+  return {std::move(sql->text), std::move(sql->params)};
 }
 
 void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
@@ -208,10 +252,8 @@ std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cur
 }
 
 // The requested output fields ("fields=id,title"); empty means all.
-std::set<std::string> OutputFields(const http::Request& req) {
+std::set<std::string> OutputFields(std::string_view rest) {
   std::set<std::string> out;
-  const auto v = req.QueryParam("fields").value_or("");
-  std::string_view rest = v;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
@@ -228,15 +270,21 @@ boost::json::object Shape(boost::json::object record, const std::set<std::string
   if (fields.empty()) return record;
   boost::json::object out;
   for (auto& [k, v] : record) {
-    if (fields.contains(std::string(k))) out[k] = std::move(v);
+    const std::string key(k);
+    bool keep = fields.contains(key);
+    if (key == "expand") {
+      for (const auto& f : fields) keep = keep || f.starts_with("expand");
+    }
+    if (keep) out[k] = std::move(v);
   }
   return out;
 }
 
-RecordJsonOptions JsonOptions(const Context& ctx, const store::ResultSet& rs, const std::vector<util::SqlValue>& row) {
+RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, const store::ResultSet& rs,
+                              const std::vector<util::SqlValue>& row) {
   RecordJsonOptions o;
   o.show_email = ctx.superuser();
-  if (!o.show_email && ctx.auth && ctx.auth->collection && ctx.auth->collection->id == ctx.collection->id) {
+  if (!o.show_email && ctx.auth && ctx.auth->collection && ctx.auth->collection->id == c.id) {
     const int i = rs.ColumnIndex("id");
     if (i >= 0) {
       auto* id = std::get_if<std::string>(&row[static_cast<std::size_t>(i)]);
@@ -248,12 +296,171 @@ RecordJsonOptions JsonOptions(const Context& ctx, const store::ResultSet& rs, co
 
 // One record by id, or nullptr, read on the calling thread's connection.
 std::optional<store::ResultSet> FetchOne(store::Store& store, const Collection& c, std::string_view id,
-                                         const std::string& condition) {
-  auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition),
-                        {std::string(id)});
+                                         const Condition& condition) {
+  util::SqlParams params{std::string(id)};
+  params.insert(params.end(), condition.params.begin(), condition.params.end());
+  auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition.sql),
+                        params);
   if (!rs) throw http::ApiError::Internal(rs.error().ToString());
   if (rs->rows.empty()) return std::nullopt;
   return std::move(*rs);
+}
+
+// ---- expand ----
+
+struct ExpandNode {
+  std::map<std::string, ExpandNode> children;
+};
+
+ExpandNode ParseExpand(std::string_view param) {
+  ExpandNode root;
+  while (!param.empty()) {
+    const auto comma = param.find(',');
+    std::string_view path = param.substr(0, comma);
+    param = comma == std::string_view::npos ? std::string_view{} : param.substr(comma + 1);
+    ExpandNode* node = &root;
+    int depth = 0;
+    while (!path.empty()) {
+      const auto dot = path.find('.');
+      std::string seg(path.substr(0, dot));
+      path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+      while (!seg.empty() && seg.front() == ' ') seg.erase(seg.begin());
+      while (!seg.empty() && seg.back() == ' ') seg.pop_back();
+      if (seg.empty()) break;
+      if (++depth > kMaxRelationDepth) break;  // PocketBase's limit: deeper levels are ignored
+      node = &node->children[seg];
+    }
+  }
+  return root;
+}
+
+// Fills record["expand"][name] for every record of `c` and recurses into the expanded records.
+// Related records are fetched in one query per level and filtered by their collection's view rule,
+// as PocketBase does: a related record the requester may not view is left out.
+void ExpandLevel(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
+                 std::vector<boost::json::object*>& records, const ExpandNode& node) {
+  if (records.empty()) return;
+  for (const auto& [name, child] : node.children) {
+    const Field* rel = c.FindField(name);
+    const Collection* target = nullptr;
+    const Field* back = nullptr;  // for name_via_field: the relation field of `target` pointing at `c`
+    if (rel && rel->type == FieldType::kRelation) {
+      target = ctx.snapshot->Find(rel->StringOption("collectionId"));
+    } else if (const auto via = name.find("_via_"); via != std::string::npos) {
+      target = ctx.snapshot->Find(name.substr(0, via));
+      back = target ? target->FindField(name.substr(via + 5)) : nullptr;
+      if (!back || back->type != FieldType::kRelation || back->StringOption("collectionId") != c.id) target = nullptr;
+    }
+    if (!target) continue;  // unknown names are ignored, as PocketBase does
+    if (!target->view_rule && !ctx.superuser()) continue;
+
+    Context target_ctx = ctx;
+    target_ctx.collection = target;
+    const Condition rule = RuleCondition(target_ctx, target->view_rule, info);
+
+    boost::json::array keys;  // ids to look up (relation) or to match (back-relation)
+    std::set<std::string> seen;
+    for (auto* r : records) {
+      if (back) {
+        const std::string id(r->at("id").as_string());
+        if (seen.insert(id).second) keys.emplace_back(id);
+      } else if (auto it = r->find(name); it != r->end()) {
+        auto add = [&](const boost::json::value& v) {
+          if (v.is_string() && !v.as_string().empty() && seen.insert(std::string(v.as_string())).second) keys.push_back(v);
+        };
+        if (it->value().is_array()) {
+          for (const auto& v : it->value().as_array()) add(v);
+        } else {
+          add(it->value());
+        }
+      }
+    }
+    if (keys.empty()) continue;
+    const std::string table = Quote(target->name);
+    std::string link;
+    if (!back) {
+      link = "`id` IN (SELECT value FROM json_each(?))";
+    } else if (back->IsMultiple()) {
+      link = fmt::format("EXISTS (SELECT 1 FROM json_each({}) WHERE value IN (SELECT value FROM json_each(?)))",
+                         Quote(back->name));
+    } else {
+      link = fmt::format("{} IN (SELECT value FROM json_each(?))", Quote(back->name));
+    }
+    util::SqlParams params{boost::json::serialize(keys)};
+    params.insert(params.end(), rule.params.begin(), rule.params.end());
+    auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE {} AND ({}) ORDER BY rowid", table, link, rule.sql), params);
+    if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+
+    std::vector<boost::json::object> fetched;
+    fetched.reserve(rs->rows.size());
+    for (const auto& row : rs->rows) fetched.push_back(RecordToJson(*target, *rs, row, JsonOptions(ctx, *target, *rs, row)));
+    std::vector<boost::json::object*> next;
+    for (auto& f : fetched) next.push_back(&f);
+    ExpandLevel(store, ctx, info, *target, next, child);
+
+    std::map<std::string, const boost::json::object*> by_id;
+    for (const auto& f : fetched) by_id[std::string(f.at("id").as_string())] = &f;
+    for (auto* r : records) {
+      boost::json::value value;
+      if (back) {
+        boost::json::array items;
+        const auto id = r->at("id").as_string();
+        for (const auto& f : fetched) {
+          auto link_it = f.find(back->name);
+          if (link_it == f.end()) continue;
+          const auto& link_value = link_it->value();
+          const bool links = link_value.is_array()
+                                 ? std::find(link_value.as_array().begin(), link_value.as_array().end(),
+                                             boost::json::value(id)) != link_value.as_array().end()
+                                 : link_value == boost::json::value(id);
+          if (links) items.push_back(f);
+        }
+        if (items.empty()) continue;
+        value = std::move(items);
+      } else {
+        auto field_it = r->find(name);
+        if (field_it == r->end()) continue;
+        const auto& v = field_it->value();
+        if (v.is_array()) {
+          boost::json::array items;
+          for (const auto& id : v.as_array()) {
+            if (auto it = by_id.find(std::string(id.as_string())); it != by_id.end()) items.push_back(*it->second);
+          }
+          if (items.empty()) continue;
+          value = std::move(items);
+        } else {
+          auto it = by_id.find(std::string(v.as_string()));
+          if (it == by_id.end()) continue;
+          value = *it->second;
+        }
+      }
+      auto& expand = (*r)["expand"];
+      if (!expand.is_object()) expand = boost::json::object();
+      expand.as_object()[name] = std::move(value);
+    }
+  }
+}
+
+// The response form of rows of `c`: typed JSON, expanded (?expand=) and shaped (?fields=).
+boost::json::array Present(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
+                           const store::ResultSet& rs) {
+  std::vector<boost::json::object> records;
+  records.reserve(rs.rows.size());
+  for (const auto& row : rs.rows) records.push_back(RecordToJson(c, rs, row, JsonOptions(ctx, c, rs, row)));
+  auto query_string = [&](const char* key) -> std::string {
+    auto it = info.query.find(key);
+    return it != info.query.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+  };
+  const std::string expand = query_string("expand");
+  if (!expand.empty()) {
+    std::vector<boost::json::object*> ptrs;
+    for (auto& r : records) ptrs.push_back(&r);
+    ExpandLevel(store, ctx, info, c, ptrs, ParseExpand(expand));
+  }
+  const auto fields = OutputFields(query_string("fields"));
+  boost::json::array out;
+  for (auto& r : records) out.emplace_back(Shape(std::move(r), fields));
+  return out;
 }
 
 // ---- writes ----
@@ -418,11 +625,6 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
   return any;
 }
 
-struct WriteOutcome {
-  util::Status status;
-  boost::json::object errors;
-};
-
 // Deletes `id` from `c` and follows relations pointing at it: cascade-deleting referencing
 // records, or removing the id from their relation fields (refused when that empties a required one).
 util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c, const std::string& id,
@@ -477,6 +679,230 @@ net::awaitable<std::string> HashOffThread(std::string password) {
   co_return *hash;
 }
 
+// ---- write operations ----
+//
+// A create, update or delete is prepared on the I/O thread (everything that needs no database
+// state: casting, validation, password hashing), then applied inside the writer's transaction,
+// where it reads the current row, checks the rule and the relations, and writes. A single request
+// applies one operation; a batch applies many in one transaction.
+
+enum class OpKind { kCreate, kUpdate, kDelete };
+
+struct WriteOp {
+  OpKind kind;
+  Context ctx;
+  RequestInfo info;
+  std::string id;
+  // Runs inside the transaction; field errors go to `errors`. Returns Ok, NotFound (no such
+  // record for this requester, or a create refused by its rule), InvalidArgument (with `errors`,
+  // or a refusal message), or the store's error.
+  std::function<util::Status(store::Tx&, boost::json::object& errors)> apply;
+};
+
+const char* FailureMessage(OpKind kind) {
+  switch (kind) {
+    case OpKind::kCreate:
+      return "Failed to create record.";
+    case OpKind::kUpdate:
+      return "Failed to update record.";
+    case OpKind::kDelete:
+      return "Failed to delete record.";
+  }
+  return "";
+}
+
+// The API error of an operation that failed with `st` and `errors`.
+http::ApiError OpError(OpKind kind, const util::Status& st, boost::json::object errors) {
+  switch (st.code()) {
+    case util::Status::Code::kNotFound:
+      return kind == OpKind::kCreate ? http::ApiError::BadRequest(FailureMessage(kind)) : http::ApiError::NotFound();
+    case util::Status::Code::kInvalidArgument:
+    case util::Status::Code::kConstraint:
+      if (!errors.empty()) return ValidationError(FailureMessage(kind), std::move(errors));
+      return http::ApiError::BadRequest(st.message());
+    default:
+      return http::ApiError::Internal(st.ToString());
+  }
+}
+
+// The current row of `id` as canonical JSON values, from inside the transaction.
+util::Result<std::optional<boost::json::object>> CurrentValues(store::Tx& tx, const Collection& c, const std::string& id) {
+  auto rs = tx.Query(fmt::format("SELECT * FROM {} WHERE `id` = ?", Quote(c.name)), {id});
+  if (!rs) return std::unexpected(rs.error());
+  if (rs->rows.empty()) return std::optional<boost::json::object>();
+  boost::json::object values;
+  for (const Field& f : c.fields) {
+    const int i = rs->ColumnIndex(f.name);
+    if (i >= 0) values[f.name] = FieldValueToJson(f, rs->rows[0][static_cast<std::size_t>(i)]);
+  }
+  return std::optional<boost::json::object>(std::move(values));
+}
+
+// True if the rule lets this requester act on row `id` (inside the transaction).
+util::Result<bool> RuleAllows(store::Tx& tx, const Collection& c, const std::string& id, const Condition& rule) {
+  if (rule.sql == "1") return true;
+  util::SqlParams params{id};
+  params.insert(params.end(), rule.params.begin(), rule.params.end());
+  auto rs = tx.Query(fmt::format("SELECT 1 FROM {} WHERE `id` = ? AND ({})", Quote(c.name), rule.sql), params);
+  if (!rs) return std::unexpected(rs.error());
+  return !rs->rows.empty();
+}
+
+net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
+  const Collection& c = *ctx.collection;
+  if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
+  RequireRule(ctx, c.create_rule);
+  Draft draft;
+  ApplyBody(c, info.body, /*creating=*/true, ctx.superuser(), draft);
+  if (!draft.errors.empty()) throw ValidationError(FailureMessage(OpKind::kCreate), std::move(draft.errors));
+  const std::string now = schema::NowDateTime();
+  for (const Field& f : c.fields) {
+    if (f.type == FieldType::kAutodate && f.BoolOption("onCreate")) draft.values[f.name] = now;
+  }
+  if (c.type == CollectionType::kAuth) draft.values["tokenKey"] = auth::RandomSecret(50);
+  if (!draft.password.empty()) draft.values["password"] = co_await HashOffThread(draft.password);
+
+  std::string cols, marks;
+  util::SqlParams params;
+  for (const Field& f : c.fields) {
+    auto it = draft.values.find(f.name);
+    if (it == draft.values.end()) continue;
+    cols += cols.empty() ? Quote(f.name) : ", " + Quote(f.name);
+    marks += marks.empty() ? "?" : ", ?";
+    params.push_back(schema::ToSqlValue(f, it->value()));
+  }
+  WriteOp op{OpKind::kCreate, ctx, info, std::string(draft.values["id"].as_string()), {}};
+  const Condition rule = RuleCondition(ctx, c.create_rule, info);
+  op.apply = [ctx, id = op.id, values = std::move(draft.values), params = std::move(params), rule,
+              sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", Quote(c.name), cols, marks)](
+                 store::Tx& tx, boost::json::object& errors) -> util::Status {
+    const Collection& c = *ctx.collection;
+    if (auto st = CheckRelations(tx, *ctx.snapshot, c, values, errors); !st.ok()) return st;
+    if (!errors.empty()) return util::Status::InvalidArgument("invalid relations");
+    if (auto r = tx.Exec(sql, params); !r) {
+      UniqueError(c, r.error(), errors);
+      return r.error();
+    }
+    // The create rule sees the record as it would be stored; a refusal rolls it back.
+    auto allowed = RuleAllows(tx, c, id, rule);
+    if (!allowed) return allowed.error();
+    return *allowed ? util::Status::Ok() : util::Status::NotFound("refused by the create rule");
+  };
+  co_return op;
+}
+
+net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string id) {
+  const Collection& c = *ctx.collection;
+  if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
+  RequireRule(ctx, c.update_rule);
+  std::string hashed;
+  const std::string password = NewPassword(info.body);
+  if (!password.empty() && c.FindField("password")) hashed = co_await HashOffThread(password);
+  WriteOp op{OpKind::kUpdate, ctx, info, id, {}};
+  op.apply = [ctx, info, id, hashed](store::Tx& tx, boost::json::object& errors) -> util::Status {
+    const Collection& c = *ctx.collection;
+    auto current = CurrentValues(tx, c, id);
+    if (!current) return current.error();
+    if (!*current) return util::Status::NotFound("no such record");
+    RequestInfo rule_info = info;
+    rule_info.current = &**current;
+    auto allowed = RuleAllows(tx, c, id, RuleCondition(ctx, c.update_rule, rule_info));
+    if (!allowed) return allowed.error();
+    if (!*allowed) return util::Status::NotFound("refused by the update rule");
+
+    Draft draft;
+    draft.values = **current;
+    ApplyBody(c, info.body, /*creating=*/false, ctx.superuser(), draft);
+    if (!draft.errors.empty()) {
+      errors = std::move(draft.errors);
+      return util::Status::InvalidArgument("invalid data");
+    }
+    for (const Field& f : c.fields) {
+      if (f.type == FieldType::kAutodate && f.BoolOption("onUpdate")) draft.values[f.name] = schema::NowDateTime();
+    }
+    const bool new_password = !draft.password.empty();
+    if (new_password) {
+      draft.values["password"] = hashed;
+      draft.values["tokenKey"] = auth::RandomSecret(50);  // a new password ends every session
+    }
+    std::string sets;
+    util::SqlParams params;
+    boost::json::object changed;
+    for (const Field& f : c.fields) {
+      if (f.IsPrimaryKey()) continue;
+      auto it = draft.values.find(f.name);
+      if (it == draft.values.end()) continue;
+      const bool secret = f.type == FieldType::kPassword || (c.type == CollectionType::kAuth && f.name == "tokenKey");
+      if (secret ? !new_password : (*current)->at(f.name) == it->value()) continue;
+      sets += sets.empty() ? "" : ", ";
+      sets += Quote(f.name) + " = ?";
+      params.push_back(schema::ToSqlValue(f, it->value()));
+      if (!secret) changed[f.name] = it->value();
+    }
+    if (sets.empty()) return util::Status::Ok();
+    if (auto st = CheckRelations(tx, *ctx.snapshot, c, changed, errors); !st.ok()) return st;
+    if (!errors.empty()) return util::Status::InvalidArgument("invalid relations");
+    params.emplace_back(id);
+    auto r = tx.Exec(fmt::format("UPDATE {} SET {} WHERE `id` = ?", Quote(c.name), sets), params);
+    if (!r) {
+      UniqueError(c, r.error(), errors);
+      return r.error();
+    }
+    return util::Status::Ok();
+  };
+  co_return op;
+}
+
+WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
+  const Collection& c = *ctx.collection;
+  if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
+  RequireRule(ctx, c.delete_rule);
+  WriteOp op{OpKind::kDelete, ctx, info, id, {}};
+  op.apply = [ctx, info, id](store::Tx& tx, boost::json::object&) -> util::Status {
+    const Collection& c = *ctx.collection;
+    auto allowed = RuleAllows(tx, c, id, RuleCondition(ctx, c.delete_rule, info));
+    if (!allowed) return allowed.error();
+    auto exists = tx.Query(fmt::format("SELECT 1 FROM {} WHERE `id` = ?", Quote(c.name)), {id});
+    if (!exists) return exists.error();
+    if (!*allowed || exists->rows.empty()) return util::Status::NotFound("no such record");
+    return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0);
+  };
+  return op;
+}
+
+struct BatchOutcome {
+  util::Status status;
+  boost::json::object errors;
+  std::size_t failed = 0;  // index of the operation that failed
+};
+
+// Applies `ops` in order in one transaction: all of them, or none.
+net::awaitable<BatchOutcome> ApplyAll(store::Store& store, std::vector<WriteOp>& ops) {
+  auto outcome = std::make_shared<BatchOutcome>();
+  outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
+    store.Write(
+        [&ops, outcome](store::Tx& tx) -> util::Status {
+          for (std::size_t i = 0; i < ops.size(); ++i) {
+            if (auto st = ops[i].apply(tx, outcome->errors); !st.ok()) {
+              outcome->failed = i;
+              return st;
+            }
+          }
+          return util::Status::Ok();
+        },
+        std::move(done));
+  });
+  co_return std::move(*outcome);
+}
+
+// The record an operation wrote, as its response shows it (null for deletes).
+boost::json::value OpResult(store::Store& store, const WriteOp& op) {
+  if (op.kind == OpKind::kDelete) return nullptr;
+  auto rs = FetchOne(store, *op.ctx.collection, op.id, Condition{"1", {}});
+  if (!rs) throw http::ApiError::NotFound();
+  return Present(store, op.ctx, op.info, *op.ctx.collection, *rs).at(0);
+}
+
 }  // namespace
 
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens) {
@@ -486,20 +912,22 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
              [&](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequireRule(ctx, ctx.collection->list_rule);
+               const RequestInfo info = MakeRequestInfo(req, ctx);
                const std::string filter = req.QueryParam("filter").value_or("");
-               if (!filter.empty()) {
-                 throw http::ApiError::BadRequest("Filtering records is not available yet.");
-               }
-               const auto condition = RuleCondition(ctx, ctx.collection->list_rule).value_or("0");
+               // The rule and the filter go into the one query: the database applies both.
+               const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
+               const Condition user_filter = FilterCondition(ctx, filter, info);
+               const std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
+               util::SqlParams where_params = rule.params;
+               where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
                const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
                const auto& c = *ctx.collection;
-               const auto fields = OutputFields(req);
                const std::string sort = req.QueryParam("sort").value_or("");
                const auto cursor = req.QueryParam("cursor");
                if (cursor) {
                  // Keyset pagination: the cost of a page does not depend on its depth.
                  const auto terms = CursorTerms(c, sort);
-                 util::SqlParams params;
+                 util::SqlParams params = where_params;
                  std::string where = "(" + condition + ")";
                  if (!cursor->empty()) where += " AND (" + AfterCursor(terms, *cursor, params) + ")";
                  std::string order;
@@ -513,14 +941,14 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (!rs) throw http::ApiError::Internal(rs.error().ToString());
                  const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
                  if (more) rs->rows.pop_back();
-                 boost::json::array items;
-                 for (const auto& row : rs->rows) {
-                   items.emplace_back(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), fields));
-                 }
                  boost::json::value next = nullptr;
                  if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
-                 boost::json::object out{{"items", std::move(items)}, {"page", 1},        {"perPage", per_page},
-                                         {"totalItems", -1},          {"totalPages", -1}, {"nextCursor", next}};
+                 boost::json::object out{{"items", Present(store, ctx, info, c, *rs)},
+                                         {"page", 1},
+                                         {"perPage", per_page},
+                                         {"totalItems", -1},
+                                         {"totalPages", -1},
+                                         {"nextCursor", next}};
                  co_return http::Response::Json(200, boost::json::serialize(out));
                }
                const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
@@ -528,19 +956,21 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                const bool skip_total = skip == "1" || skip == "true";
                std::string order = OrderBy(c, sort);
                if (order.empty()) order = "rowid";
+               util::SqlParams page_params = where_params;
+               page_params.emplace_back(per_page);
+               page_params.emplace_back((page - 1) * per_page);
                auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name),
                                                  condition, order),
-                                     {per_page, (page - 1) * per_page});
+                                     page_params);
                if (!rs) throw http::ApiError::Internal(rs.error().ToString());
                int64_t total = -1;
                if (!skip_total) {
-                 auto count = store.Query(fmt::format("SELECT count(*) FROM {} WHERE ({})", Quote(c.name), condition));
+                 auto count =
+                     store.Query(fmt::format("SELECT count(*) FROM {} WHERE ({})", Quote(c.name), condition), where_params);
                  if (!count) throw http::ApiError::Internal(count.error().ToString());
                  total = std::get<int64_t>(count->rows[0][0]);
                }
-               boost::json::array items;
-               for (const auto& row : rs->rows) items.emplace_back(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), fields));
-               boost::json::object out{{"items", std::move(items)},
+               boost::json::object out{{"items", Present(store, ctx, info, c, *rs)},
                                        {"page", page},
                                        {"perPage", per_page},
                                        {"totalItems", total},
@@ -552,170 +982,161 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
              [&](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequireRule(ctx, ctx.collection->view_rule);
-               const auto condition = RuleCondition(ctx, ctx.collection->view_rule).value_or("0");
-               auto rs = FetchOne(store, *ctx.collection, req.Param("id"), condition);
+               const RequestInfo info = MakeRequestInfo(req, ctx);
+               auto rs = FetchOne(store, *ctx.collection, req.Param("id"), RuleCondition(ctx, ctx.collection->view_rule, info));
                if (!rs) throw http::ApiError::NotFound();
-               const auto& row = rs->rows[0];
-               co_return http::Response::Json(
-                   200, boost::json::serialize(Shape(RecordToJson(*ctx.collection, *rs, row, JsonOptions(ctx, *rs, row)),
-                                                     OutputFields(req))));
+               co_return http::Response::Json(200, boost::json::serialize(Present(store, ctx, info, *ctx.collection, *rs).at(0)));
              });
+
+  // One operation: prepare, apply in its own transaction, answer with the stored record.
+  auto run_one = [&store](WriteOp op) -> net::awaitable<http::Response> {
+    std::vector<WriteOp> ops;
+    ops.push_back(std::move(op));
+    auto outcome = co_await ApplyAll(store, ops);
+    if (!outcome.status.ok()) throw OpError(ops[0].kind, outcome.status, std::move(outcome.errors));
+    if (ops[0].kind == OpKind::kDelete) co_return http::Response{204, "", "", {}};
+    co_return http::Response::Json(200, boost::json::serialize(OpResult(store, ops[0])));
+  };
+
+  auto body_info = [](const http::Request& req, const Context& ctx) {
+    if (!req.json().is_object()) throw http::ApiError::BadRequest("Failed to read the submitted data.");
+    return MakeRequestInfo(req, ctx);
+  };
 
   router.Add(
       http::Verb::kPost, "/api/collections/{collection}/records",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
+      [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
         Context ctx = Resolve(req, catalog, store, tokens);
-        const Collection& c = *ctx.collection;
-        if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
-        RequireRule(ctx, c.create_rule);
-        if (RuleCondition(ctx, c.create_rule) != "1") throw http::ApiError::BadRequest("Failed to create record.");
-        if (!req.json().is_object()) throw http::ApiError::BadRequest("Failed to read the submitted data.");
-        Draft draft;
-        ApplyBody(c, req.json().as_object(), /*creating=*/true, ctx.superuser(), draft);
-        if (!draft.errors.empty()) throw ValidationError("Failed to create record.", std::move(draft.errors));
-        const std::string now = schema::NowDateTime();
-        for (const Field& f : c.fields) {
-          if (f.type == FieldType::kAutodate && f.BoolOption("onCreate")) draft.values[f.name] = now;
-        }
-        if (c.type == CollectionType::kAuth) draft.values["tokenKey"] = auth::RandomSecret(50);
-        if (!draft.password.empty()) draft.values["password"] = co_await HashOffThread(draft.password);
-
-        std::string cols, marks;
-        util::SqlParams params;
-        for (const Field& f : c.fields) {
-          auto it = draft.values.find(f.name);
-          if (it == draft.values.end()) continue;
-          cols += cols.empty() ? Quote(f.name) : ", " + Quote(f.name);
-          marks += marks.empty() ? "?" : ", ?";
-          params.push_back(schema::ToSqlValue(f, it->value()));
-        }
-        const std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", Quote(c.name), cols, marks);
-        auto outcome = std::make_shared<WriteOutcome>();
-        auto snap = ctx.snapshot;
-        auto values = draft.values;
-        outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
-          store.Write(
-              [&c, snap, sql, params, values, outcome](store::Tx& tx) -> util::Status {
-                if (auto st = CheckRelations(tx, *snap, c, values, outcome->errors); !st.ok()) return st;
-                if (!outcome->errors.empty()) return util::Status::InvalidArgument("invalid relations");
-                auto r = tx.Exec(sql, params);
-                if (!r) {
-                  UniqueError(c, r.error(), outcome->errors);
-                  return r.error();
-                }
-                return util::Status::Ok();
-              },
-              std::move(done));
-        });
-        if (!outcome->status.ok()) {
-          if (!outcome->errors.empty()) throw ValidationError("Failed to create record.", std::move(outcome->errors));
-          throw http::ApiError::Internal(outcome->status.ToString());
-        }
-        auto rs = FetchOne(store, c, std::string(draft.values["id"].as_string()), "1");
-        if (!rs) throw http::ApiError::Internal("created record not found");
-        const auto& row = rs->rows[0];
-        co_return http::Response::Json(
-            200, boost::json::serialize(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), OutputFields(req))));
+        RequestInfo info = body_info(req, ctx);
+        WriteOp op = co_await PrepareCreate(ctx, std::move(info));
+        co_return co_await run_one(std::move(op));
       },
       json);
 
   router.Add(
       http::Verb::kPatch, "/api/collections/{collection}/records/{id}",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
+      [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
         Context ctx = Resolve(req, catalog, store, tokens);
-        const Collection& c = *ctx.collection;
-        if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
-        RequireRule(ctx, c.update_rule);
-        const auto condition = RuleCondition(ctx, c.update_rule).value_or("0");
-        const std::string id = req.Param("id");
-        auto current = FetchOne(store, c, id, condition);
-        if (!current) throw http::ApiError::NotFound();
-        if (!req.json().is_object()) throw http::ApiError::BadRequest("Failed to read the submitted data.");
-        Draft draft;
-        {
-          const auto& row = current->rows[0];
-          for (const Field& f : c.fields) {
-            const int i = current->ColumnIndex(f.name);
-            if (i >= 0) draft.values[f.name] = FieldValueToJson(f, row[static_cast<std::size_t>(i)]);
-          }
-        }
-        const auto before = draft.values;
-        ApplyBody(c, req.json().as_object(), /*creating=*/false, ctx.superuser(), draft);
-        if (!draft.errors.empty()) throw ValidationError("Failed to update record.", std::move(draft.errors));
-        for (const Field& f : c.fields) {
-          if (f.type == FieldType::kAutodate && f.BoolOption("onUpdate")) draft.values[f.name] = schema::NowDateTime();
-        }
-        if (!draft.password.empty()) {
-          draft.values["password"] = co_await HashOffThread(draft.password);
-          draft.values["tokenKey"] = auth::RandomSecret(50);  // a new password ends every session
-        }
-        std::string sets;
-        util::SqlParams params;
-        boost::json::object changed;
-        for (const Field& f : c.fields) {
-          if (f.IsPrimaryKey()) continue;
-          auto it = draft.values.find(f.name);
-          if (it == draft.values.end()) continue;
-          auto old = before.find(f.name);
-          const bool secret = f.type == FieldType::kPassword || f.name == "tokenKey";
-          if (!secret && old != before.end() && old->value() == it->value()) continue;
-          if (secret && !(f.type == FieldType::kPassword ? !draft.password.empty() : !draft.password.empty())) continue;
-          sets += sets.empty() ? "" : ", ";
-          sets += Quote(f.name) + " = ?";
-          params.push_back(schema::ToSqlValue(f, it->value()));
-          changed[f.name] = it->value();
-        }
-        if (!sets.empty()) {
-          params.emplace_back(id);
-          const std::string sql = fmt::format("UPDATE {} SET {} WHERE `id` = ?", Quote(c.name), sets);
-          auto outcome = std::make_shared<WriteOutcome>();
-          auto snap = ctx.snapshot;
-          outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
-            store.Write(
-                [&c, snap, sql, params, changed, outcome](store::Tx& tx) -> util::Status {
-                  if (auto st = CheckRelations(tx, *snap, c, changed, outcome->errors); !st.ok()) return st;
-                  if (!outcome->errors.empty()) return util::Status::InvalidArgument("invalid relations");
-                  auto r = tx.Exec(sql, params);
-                  if (!r) {
-                    UniqueError(c, r.error(), outcome->errors);
-                    return r.error();
-                  }
-                  return *r == 1 ? util::Status::Ok() : util::Status::NotFound("record gone");
-                },
-                std::move(done));
-          });
-          if (outcome->status.code() == util::Status::Code::kNotFound) throw http::ApiError::NotFound();
-          if (!outcome->status.ok()) {
-            if (!outcome->errors.empty()) throw ValidationError("Failed to update record.", std::move(outcome->errors));
-            throw http::ApiError::Internal(outcome->status.ToString());
-          }
-        }
-        auto rs = FetchOne(store, c, id, "1");
-        if (!rs) throw http::ApiError::NotFound();
-        const auto& row = rs->rows[0];
-        co_return http::Response::Json(
-            200, boost::json::serialize(Shape(RecordToJson(c, *rs, row, JsonOptions(ctx, *rs, row)), OutputFields(req))));
+        RequestInfo info = body_info(req, ctx);
+        WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"));
+        co_return co_await run_one(std::move(op));
       },
       json);
 
   router.Add(http::Verb::kDelete, "/api/collections/{collection}/records/{id}",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
+             [&, run_one](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
-               const Collection& c = *ctx.collection;
-               if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
-               RequireRule(ctx, c.delete_rule);
-               const auto condition = RuleCondition(ctx, c.delete_rule).value_or("0");
-               const std::string id = req.Param("id");
-               if (!FetchOne(store, c, id, condition)) throw http::ApiError::NotFound();
-               auto snap = ctx.snapshot;
-               auto status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
-                 store.Write([&c, snap, id](store::Tx& tx) { return DeleteWithReferences(tx, *snap, c, id, 0); },
-                             std::move(done));
-               });
-               if (status.code() == util::Status::Code::kInvalidArgument) throw http::ApiError::BadRequest(status.message());
-               if (!status.ok()) throw http::ApiError::Internal(status.ToString());
-               co_return http::Response{204, "", "", {}};
+               WriteOp op = PrepareDelete(ctx, MakeRequestInfo(req, ctx), req.Param("id"));
+               co_return co_await run_one(std::move(op));
              });
+
+  // POST /api/batch: record creates, updates, upserts and deletes in one transaction.
+  router.Add(
+      http::Verb::kPost, "/api/batch",
+      [&](http::Request& req) -> net::awaitable<http::Response> {
+        if (!req.json().is_object() || !req.json().as_object().contains("requests") ||
+            !req.json().as_object().at("requests").is_array()) {
+          throw ValidationError("Failed to read the submitted data.",
+                                {{"requests", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}});
+        }
+        const auto& requests = req.json().as_object().at("requests").as_array();
+        if (requests.size() > kMaxBatchRequests) {
+          throw ValidationError("Failed to read the submitted data.",
+                                {{"requests", boost::json::object{{"code", "validation_length_too_long"},
+                                                                  {"message", fmt::format("The batch can have at most {} requests.", kMaxBatchRequests)}}}});
+        }
+        auto snapshot = catalog.Current();
+        auto auth_info = Authenticate(req, snapshot, store, tokens);
+        std::vector<WriteOp> ops;
+        auto fail = [](std::size_t i, const http::ApiError& e) {
+          boost::json::object response = boost::json::parse(e.ToResponse().body).as_object();
+          return ValidationError("Batch transaction failed.",
+                                 {{"requests", boost::json::object{{std::to_string(i),
+                                                                    boost::json::object{{"code", "batch_request_failed"},
+                                                                                        {"message", "Batch request failed."},
+                                                                                        {"response", response}}}}}});
+        };
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+          try {
+            if (!requests[i].is_object()) throw http::ApiError::BadRequest("Invalid batch request.");
+            const auto& r = requests[i].as_object();
+            auto text = [&](const char* key) -> std::string {
+              auto it = r.find(key);
+              return it != r.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+            };
+            std::string method = text("method");
+            for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            const std::string url = text("url");
+            const auto qpos = url.find('?');
+            const std::string path = url.substr(0, qpos);
+            // /api/collections/{collection}/records[/{id}]
+            constexpr std::string_view kPrefix = "/api/collections/";
+            if (!path.starts_with(kPrefix)) throw http::ApiError::BadRequest("Unsupported batch request.");
+            std::string_view rest = std::string_view(path).substr(kPrefix.size());
+            const auto slash = rest.find('/');
+            if (slash == std::string_view::npos) throw http::ApiError::BadRequest("Unsupported batch request.");
+            const std::string collection = http::PercentDecode(rest.substr(0, slash));
+            rest = rest.substr(slash + 1);
+            std::string id;
+            if (rest.starts_with("records/")) {
+              id = http::PercentDecode(rest.substr(8));
+            } else if (rest != "records") {
+              throw http::ApiError::BadRequest("Unsupported batch request.");
+            }
+            Context ctx;
+            ctx.snapshot = snapshot;
+            ctx.collection = snapshot->Find(collection);
+            if (!ctx.collection) throw http::ApiError::NotFound("Missing collection context.");
+            ctx.auth = auth_info;
+            RequestInfo info;
+            if (ctx.auth) info.auth = ctx.auth->record;
+            info.method = method;
+            if (auto b = r.find("body"); b != r.end() && b->value().is_object()) info.body = b->value().as_object();
+            if (qpos != std::string::npos) {
+              std::string_view q = std::string_view(url).substr(qpos + 1);
+              while (!q.empty()) {
+                const auto amp = q.find('&');
+                const std::string_view pair = q.substr(0, amp);
+                q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+                const auto eq = pair.find('=');
+                info.query[http::PercentDecode(pair.substr(0, eq))] =
+                    eq == std::string_view::npos ? std::string() : http::PercentDecode(pair.substr(eq + 1));
+              }
+            }
+            if (method == "POST" && id.empty()) {
+              ops.push_back(co_await PrepareCreate(ctx, std::move(info)));
+            } else if (method == "PUT" && id.empty()) {
+              // Upsert: update when the body's id exists, create otherwise.
+              auto body_id = info.body.find("id");
+              std::string existing;
+              if (body_id != info.body.end() && body_id->value().is_string()) existing = std::string(body_id->value().as_string());
+              if (!existing.empty() && FetchOne(store, *ctx.collection, existing, Condition{"1", {}})) {
+                ops.push_back(co_await PrepareUpdate(ctx, std::move(info), existing));
+              } else {
+                ops.push_back(co_await PrepareCreate(ctx, std::move(info)));
+              }
+            } else if (method == "PATCH" && !id.empty()) {
+              ops.push_back(co_await PrepareUpdate(ctx, std::move(info), id));
+            } else if (method == "DELETE" && !id.empty()) {
+              ops.push_back(PrepareDelete(ctx, std::move(info), id));
+            } else {
+              throw http::ApiError::BadRequest("Unsupported batch request.");
+            }
+          } catch (const http::ApiError& e) {
+            throw fail(i, e);
+          }
+        }
+        auto outcome = co_await ApplyAll(store, ops);
+        if (!outcome.status.ok()) {
+          throw fail(outcome.failed, OpError(ops[outcome.failed].kind, outcome.status, std::move(outcome.errors)));
+        }
+        boost::json::array results;
+        for (const auto& op : ops) {
+          results.push_back(boost::json::object{{"status", op.kind == OpKind::kDelete ? 204 : 200}, {"body", OpResult(store, op)}});
+        }
+        co_return http::Response::Json(200, boost::json::serialize(results));
+      },
+      {.body_limit = 8 * http::kDefaultBodyLimit, .json_body = true});
 }
 
 }  // namespace strata::api

@@ -4,6 +4,10 @@
 #include <boost/json/stream_parser.hpp>
 #include <fmt/format.h>
 
+#include <cctype>
+#include <optional>
+#include <string>
+
 namespace strata::http {
 
 std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body) {
@@ -32,6 +36,135 @@ std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body)
   return std::unexpected(ApiError::BadRequest(
       fmt::format("Failed to load the submitted data due to invalid formatting: {} at line {}, column {} (offset {}).",
                   ec.message(), line, column, offset)));
+}
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The value of parameter `key` in a header value such as `form-data; name="x"; filename="y"`.
+std::optional<std::string> HeaderParam(std::string_view header, std::string_view key) {
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    auto semi = header.find(';', pos);
+    std::string_view item = Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+    pos = semi == std::string_view::npos ? header.size() : semi + 1;
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || Lower(Trim(item.substr(0, eq))) != key) continue;
+    std::string_view v = Trim(item.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return std::string(v);
+  }
+  return std::nullopt;
+}
+
+ApiError BadForm(std::string_view why) {
+  return ApiError::BadRequest(fmt::format("Failed to load the submitted data: {}.", why));
+}
+
+void AddValue(boost::json::object& out, const std::string& name, boost::json::value v) {
+  auto it = out.find(name);
+  if (it == out.end()) {
+    out[name] = std::move(v);
+  } else if (it->value().is_array()) {
+    it->value().as_array().push_back(std::move(v));
+  } else {
+    boost::json::array items{it->value(), std::move(v)};
+    it->value() = std::move(items);
+  }
+}
+
+std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view content_type, std::string_view body) {
+  auto boundary = HeaderParam(content_type, "boundary");
+  if (!boundary || boundary->empty() || boundary->size() > 200) return std::unexpected(BadForm("missing multipart boundary"));
+  const std::string delimiter = "--" + *boundary;
+  boost::json::object out;
+  std::size_t pos = body.find(delimiter);
+  if (pos == std::string_view::npos) return std::unexpected(BadForm("malformed multipart body"));
+  pos += delimiter.size();
+  for (;;) {
+    if (body.substr(pos, 2) == "--") return out;  // the closing delimiter
+    if (body.substr(pos, 2) != "\r\n") return std::unexpected(BadForm("malformed multipart body"));
+    pos += 2;
+    const auto headers_end = body.find("\r\n\r\n", pos);
+    if (headers_end == std::string_view::npos) return std::unexpected(BadForm("malformed multipart part"));
+    std::string_view headers = body.substr(pos, headers_end - pos);
+    const auto content_start = headers_end + 4;
+    const auto next = body.find("\r\n" + delimiter, content_start);
+    if (next == std::string_view::npos) return std::unexpected(BadForm("truncated multipart body"));
+    const std::string_view content = body.substr(content_start, next - content_start);
+    pos = next + 2 + delimiter.size();
+
+    std::optional<std::string> name, filename;
+    while (!headers.empty()) {
+      const auto eol = headers.find("\r\n");
+      std::string_view line = headers.substr(0, eol);
+      headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
+      const auto colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      if (Lower(Trim(line.substr(0, colon))) == "content-disposition") {
+        name = HeaderParam(line.substr(colon + 1), "name");
+        filename = HeaderParam(line.substr(colon + 1), "filename");
+      }
+    }
+    if (!name) return std::unexpected(BadForm("a multipart part has no name"));
+    if (filename) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
+    if (*name == "@jsonPayload") {
+      auto parsed = ParseJsonBody(content);
+      if (!parsed) return std::unexpected(parsed.error());
+      if (!parsed->is_object()) return std::unexpected(BadForm("@jsonPayload must be a JSON object"));
+      for (auto& [k, v] : parsed->as_object()) out[k] = v;
+      continue;
+    }
+    AddValue(out, *name, boost::json::value(std::string(content)));
+  }
+}
+
+std::string FormDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
+  const std::string type = Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  if (type == "multipart/form-data") return ParseMultipart(content_type, body);
+  if (type == "application/x-www-form-urlencoded") {
+    boost::json::object out;
+    while (!body.empty()) {
+      const auto amp = body.find('&');
+      const std::string_view pair = body.substr(0, amp);
+      body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      AddValue(out, FormDecode(pair.substr(0, eq)),
+               boost::json::value(eq == std::string_view::npos ? std::string() : FormDecode(pair.substr(eq + 1))));
+    }
+    return out;
+  }
+  return ParseJsonBody(body);
 }
 
 }  // namespace strata::http

@@ -13,4 +13,11 @@ namespace strata::http {
 // names the line, column and byte offset of the first error.
 std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body);
 
+// The submitted data of a request as one JSON object, by its Content-Type: JSON;
+// multipart/form-data (text parts become values, a repeated name an array, and the JSON of a
+// part named "@jsonPayload" is merged in, as PocketBase's SDK sends it); or
+// application/x-www-form-urlencoded. File parts are refused until file fields are supported.
+// Returns the data or a 400 ApiError.
+std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body);
+
 }  // namespace strata::http

@@ -39,5 +39,37 @@ INSTANTIATE_TEST_SUITE_P(Cases, MalformedJson,
                                            BadCase{R"({"a":1} x)", "line 1, column 9"},
                                            BadCase{"\xff", "line 1, column 1"}));
 
+TEST(RequestBodyTest, Multipart) {
+  const std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\na\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nb\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"@jsonPayload\"\r\n\r\n{\"n\":1}\r\n"
+      "--XyZ--\r\n";
+  auto v = ParseRequestBody("multipart/form-data; boundary=XyZ", body);
+  ASSERT_TRUE(v) << v.error().message;
+  const auto& o = v->as_object();
+  EXPECT_EQ(o.at("title").as_string(), "Hello");
+  EXPECT_EQ(o.at("tags").as_array().size(), 2u);
+  EXPECT_EQ(o.at("n").as_int64(), 1);
+}
+
+TEST(RequestBodyTest, MalformedMultipartIs400) {
+  for (const char* body : {"garbage", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno end",
+                           "--XyZ\r\nno headers end", "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--"}) {
+    auto v = ParseRequestBody("multipart/form-data; boundary=XyZ", body);
+    ASSERT_FALSE(v) << body;
+    EXPECT_EQ(v.error().status, 400);
+  }
+  EXPECT_FALSE(ParseRequestBody("multipart/form-data", "--x--"));
+}
+
+TEST(RequestBodyTest, UrlEncoded) {
+  auto v = ParseRequestBody("application/x-www-form-urlencoded", "a=1&b=x+y%21&a=2");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->as_object().at("b").as_string(), "x y!");
+  EXPECT_EQ(v->as_object().at("a").as_array().size(), 2u);
+}
+
 }  // namespace
 }  // namespace strata::http

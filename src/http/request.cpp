@@ -86,6 +86,27 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::pair<std::string, std::string>> Request::QueryParams() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string_view rest = query_;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    out.emplace_back(Decode(pair.substr(0, eq), true),
+                     eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1), true));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Request::Headers() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& field : raw_.msg) out.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  return out;
+}
+
 std::string PercentDecode(std::string_view s) { return Decode(s, false); }
 
 }  // namespace strata::http

@@ -47,6 +47,10 @@ class Request {
 
   // A query parameter, percent-decoded ('+' as space), or nullopt when absent.
   std::optional<std::string> QueryParam(std::string_view name) const;
+  // Every query parameter, decoded, in order (a repeated name appears more than once).
+  std::vector<std::pair<std::string, std::string>> QueryParams() const;
+  // Every header as (name, value), names as the client wrote them.
+  std::vector<std::pair<std::string, std::string>> Headers() const;
 
   // The parsed body of routes that declare a JSON body (RouteOptions::json_body).
   const boost::json::value& json() const { return json_; }

@@ -385,7 +385,8 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       Request req(raw, verb, path, query, request_id, remote);
       req.set_params(std::move(match.params));
       if (route->options.json_body) {
-        auto parsed = ParseJsonBody(msg.body());
+        auto ct = msg.find(bhttp::field::content_type);
+        auto parsed = ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
         if (parsed) {
           req.set_json(std::move(*parsed));
         } else {

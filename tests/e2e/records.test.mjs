@@ -151,6 +151,177 @@ describe('records', () => {
     assert.equal(bad.status, 400);
   });
 
+  test('filters: operators, relations, errors', async () => {
+    await admin.collections.create({
+      name: 'items',
+      listRule: '',
+      createRule: '',
+      fields: [
+        { name: 'name', type: 'text' },
+        { name: 'qty', type: 'number' },
+        { name: 'kind', type: 'select', values: ['x', 'y'], maxSelect: 1 },
+      ],
+    });
+    for (const [name, qty, kind] of [
+      ['apple', 3, 'x'],
+      ['banana', 10, 'y'],
+      ['cherry', 7, 'x'],
+      ["it's", 1, 'y'],
+    ]) {
+      await guest.collection('items').create({ name, qty, kind });
+    }
+    const names = async (filter) =>
+      (await guest.collection('items').getFullList({ filter, sort: 'name' })).map((r) => r.name);
+    assert.deepEqual(await names("qty > 5 && kind = 'x'"), ['cherry']);
+    assert.deepEqual(await names("name ~ 'an' || qty <= 1"), ['banana', "it's"]);
+    assert.deepEqual(await names(guest.filter('name = {:n}', { n: "it's" })), ["it's"]);
+    assert.deepEqual(await names("name !~ 'a' // a comment"), ['cherry', "it's"]);
+    await assert.rejects(names("name = 'x' || 1 = 1; DROP TABLE items"), (e) => e.status === 400);
+    assert.equal((await guest.collection('items').getList()).totalItems, 4);
+  });
+
+  test('bad filters → 400 naming the position', async () => {
+    for (const filter of ["qty >", "nosuch = 1", "(qty = 1", 'x'.repeat(3501)]) {
+      await assert.rejects(guest.collection('items').getList(1, 10, { filter }), (e) => {
+        assert.equal(e.status, 400, filter);
+        return true;
+      });
+    }
+  });
+
+  test('rules: owners see and change only their records', async () => {
+    const users = await admin.collections.getOne('users');
+    await admin.collections.create({
+      name: 'notes',
+      listRule: 'owner = @request.auth.id',
+      viewRule: 'owner = @request.auth.id',
+      createRule: "@request.auth.id != '' && owner = @request.auth.id && @request.body.pinned:isset = false",
+      updateRule: 'owner = @request.auth.id',
+      deleteRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'text', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: users.id, maxSelect: 1 },
+        { name: 'pinned', type: 'bool' },
+      ],
+    });
+    const login = async (email) => {
+      await guest.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
+      const c = new PocketBase(server.url);
+      await c.collection('users').authWithPassword(email, 'pass-12345');
+      return c;
+    };
+    const alice = await login('alice@example.com');
+    const bob = await login('bob@example.com');
+    const a = await alice.collection('notes').create({ text: 'alice 1', owner: alice.authStore.record.id });
+    await bob.collection('notes').create({ text: 'bob 1', owner: bob.authStore.record.id });
+    assert.deepEqual((await alice.collection('notes').getFullList()).map((n) => n.text), ['alice 1']);
+    assert.deepEqual((await guest.collection('notes').getList()).items, []);
+    await assert.rejects(bob.collection('notes').getOne(a.id), (e) => e.status === 404);
+    await assert.rejects(bob.collection('notes').update(a.id, { text: 'hacked' }), (e) => e.status === 404);
+    await assert.rejects(bob.collection('notes').delete(a.id), (e) => e.status === 404);
+    await assert.rejects(
+      bob.collection('notes').create({ text: 'forged', owner: alice.authStore.record.id }),
+      (e) => e.status === 400,
+    );
+    await assert.rejects(
+      alice.collection('notes').create({ text: 'x', owner: alice.authStore.record.id, pinned: true }),
+      (e) => e.status === 400,
+    );
+    await assert.rejects(guest.collection('notes').create({ text: 'anon' }), (e) => e.status === 400);
+    assert.equal((await alice.collection('notes').update(a.id, { text: 'edited' })).text, 'edited');
+    assert.equal((await admin.collection('notes').getFullList()).length, 2);
+  });
+
+  test('expand: relations, back-relations, nesting, view rules', async () => {
+    const users = await admin.collections.getOne('users');
+    const teams = await admin.collections.create({ name: 'teams', viewRule: '', fields: [{ name: 'title', type: 'text' }] });
+    await admin.collections.update(users.id, {
+      fields: [...users.fields, { name: 'team', type: 'relation', collectionId: teams.id, maxSelect: 1 }],
+    });
+    const boards = await admin.collections.create({
+      name: 'boards',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [
+        { name: 'name', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: users.id, maxSelect: 1 },
+        { name: 'members', type: 'relation', collectionId: users.id, maxSelect: 10 },
+      ],
+    });
+    await admin.collections.create({
+      name: 'cards',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [
+        { name: 'text', type: 'text' },
+        { name: 'board', type: 'relation', collectionId: boards.id, maxSelect: 1 },
+      ],
+    });
+    const team = await admin.collection('teams').create({ title: 'Core' });
+    const u1 = await admin.collection('users').create({
+      email: 'e1@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345', name: 'One', team: team.id,
+    });
+    const u2 = await admin.collection('users').create({
+      email: 'e2@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345', name: 'Two',
+    });
+    const board = await guest.collection('boards').create({ name: 'B', owner: u1.id, members: [u2.id, u1.id] });
+    await guest.collection('cards').create({ text: 'c1', board: board.id });
+    await guest.collection('cards').create({ text: 'c2', board: board.id });
+
+    const b = await guest.collection('boards').getOne(board.id, { expand: 'owner.team,members,cards_via_board' });
+    assert.equal(b.expand.owner.name, 'One');
+    assert.equal(b.expand.owner.expand.team.title, 'Core');
+    assert.deepEqual(b.expand.members.map((m) => m.name), ['Two', 'One']);
+    assert.deepEqual(b.expand.cards_via_board.map((c) => c.text).sort(), ['c1', 'c2']);
+    assert.equal(b.expand.owner.email, undefined); // hidden email stays hidden in expands
+
+    const list = await guest.collection('cards').getList(1, 10, { expand: 'board.owner', filter: "board.name = 'B'" });
+    assert.equal(list.items.length, 2);
+    assert.equal(list.items[0].expand.board.expand.owner.name, 'One');
+
+    // teams' list rule is null but its view rule is "": expands follow the view rule.
+    await admin.collections.update(teams.id, { viewRule: null });
+    const hidden = await guest.collection('boards').getOne(board.id, { expand: 'owner.team' });
+    assert.equal(hidden.expand.owner.expand, undefined);
+  });
+
+  test('batch: all or nothing', async () => {
+    const batch = guest.createBatch();
+    batch.collection('posts').create({ title: 'batch 1', like_count: 1 });
+    batch.collection('posts').create({ title: 'batch 2', like_count: 2 });
+    const results = await batch.send();
+    assert.equal(results.length, 2);
+    assert.equal(results[0].status, 200);
+    assert.equal(results[0].body.title, 'batch 1');
+    const [first, second] = results.map((r) => r.body);
+
+    const failing = guest.createBatch();
+    failing.collection('posts').update(first.id, { title: 'renamed' });
+    failing.collection('posts').delete(second.id);
+    failing.collection('posts').create({ like_count: 5 }); // no title: invalid
+    await assert.rejects(failing.send(), (e) => {
+      assert.equal(e.status, 400);
+      assert.equal(e.response.message, 'Batch transaction failed.');
+      assert.equal(e.response.data.requests['2'].code, 'batch_request_failed');
+      assert.equal(e.response.data.requests['2'].response.data.title.code, 'validation_required');
+      return true;
+    });
+    // Nothing of the failed batch happened.
+    assert.equal((await guest.collection('posts').getOne(first.id)).title, 'batch 1');
+    assert.equal((await guest.collection('posts').getOne(second.id)).title, 'batch 2');
+
+    const mixed = guest.createBatch();
+    mixed.collection('posts').upsert({ id: first.id, title: 'upserted' });
+    mixed.collection('posts').upsert({ title: 'upsert new' });
+    mixed.collection('posts').delete(second.id);
+    const out = await mixed.send();
+    assert.deepEqual(out.map((r) => r.status), [200, 200, 204]);
+    assert.equal(out[0].body.title, 'upserted');
+    await assert.rejects(guest.collection('posts').getOne(second.id), (e) => e.status === 404);
+  });
+
   test('null rules: superusers only', async () => {
     await assert.rejects(guest.collection('secrets').getList(), (e) => {
       assert.equal(e.status, 403);

@@ -1,0 +1,246 @@
+#include "api/record_resolver.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+namespace strata::api {
+namespace {
+
+using query::QuoteIdentifier;
+using query::ResolvedField;
+using query::SqlFragment;
+using query::SqlType;
+using schema::Collection;
+using schema::Field;
+using schema::FieldType;
+
+util::Status Unknown(std::string_view identifier) {
+  return util::Status::InvalidArgument(fmt::format("unknown or unsupported field {:?}", identifier));
+}
+
+SqlType TypeOf(const Field& f) {
+  switch (f.type) {
+    case FieldType::kNumber:
+      return SqlType::kNumber;
+    case FieldType::kBool:
+      return SqlType::kBool;
+    case FieldType::kJson:
+    case FieldType::kGeoPoint:
+      return SqlType::kAny;
+    default:
+      return f.IsMultiple() ? SqlType::kAny : SqlType::kText;
+  }
+}
+
+std::string Column(const std::string& alias, std::string_view name) {
+  return QuoteIdentifier(alias) + "." + QuoteIdentifier(name);
+}
+
+// A JSON path for json_extract from the remaining segments ("a.b.0" → "$.a.b[0]"); nullopt when a
+// segment is not a plain key or index.
+std::optional<std::string> JsonPath(std::string_view rest) {
+  std::string path = "$";
+  while (!rest.empty()) {
+    const auto dot = rest.find('.');
+    std::string_view seg = rest.substr(0, dot);
+    rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
+    if (seg.empty()) return std::nullopt;
+    bool digits = true;
+    for (char ch : seg) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return std::nullopt;
+      digits = digits && std::isdigit(static_cast<unsigned char>(ch));
+    }
+    path += digits ? fmt::format("[{}]", seg) : fmt::format(".\"{}\"", seg);
+  }
+  return path;
+}
+
+boost::json::value Lookup(const boost::json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it == o.end() ? boost::json::value(nullptr) : it->value();
+}
+
+}  // namespace
+
+util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identifier) {
+  std::string_view path = identifier;
+  std::string_view modifier;
+  if (const auto colon = path.rfind(':'); colon != std::string_view::npos) {
+    modifier = path.substr(colon + 1);
+    path = path.substr(0, colon);
+  }
+  if (!modifier.empty() && modifier != "isset" && modifier != "changed" && modifier != "length" && modifier != "each" &&
+      modifier != "lower") {
+    return std::unexpected(Unknown(identifier));
+  }
+  if (path.starts_with("@request.")) return ResolveRequest(path.substr(9), modifier);
+  if (path.starts_with("@collection.")) {
+    // @collection.name[:alias].field… — the alias is part of the collection segment.
+    std::string_view rest = path.substr(12);
+    const auto dot = rest.find('.');
+    if (dot == std::string_view::npos) return std::unexpected(Unknown(identifier));
+    std::string_view name = rest.substr(0, dot);
+    rest = rest.substr(dot + 1);
+    // "@collection.users:u.email" arrives as path "@collection.users" and modifier "u.email"
+    // only when written without a dot after the alias; both forms end here.
+    const Collection* target = snapshot_.Find(name);
+    if (!target) return std::unexpected(Unknown(identifier));
+    const std::string alias = NextAlias();
+    auto inner = ResolvePath(*target, alias, rest, modifier, 1);
+    if (!inner) return inner;
+    SqlFragment sql("(SELECT json_group_array(");
+    if (inner->multi) {
+      sql.Append("__j.value) FROM ").Append(QuoteIdentifier(target->name)).Append(" AS ").Append(QuoteIdentifier(alias));
+      sql.Append(", json_each(").Append(inner->sql).Append(") AS __j)");
+    } else {
+      sql.Append(inner->sql).Append(") FROM ").Append(QuoteIdentifier(target->name)).Append(" AS ").Append(QuoteIdentifier(alias)).Append(")");
+    }
+    return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+  }
+  auto r = ResolvePath(collection_, alias_, path, modifier, 0);
+  if (!r) return std::unexpected(r.error().code() == util::Status::Code::kInvalidArgument ? Unknown(identifier) : r.error());
+  return r;
+}
+
+util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view path, std::string_view modifier) {
+  auto value_of = [&](const boost::json::value& v) -> util::Result<ResolvedField> {
+    if (modifier == "length") {
+      return ResolvedField::Value(v.is_array() ? static_cast<int64_t>(v.as_array().size()) : 0);
+    }
+    if (modifier == "lower") {
+      std::string s = v.is_string() ? std::string(v.as_string()) : std::string();
+      for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return ResolvedField::Value(boost::json::value(s));
+    }
+    if (modifier == "each") return ResolvedField::Value(v, /*multi=*/true);
+    if (!modifier.empty()) return std::unexpected(Unknown(path));
+    return ResolvedField::Value(v);
+  };
+  if (path == "method") return value_of(boost::json::value(request_.method));
+  if (path == "context") return value_of(boost::json::value(request_.context));
+  auto split = [](std::string_view p, std::string_view prefix) -> std::optional<std::string_view> {
+    if (!p.starts_with(prefix)) return std::nullopt;
+    return p.substr(prefix.size());
+  };
+  if (auto key = split(path, "auth.")) {
+    if (!request_.auth.is_object()) return value_of(nullptr);
+    if (key->find('.') != std::string_view::npos) {
+      // A relation of the requester: resolve it in SQL from the requester's own row.
+      const Collection* auth_collection =
+          snapshot_.Find(std::string(request_.auth.as_object().at("collectionId").as_string()));
+      if (!auth_collection) return value_of(nullptr);
+      const std::string alias = NextAlias();
+      auto inner = ResolvePath(*auth_collection, alias, *key, modifier, 1);
+      if (!inner) return inner;
+      SqlFragment sql("(SELECT ");
+      sql.Append(inner->sql)
+          .Append(" FROM ")
+          .Append(QuoteIdentifier(auth_collection->name))
+          .Append(" AS ")
+          .Append(QuoteIdentifier(alias))
+          .Append(" WHERE ")
+          .Append(Column(alias, "id"))
+          .Append(" = ")
+          .Bind(std::string(request_.auth.as_object().at("id").as_string()))
+          .Append(")");
+      return ResolvedField::Sql(std::move(sql), inner->type, inner->multi);
+    }
+    return value_of(Lookup(request_.auth.as_object(), *key));
+  }
+  if (auto key = split(path, "body.")) {
+    const bool present = request_.body.contains(*key);
+    if (modifier == "isset") return ResolvedField::Value(present);
+    if (modifier == "changed") {
+      const bool changed = present && (!request_.current || Lookup(*request_.current, *key) != request_.body.at(*key));
+      return ResolvedField::Value(changed);
+    }
+    return value_of(Lookup(request_.body, *key));
+  }
+  if (auto key = split(path, "query.")) return value_of(Lookup(request_.query, *key));
+  if (auto key = split(path, "headers.")) return value_of(Lookup(request_.headers, *key));
+  return std::unexpected(Unknown(path));
+}
+
+util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c, const std::string& alias,
+                                                             std::string_view path, std::string_view modifier,
+                                                             int depth) {
+  if (depth > kMaxRelationDepth) return std::unexpected(util::Status::InvalidArgument("relations nested too deep"));
+  const auto dot = path.find('.');
+  const std::string_view head = path.substr(0, dot);
+  const std::string_view rest = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+
+  if (const Field* f = c.FindField(head)) {
+    if (rest.empty()) {
+      const std::string col = Column(alias, f->name);
+      if (f->type == FieldType::kPassword || (c.type == schema::CollectionType::kAuth && f->name == "tokenKey")) {
+        return std::unexpected(util::Status::InvalidArgument("hidden field"));
+      }
+      if (modifier == "lower") return ResolvedField::Sql(SqlFragment("LOWER(" + col + ")"), SqlType::kText);
+      if (modifier == "length") {
+        if (!f->IsMultiple() && f->type != FieldType::kJson) return std::unexpected(util::Status::InvalidArgument(":length"));
+        return ResolvedField::Sql(SqlFragment("json_array_length(" + col + ")"), SqlType::kNumber);
+      }
+      if (modifier == "each") {
+        if (!f->IsMultiple() && f->type != FieldType::kJson) return std::unexpected(util::Status::InvalidArgument(":each"));
+        return ResolvedField::Sql(SqlFragment(col), SqlType::kAny, /*multi=*/true);
+      }
+      if (!modifier.empty()) return std::unexpected(util::Status::InvalidArgument("modifier"));
+      return ResolvedField::Sql(SqlFragment(col), TypeOf(*f));
+    }
+    if (f->type == FieldType::kJson || f->type == FieldType::kGeoPoint) {
+      auto json_path = JsonPath(rest);
+      if (!json_path || !modifier.empty()) return std::unexpected(util::Status::InvalidArgument("json path"));
+      SqlFragment sql("json_extract(" + Column(alias, f->name) + ", ");
+      sql.Bind(*json_path).Append(")");
+      return ResolvedField::Sql(std::move(sql), SqlType::kAny);
+    }
+    if (f->type != FieldType::kRelation) return std::unexpected(util::Status::InvalidArgument("not a relation"));
+    const Collection* target = snapshot_.Find(f->StringOption("collectionId"));
+    if (!target) return std::unexpected(util::Status::InvalidArgument("missing relation collection"));
+    const std::string inner_alias = NextAlias();
+    auto inner = ResolvePath(*target, inner_alias, rest, modifier, depth + 1);
+    if (!inner) return inner;
+    const std::string target_table = QuoteIdentifier(target->name) + " AS " + QuoteIdentifier(inner_alias);
+    if (!f->IsMultiple() && !inner->multi) {
+      SqlFragment sql("(SELECT ");
+      sql.Append(inner->sql).Append(" FROM " + target_table + " WHERE " + Column(inner_alias, "id") + " = " +
+                                    Column(alias, f->name) + ")");
+      return ResolvedField::Sql(std::move(sql), inner->type);
+    }
+    SqlFragment sql("(SELECT json_group_array(");
+    if (inner->multi) {
+      sql.Append("__j.value) FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table + " ON " +
+                 Column(inner_alias, "id") + " = __je.value, json_each(");
+      sql.Append(inner->sql).Append(") AS __j)");
+    } else if (f->IsMultiple()) {
+      sql.Append(inner->sql).Append(") FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table +
+                                    " ON " + Column(inner_alias, "id") + " = __je.value)");
+    }
+    return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+  }
+
+  // Back-relation: <collection>_via_<relation field>.
+  const auto via = head.find("_via_");
+  if (via == std::string_view::npos || rest.empty()) return std::unexpected(util::Status::InvalidArgument("unknown field"));
+  const Collection* source = snapshot_.Find(head.substr(0, via));
+  const Field* rel = source ? source->FindField(head.substr(via + 5)) : nullptr;
+  if (!rel || rel->type != FieldType::kRelation || rel->StringOption("collectionId") != c.id) {
+    return std::unexpected(util::Status::InvalidArgument("unknown back-relation"));
+  }
+  const std::string inner_alias = NextAlias();
+  auto inner = ResolvePath(*source, inner_alias, rest, modifier, depth + 1);
+  if (!inner) return inner;
+  const std::string source_table = QuoteIdentifier(source->name) + " AS " + QuoteIdentifier(inner_alias);
+  const std::string link = rel->IsMultiple() ? "EXISTS (SELECT 1 FROM json_each(" + Column(inner_alias, rel->name) +
+                                                   ") WHERE value = " + Column(alias, "id") + ")"
+                                             : Column(inner_alias, rel->name) + " = " + Column(alias, "id");
+  SqlFragment sql("(SELECT json_group_array(");
+  if (inner->multi) {
+    sql.Append("__j.value) FROM " + source_table + ", json_each(").Append(inner->sql).Append(") AS __j WHERE " + link + ")");
+  } else {
+    sql.Append(inner->sql).Append(") FROM " + source_table + " WHERE " + link + ")");
+  }
+  return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+}
+
+}  // namespace strata::api

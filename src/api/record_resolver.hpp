@@ -1,0 +1,54 @@
+// Resolves the identifiers of filters and API rules over a collection's records for the filter
+// language's SQL builder: fields, relations and back-relations (nested), JSON paths, @collection
+// joins and the @request.* values of the current request. Identifiers are checked against the
+// collection schema; only SQL written here reaches the query text. One resolver per build; not
+// thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "query/sql.hpp"
+#include "schema/catalog.hpp"
+
+namespace strata::api {
+
+inline constexpr int kMaxRelationDepth = 6;
+
+// What a rule or filter may know about the request.
+struct RequestInfo {
+  boost::json::value auth = nullptr;   // the requester's record (with collectionId/collectionName), or null
+  boost::json::object body;            // the submitted data (create and update rules)
+  boost::json::object query;           // query parameters
+  boost::json::object headers;         // lower-case names, '-' as '_'
+  std::string method;                  // "GET", "POST", …
+  std::string context = "default";
+  const boost::json::object* current = nullptr;  // the stored record, for :changed
+};
+
+class RecordFieldResolver final : public query::FieldResolver {
+ public:
+  // Resolves over `collection`, whose table is referenced as `table_alias` in the caller's query.
+  RecordFieldResolver(const schema::Snapshot& snapshot, const schema::Collection& collection, std::string table_alias,
+                      const RequestInfo& request)
+      : snapshot_(snapshot), collection_(collection), alias_(std::move(table_alias)), request_(request) {}
+
+  util::Result<query::ResolvedField> Resolve(std::string_view identifier) override;
+
+ private:
+  util::Result<query::ResolvedField> ResolveRequest(std::string_view path, std::string_view modifier);
+  util::Result<query::ResolvedField> ResolvePath(const schema::Collection& c, const std::string& alias,
+                                                 std::string_view path, std::string_view modifier, int depth);
+  std::string NextAlias() { return "__s" + std::to_string(++alias_counter_); }
+
+  const schema::Snapshot& snapshot_;
+  const schema::Collection& collection_;
+  std::string alias_;
+  const RequestInfo& request_;
+  int alias_counter_ = 0;
+};
+
+}  // namespace strata::api
