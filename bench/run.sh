@@ -2,4 +2,5 @@
 # make bench: every benchmark, side by side with its reference, on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bench/health_vs_nginx.sh "$@"
+bench/health_vs_nginx.sh
+bench/records_vs_express.sh
