@@ -5,6 +5,7 @@
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
+#include "api/params.hpp"
 #include "http/router.hpp"
 #include "schema/catalog.hpp"
 
@@ -13,25 +14,12 @@ namespace {
 
 namespace net = boost::asio;
 
-constexpr int64_t kDefaultPerPage = 30;
-constexpr int64_t kMaxPerPage = 1000;
 
 void RequireSuperuser(const http::Request& req, schema::Catalog& catalog, store::Store& store,
                       const auth::TokenService& tokens) {
   auto who = Authenticate(req, catalog.Current(), store, tokens);
   if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
   if (!who->superuser) throw http::ApiError::Forbidden("The authorized record is not allowed to perform this action.");
-}
-
-int64_t IntParam(const http::Request& req, const char* name, int64_t fallback) {
-  auto v = req.QueryParam(name);
-  if (!v || v->empty()) return fallback;
-  int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || ptr != v->data() + v->size()) {
-    throw http::ApiError{400, "Invalid query parameters.", {{name, boost::json::object{{"code", "validation_invalid_value"}, {"message", "Must be an integer."}}}}, {}};
-  }
-  return out;
 }
 
 http::Response ChangeResponse(const schema::ChangeResult& r, const char* failure) {

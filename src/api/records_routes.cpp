@@ -14,6 +14,7 @@
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
+#include "api/params.hpp"
 #include "api/record_json.hpp"
 #include "api/record_resolver.hpp"
 #include "query/sql.hpp"
@@ -33,8 +34,6 @@ using schema::CollectionType;
 using schema::Field;
 using schema::FieldType;
 
-constexpr int64_t kDefaultPerPage = 30;
-constexpr int64_t kMaxPerPage = 1000;
 constexpr int kMaxCascadeDepth = 16;
 constexpr std::size_t kMaxBatchRequests = 50;
 
@@ -122,22 +121,9 @@ void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
   if (!rule && !ctx.superuser()) throw http::ApiError::Forbidden("Only superusers can perform this action.");
 }
 
-int64_t IntParam(const http::Request& req, const char* name, int64_t fallback) {
-  auto v = req.QueryParam(name);
-  if (!v || v->empty()) return fallback;
-  int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || ptr != v->data() + v->size()) {
-    throw ValidationError("Invalid query parameters.",
-                          {{name, boost::json::object{{"code", "validation_invalid_value"}, {"message", "Must be an integer."}}}});
-  }
-  return out;
-}
-
-// ORDER BY for PocketBase's sort syntax: "-created,title", "@random", "@rowid". Only the
-// collection's own fields are accepted.
-std::string OrderBy(const Collection& c, std::string_view sort) {
-  std::string out;
+// The items of PocketBase's sort syntax, "-created,+title,name": names with their direction.
+std::vector<std::pair<std::string_view, bool>> SortItems(std::string_view sort) {
+  std::vector<std::pair<std::string_view, bool>> items;
   while (!sort.empty()) {
     const auto comma = sort.find(',');
     std::string_view item = sort.substr(0, comma);
@@ -150,6 +136,16 @@ std::string OrderBy(const Collection& c, std::string_view sort) {
       desc = item.front() == '-';
       item.remove_prefix(1);
     }
+    items.emplace_back(item, desc);
+  }
+  return items;
+}
+
+// ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid". Only the collection's own
+// fields are accepted.
+std::string OrderBy(const Collection& c, std::string_view sort) {
+  std::string out;
+  for (const auto& [item, desc] : SortItems(sort)) {
     std::string term;
     if (item == "@random") {
       term = "RANDOM()";
@@ -176,18 +172,7 @@ struct SortTerm {
 
 std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort) {
   std::vector<SortTerm> terms;
-  while (!sort.empty()) {
-    const auto comma = sort.find(',');
-    std::string_view item = sort.substr(0, comma);
-    sort = comma == std::string_view::npos ? std::string_view{} : sort.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) continue;
-    bool desc = false;
-    if (item.front() == '-' || item.front() == '+') {
-      desc = item.front() == '-';
-      item.remove_prefix(1);
-    }
+  for (const auto& [item, desc] : SortItems(sort)) {
     const Field* f = c.FindField(item);
     if (!f || f->type == FieldType::kJson || f->type == FieldType::kGeoPoint || f->IsMultiple()) {
       throw http::ApiError::BadRequest(fmt::format("Invalid cursor sort field {:?}: use plain, indexed fields.", item));

@@ -2,27 +2,12 @@
 
 #include "auth/password.hpp"
 #include "schema/collection.hpp"
+#include "schema/values.hpp"
 
 namespace strata::auth {
 
-bool IsValidEmail(std::string_view email) {
-  if (email.size() > 254) return false;
-  const auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
-  const auto domain = email.substr(at + 1);
-  const auto dot = domain.rfind('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
-  for (char c : email) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' ||
-        c == '<' || c == '>' || c == '[' || c == ']' || c == '\\') {
-      return false;
-    }
-  }
-  return true;
-}
-
 util::Status UpsertSuperuser(store::Store& store, std::string_view email, std::string_view password) {
-  if (!IsValidEmail(email)) return util::Status::InvalidArgument("invalid email address");
+  if (!schema::IsValidEmail(email)) return util::Status::InvalidArgument("invalid email address");
   if (password.size() < 8) return util::Status::InvalidArgument("the password must be at least 8 characters");
   if (password.size() > 71) return util::Status::InvalidArgument("the password must be at most 71 characters");
   auto hash = HashPassword(password);

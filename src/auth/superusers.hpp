@@ -14,7 +14,4 @@ namespace strata::auth {
 // InvalidArgument for a malformed email or a password shorter than 8 characters.
 util::Status UpsertSuperuser(store::Store& store, std::string_view email, std::string_view password);
 
-// True for an address of the shape local@domain.tld, without spaces, at most 254 characters.
-bool IsValidEmail(std::string_view email);
-
 }  // namespace strata::auth

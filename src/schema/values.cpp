@@ -92,22 +92,6 @@ const std::regex* Pattern(const std::string& pattern) {
 
 FieldError Required() { return {"validation_required", "Cannot be blank."}; }
 
-bool IsValidEmailAddress(std::string_view email) {
-  if (email.size() > 254) return false;
-  const auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
-  const auto domain = email.substr(at + 1);
-  const auto dot = domain.rfind('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
-  for (char c : email) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '<' ||
-        c == '>' || c == '[' || c == ']' || c == '\\') {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string DomainOf(std::string_view value, bool url) {
   std::string_view rest = value;
   if (url) {
@@ -160,6 +144,22 @@ bool IsDigits(std::string_view s) {
 }
 
 }  // namespace
+
+bool IsValidEmail(std::string_view email) {
+  if (email.size() > 254) return false;
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) return false;
+  const auto domain = email.substr(at + 1);
+  const auto dot = domain.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '<' ||
+        c == '>' || c == '[' || c == ']' || c == '\\') {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::size_t Utf8Length(std::string_view text) {
   std::size_t n = 0;
@@ -331,7 +331,7 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       const std::string_view s = v.as_string();
       if (s.empty()) return f.required ? std::optional(Required()) : std::nullopt;
       const bool url = f.type == FieldType::kUrl;
-      if (url ? !IsValidUrl(s) : !IsValidEmailAddress(s)) {
+      if (url ? !IsValidUrl(s) : !IsValidEmail(s)) {
         return url ? FieldError{"validation_is_url", "Must be a valid URL."}
                    : FieldError{"validation_is_email", "Must be a valid email address."};
       }

@@ -41,6 +41,9 @@ util::SqlValue ToSqlValue(const Field& field, const boost::json::value& value);
 // the text is not a datetime. Empty text stays empty.
 std::optional<std::string> NormalizeDateTime(std::string_view text);
 
+// True for an address of the shape local@domain.tld, without spaces, at most 254 characters.
+bool IsValidEmail(std::string_view email);
+
 // The number of characters (code points) of UTF-8 text.
 std::size_t Utf8Length(std::string_view text);
 
