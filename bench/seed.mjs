@@ -15,8 +15,14 @@ const [strataDb, peerDb, countArg, outDir] = process.argv.slice(2);
 const COUNT = Number(countArg ?? 100000);
 const USERS = 1000;
 
+// mulberry32: a small deterministic generator, so that every run seeds the same data.
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
 const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const newId = () => Array.from({ length: 15 }, () => alphabet[Math.floor(rand() * 36)]).join('');
 const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor'.split(' ');
@@ -68,7 +74,7 @@ peer.close();
 const sample = [];
 for (let i = 0; i < 10000; i++) sample.push(posts[Math.floor(rand() * COUNT)].id);
 writeFileSync(path.join(outDir, 'ids.txt'), sample.join('\n') + '\n');
-const ordered = [...posts].sort((a, b) => (a.created === b.created ? (a.id < b.id ? -1 : 1) : a.created < b.created ? 1 : -1));
+const ordered = [...posts].sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
 const mid = ordered[Math.floor(COUNT / 2)];
 writeFileSync(path.join(outDir, 'cursor.txt'), Buffer.from(JSON.stringify([mid.created, mid.id])).toString('base64url'));
 console.log(`seeded ${USERS} users and ${COUNT} posts`);

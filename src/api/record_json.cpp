@@ -1,6 +1,9 @@
 #include "api/record_json.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "obs/access_log.hpp"
 
 namespace strata::api {
 
@@ -49,6 +52,57 @@ boost::json::value FieldValueToJson(const schema::Field& f, const util::SqlValue
     default:
       return boost::json::value(as_text());
   }
+}
+
+RecordJsonWriter::RecordJsonWriter(const schema::Collection& c, const store::ResultSet& rs) : c_(c) {
+  columns_.reserve(c.fields.size());
+  for (const auto& f : c.fields) columns_.push_back(rs.ColumnIndex(f.name));
+  email_visibility_ = rs.ColumnIndex("emailVisibility");
+}
+
+void RecordJsonWriter::Append(std::string& out, const std::vector<util::SqlValue>& row,
+                              const RecordJsonOptions& options) const {
+  using schema::FieldType;
+  const bool is_auth = c_.type == schema::CollectionType::kAuth;
+  bool email_visible = options.show_email;
+  if (is_auth && !email_visible && email_visibility_ >= 0) {
+    if (auto* v = std::get_if<int64_t>(&row[static_cast<std::size_t>(email_visibility_)])) email_visible = *v != 0;
+  }
+  out += "{\"collectionId\":\"";
+  obs::AppendJsonEscaped(out, c_.id);
+  out += "\",\"collectionName\":\"";
+  obs::AppendJsonEscaped(out, c_.name);
+  out += '"';
+  for (std::size_t i = 0; i < c_.fields.size(); ++i) {
+    const auto& f = c_.fields[i];
+    if (f.type == FieldType::kPassword || (is_auth && f.name == "tokenKey")) continue;
+    if (f.hidden && !options.show_hidden) continue;
+    if (is_auth && f.name == "email" && !email_visible) continue;
+    if (columns_[i] < 0) continue;
+    const auto& v = row[static_cast<std::size_t>(columns_[i])];
+    out += ",\"";
+    obs::AppendJsonEscaped(out, f.name);
+    out += "\":";
+    switch (f.type) {
+      case FieldType::kBool:
+      case FieldType::kNumber:
+      case FieldType::kJson:
+      case FieldType::kGeoPoint:
+        out += boost::json::serialize(FieldValueToJson(f, v));
+        break;
+      default:
+        if (f.IsMultiple()) {
+          out += boost::json::serialize(FieldValueToJson(f, v));
+        } else if (auto* s = std::get_if<std::string>(&v)) {
+          out += '"';
+          obs::AppendJsonEscaped(out, *s);
+          out += '"';
+        } else {
+          out += boost::json::serialize(FieldValueToJson(f, v));
+        }
+    }
+  }
+  out += '}';
 }
 
 boost::json::object RecordToJson(const schema::Collection& c, const store::ResultSet& rs,

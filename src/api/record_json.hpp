@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <string>
 #include <vector>
 
 #include "schema/collection.hpp"
@@ -19,6 +20,19 @@ struct RecordJsonOptions {
 // collection's columns by name).
 boost::json::object RecordToJson(const schema::Collection& c, const store::ResultSet& rs,
                                  const std::vector<util::SqlValue>& row, const RecordJsonOptions& options);
+
+// Appends to `out` the same JSON text as serializing RecordToJson(c, rs, row, options), without
+// building the object: the hot path of lists and views. Column positions are looked up once.
+class RecordJsonWriter {
+ public:
+  RecordJsonWriter(const schema::Collection& c, const store::ResultSet& rs);
+  void Append(std::string& out, const std::vector<util::SqlValue>& row, const RecordJsonOptions& options) const;
+
+ private:
+  const schema::Collection& c_;
+  std::vector<int> columns_;  // per field of c_, its column in the result set or -1
+  int email_visibility_ = -1;
+};
 
 // The JSON value of one column of a field.
 boost::json::value FieldValueToJson(const schema::Field& field, const util::SqlValue& value);

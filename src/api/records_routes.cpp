@@ -73,14 +73,24 @@ struct Condition {
   util::SqlParams params;
 };
 
+bool MentionsHeaders(const std::optional<std::string>& text) {
+  return text && text->find("@request.headers") != std::string::npos;
+}
+
 RequestInfo MakeRequestInfo(const http::Request& req, const Context& ctx) {
   RequestInfo info;
   if (ctx.auth) info.auth = ctx.auth->record;
   for (auto& [k, v] : req.QueryParams()) info.query[k] = v;
-  for (auto& [k, v] : req.Headers()) {
-    std::string name = k;
-    for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    info.headers[name] = v;
+  // Headers are copied only when a rule or the filter can read them (expanded collections' view
+  // rules included).
+  const Collection& c = *ctx.collection;
+  if (req.QueryParam("expand").has_value() || MentionsHeaders(c.list_rule) || MentionsHeaders(c.view_rule) || MentionsHeaders(c.create_rule) ||
+      MentionsHeaders(c.update_rule) || MentionsHeaders(c.delete_rule) || MentionsHeaders(req.QueryParam("filter"))) {
+    for (auto& [k, v] : req.Headers()) {
+      std::string name = k;
+      for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      info.headers[name] = v;
+    }
   }
   info.method = std::string(req.method());
   if (req.json().is_object()) info.body = req.json().as_object();
@@ -180,7 +190,9 @@ std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort) {
     terms.push_back({f, desc});
     if (f->IsPrimaryKey()) return terms;  // the id already makes the order total
   }
-  terms.push_back({c.FindField("id"), false});
+  // The id breaks ties in the direction of the last term, so that an index on (field, id) serves
+  // the whole order in one scan, forwards or backwards.
+  terms.push_back({c.FindField("id"), !terms.empty() && terms.back().desc});
   return terms;
 }
 
@@ -223,9 +235,11 @@ std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cur
       throw invalid();
     }
   }
-  std::string out;
+  // A range on the first term lets an index start at the cursor instead of scanning from the top.
+  std::string out = Quote(terms[0].field->name) + (terms[0].desc ? " <= ?" : " >= ?") + " AND (";
+  params.push_back(values[0]);
   for (std::size_t i = 0; i < terms.size(); ++i) {
-    out += out.empty() ? "(" : " OR (";
+    out += i == 0 ? "(" : " OR (";
     for (std::size_t j = 0; j < i; ++j) {
       out += Quote(terms[j].field->name) + " = ? AND ";
       params.push_back(values[j]);
@@ -233,7 +247,7 @@ std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cur
     out += Quote(terms[i].field->name) + (terms[i].desc ? " < ?" : " > ?") + ")";
     params.push_back(values[i]);
   }
-  return out;
+  return out + ")";
 }
 
 // The requested output fields ("fields=id,title"); empty means all.
@@ -445,6 +459,40 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
   const auto fields = OutputFields(query_string("fields"));
   boost::json::array out;
   for (auto& r : records) out.emplace_back(Shape(std::move(r), fields));
+  return out;
+}
+
+// Present() as JSON text. Without ?expand and ?fields the rows are written straight to text.
+std::string PresentText(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
+                        const store::ResultSet& rs, bool single) {
+  const bool plain = !info.query.contains("expand") && !info.query.contains("fields");
+  if (!plain) {
+    auto items = Present(store, ctx, info, c, rs);
+    return boost::json::serialize(single ? items.at(0) : boost::json::value(std::move(items)));
+  }
+  std::string out;
+  out.reserve(256 * (rs.rows.size() + 1));
+  const RecordJsonWriter writer(c, rs);
+  if (!single) out += '[';
+  for (std::size_t i = 0; i < rs.rows.size(); ++i) {
+    if (i) out += ',';
+    writer.Append(out, rs.rows[i], JsonOptions(ctx, c, rs, rs.rows[i]));
+    if (single) break;
+  }
+  if (!single) out += ']';
+  return out;
+}
+
+// {"items":<items>, …rest}: the list envelope around already serialized items.
+std::string ListJson(const std::string& items, const boost::json::object& rest) {
+  std::string out = "{\"items\":" + items;
+  for (const auto& [k, v] : rest) {
+    out += ",\"";
+    out += k;
+    out += "\":";
+    out += boost::json::serialize(v);
+  }
+  out += '}';
   return out;
 }
 
@@ -928,13 +976,9 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (more) rs->rows.pop_back();
                  boost::json::value next = nullptr;
                  if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
-                 boost::json::object out{{"items", Present(store, ctx, info, c, *rs)},
-                                         {"page", 1},
-                                         {"perPage", per_page},
-                                         {"totalItems", -1},
-                                         {"totalPages", -1},
-                                         {"nextCursor", next}};
-                 co_return http::Response::Json(200, boost::json::serialize(out));
+                 co_return http::Response::Json(
+                     200, ListJson(PresentText(store, ctx, info, c, *rs, false),
+                                   {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}}));
                }
                const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
                const auto skip = req.QueryParam("skipTotal").value_or("");
@@ -955,12 +999,12 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (!count) throw http::ApiError::Internal(count.error().ToString());
                  total = std::get<int64_t>(count->rows[0][0]);
                }
-               boost::json::object out{{"items", Present(store, ctx, info, c, *rs)},
-                                       {"page", page},
-                                       {"perPage", per_page},
-                                       {"totalItems", total},
-                                       {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}};
-               co_return http::Response::Json(200, boost::json::serialize(out));
+               co_return http::Response::Json(
+                   200, ListJson(PresentText(store, ctx, info, c, *rs, false),
+                                 {{"page", page},
+                                  {"perPage", per_page},
+                                  {"totalItems", total},
+                                  {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}}));
              });
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records/{id}",
@@ -970,7 +1014,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                const RequestInfo info = MakeRequestInfo(req, ctx);
                auto rs = FetchOne(store, *ctx.collection, req.Param("id"), RuleCondition(ctx, ctx.collection->view_rule, info));
                if (!rs) throw http::ApiError::NotFound();
-               co_return http::Response::Json(200, boost::json::serialize(Present(store, ctx, info, *ctx.collection, *rs).at(0)));
+               co_return http::Response::Json(200, PresentText(store, ctx, info, *ctx.collection, *rs, true));
              });
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.

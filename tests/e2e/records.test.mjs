@@ -145,7 +145,7 @@ describe('records', () => {
     assert.deepEqual(seen.map((r) => r.id).sort(), [...created].sort(), 'every row once');
     for (let i = 1; i < seen.length; i++) {
       const [a, b] = [seen[i - 1], seen[i]];
-      assert.ok(a.score > b.score || (a.score === b.score && a.id < b.id), 'ordered by -score, id');
+      assert.ok(a.score > b.score || (a.score === b.score && a.id > b.id), 'ordered by -score, -id');
     }
     const bad = await fetch(`${server.url}/api/collections/feed/records?cursor=notacursor`);
     assert.equal(bad.status, 400);

@@ -26,11 +26,11 @@ if (cluster.isPrimary) {
   const columns = 'id, author, title, body, status, like_count, created';
   const view = db.prepare(`SELECT ${columns} FROM posts WHERE id = ?`);
   const listByStatus = db.prepare(
-    `SELECT ${columns} FROM posts WHERE status = ? ORDER BY created DESC, id ASC LIMIT ? OFFSET ?`,
+    `SELECT ${columns} FROM posts WHERE status = ? ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`,
   );
   const countByStatus = db.prepare('SELECT count(*) AS n FROM posts WHERE status = ?');
   const afterCursor = db.prepare(
-    `SELECT ${columns} FROM posts WHERE created < ? OR (created = ? AND id > ?) ORDER BY created DESC, id ASC LIMIT ?`,
+    `SELECT ${columns} FROM posts WHERE created <= ? AND (created < ? OR (created = ? AND id < ?)) ORDER BY created DESC, id DESC LIMIT ?`,
   );
   const insert = db.prepare(
     'INSERT INTO posts (id, author, title, body, status, like_count, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -72,7 +72,7 @@ if (cluster.isPrimary) {
           return bad(res, 'Invalid cursor.');
         }
       }
-      const rows = afterCursor.all(created, created, id, perPage + 1);
+      const rows = afterCursor.all(created, created, created, id, perPage + 1);
       const more = rows.length > perPage;
       if (more) rows.pop();
       const last = rows.at(-1);
