@@ -49,6 +49,40 @@ TEST(AccessLogTest, WritesOneJsonLinePerEntryOnFlush) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2);
 }
 
+TEST(AccessLogTest, EscapesAtEveryPosition) {
+  // Long plain runs (taken 16 bytes at a time) with each special character at every offset.
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (std::size_t pos = 0; pos < 40; ++pos) {
+      std::string in(40, 'a');
+      in[pos] = special;
+      std::string out;
+      AppendJsonEscaped(out, in);
+      std::string expected = std::string(pos, 'a');
+      switch (special) {
+        case '"':
+          expected += "\\\"";
+          break;
+        case '\\':
+          expected += "\\\\";
+          break;
+        case '\n':
+          expected += "\\n";
+          break;
+        case '\x01':
+          expected += "\\u0001";
+          break;
+        default:
+          expected += "\\u001f";
+      }
+      expected += std::string(40 - pos - 1, 'a');
+      EXPECT_EQ(out, expected) << pos;
+    }
+  }
+  std::string utf8;
+  AppendJsonEscaped(utf8, "\xc3\xa4\xc3\xb6\xc3\xbc plain text that is longer than sixteen bytes \xe2\x9c\x93");
+  EXPECT_EQ(utf8, "\xc3\xa4\xc3\xb6\xc3\xbc plain text that is longer than sixteen bytes \xe2\x9c\x93");
+}
+
 TEST(AccessLogTest, EscapesControlCharacters) {
   std::string out;
   AppendJsonEscaped(out, std::string_view("a\x01\tb", 4));
