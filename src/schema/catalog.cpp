@@ -148,11 +148,6 @@ util::Status Migrate(store::Tx& tx, const Collection* before, Collection* after,
   return util::Status::Ok();
 }
 
-// Shared state between a write and its completion.
-struct Pending {
-  ChangeResult result;
-};
-
 Collection SuperusersCollection() {
   Collection c = NewCollection(CollectionType::kAuth, std::string(kSuperusersCollection));
   c.id = "pbc_3142635823";
@@ -176,6 +171,10 @@ Collection SuperusersCollection() {
 }
 
 }  // namespace
+
+struct Catalog::Pending {
+  ChangeResult result;
+};
 
 Snapshot::Snapshot(std::vector<Collection> collections, int64_t version)
     : collections_(std::move(collections)), version_(version) {}
@@ -251,60 +250,46 @@ void Catalog::Publish(const ChangeResult& result) {
   if (auto st = Reload(); !st.ok()) spdlog::error("reloading collections: {}", st.ToString());
 }
 
-void Catalog::Create(boost::json::object body, ChangeDone done) {
-  auto pending = std::make_shared<Pending>();
-  store_.Write(
-      [this, pending, body = std::move(body)](store::Tx& tx) -> util::Status {
-        auto all = LoadAll(tx);
-        if (!all) return all.error();
-        auto parsed = CollectionFromJson(body, nullptr);
-        auto& result = pending->result;
-        result.errors = std::move(parsed.errors);
-        if (!result.errors.empty()) return util::Status::InvalidArgument("invalid collection");
-        Collection c = std::move(parsed.collection);
-        result.errors = Validate(c, nullptr, Others(*all, ""), check_rule_);
-        if (!result.errors.empty()) return util::Status::InvalidArgument("invalid collection");
-        if (auto st = Migrate(tx, nullptr, &c, result.errors); !st.ok()) return st;
-        if (auto st = Persist(tx, c, true); !st.ok()) return st;
-        if (auto r = tx.Exec(kBumpVersion); !r) return r.error();
-        result.collection = std::move(c);
-        return util::Status::Ok();
-      },
-      [this, pending, done = std::move(done)](util::Status st) {
-        pending->result.status = std::move(st);
-        if (!pending->result.status.ok()) pending->result.collection.reset();
-        Publish(pending->result);
-        done(std::move(pending->result));
-      });
+store::WriteDone Catalog::Finish(std::shared_ptr<Pending> pending, ChangeDone done) {
+  return [this, pending = std::move(pending), done = std::move(done)](util::Status st) {
+    pending->result.status = std::move(st);
+    if (!pending->result.status.ok()) pending->result.collection.reset();
+    Publish(pending->result);
+    done(std::move(pending->result));
+  };
 }
 
-void Catalog::Update(std::string id_or_name, boost::json::object body, ChangeDone done) {
+void Catalog::Save(std::optional<std::string> id_or_name, boost::json::object body, ChangeDone done) {
   auto pending = std::make_shared<Pending>();
   store_.Write(
       [this, pending, id_or_name = std::move(id_or_name), body = std::move(body)](store::Tx& tx) -> util::Status {
         auto all = LoadAll(tx);
         if (!all) return all.error();
-        const Collection* before = FindIn(*all, id_or_name);
-        if (!before) return util::Status::NotFound("collection not found");
+        const Collection* before = nullptr;
+        if (id_or_name) {
+          before = FindIn(*all, *id_or_name);
+          if (!before) return util::Status::NotFound("collection not found");
+        }
         auto parsed = CollectionFromJson(body, before);
         auto& result = pending->result;
         result.errors = std::move(parsed.errors);
         if (!result.errors.empty()) return util::Status::InvalidArgument("invalid collection");
         Collection c = std::move(parsed.collection);
-        result.errors = Validate(c, before, Others(*all, before->id), check_rule_);
+        result.errors = Validate(c, before, Others(*all, before ? before->id : ""), check_rule_);
         if (!result.errors.empty()) return util::Status::InvalidArgument("invalid collection");
         if (auto st = Migrate(tx, before, &c, result.errors); !st.ok()) return st;
-        if (auto st = Persist(tx, c, false); !st.ok()) return st;
+        if (auto st = Persist(tx, c, before == nullptr); !st.ok()) return st;
         if (auto r = tx.Exec(kBumpVersion); !r) return r.error();
         result.collection = std::move(c);
         return util::Status::Ok();
       },
-      [this, pending, done = std::move(done)](util::Status st) {
-        pending->result.status = std::move(st);
-        if (!pending->result.status.ok()) pending->result.collection.reset();
-        Publish(pending->result);
-        done(std::move(pending->result));
-      });
+      Finish(pending, std::move(done)));
+}
+
+void Catalog::Create(boost::json::object body, ChangeDone done) { Save(std::nullopt, std::move(body), std::move(done)); }
+
+void Catalog::Update(std::string id_or_name, boost::json::object body, ChangeDone done) {
+  Save(std::move(id_or_name), std::move(body), std::move(done));
 }
 
 void Catalog::Delete(std::string id_or_name, ChangeDone done) {
@@ -333,6 +318,7 @@ void Catalog::Delete(std::string id_or_name, ChangeDone done) {
         return util::Status::Ok();
       },
       [this, pending, done = std::move(done)](util::Status st) {
+        // The deleted definition stays in the result: the caller may want to name it.
         pending->result.status = std::move(st);
         Publish(pending->result);
         done(std::move(pending->result));
@@ -415,11 +401,7 @@ void Catalog::Import(boost::json::array collections, bool delete_missing, Change
         if (auto r = tx.Exec(kBumpVersion); !r) return r.error();
         return util::Status::Ok();
       },
-      [this, pending, done = std::move(done)](util::Status st) {
-        pending->result.status = std::move(st);
-        Publish(pending->result);
-        done(std::move(pending->result));
-      });
+      Finish(pending, std::move(done)));
 }
 
 ChangeResult Wait(const std::function<void(ChangeDone)>& start) {

@@ -74,7 +74,13 @@ class Catalog {
   util::Status Reload();
 
  private:
+  struct Pending;  // a change's result, shared between its write and its completion
+
   Catalog(store::Store& store, RuleChecker check_rule) : store_(store), check_rule_(std::move(check_rule)) {}
+  // Creates (no id_or_name) or updates a collection.
+  void Save(std::optional<std::string> id_or_name, boost::json::object body, ChangeDone done);
+  // The completion of a change: record the outcome, publish the new snapshot, report.
+  store::WriteDone Finish(std::shared_ptr<Pending> pending, ChangeDone done);
   void Publish(const ChangeResult& result);
 
   store::Store& store_;
