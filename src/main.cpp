@@ -1,37 +1,36 @@
 // The strata command line: `strata serve` and, later, the administrative commands.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <string>
-#include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "api/collections_routes.hpp"
 #include "api/health.hpp"
+#include "api/metrics_route.hpp"
 #include "api/records_routes.hpp"
-#include "auth/token.hpp"
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
+#include "auth/token.hpp"
 #include "http/json_body.hpp"
-#include "schema/catalog.hpp"
-#include "api/metrics_route.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "obs/access_log.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
 #include "obs/process.hpp"
+#include "schema/catalog.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -142,6 +141,7 @@ int Serve(const ServeFlags& flags) {
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);
+  options.on_sweep = [&db = **store] { db.ReleaseStaleSnapshot(); };
   http::Server server(options, router, metrics, access_log);
   if (auto st = server.Start(); !st.ok()) {
     spdlog::critical("{}", st.ToString());
@@ -161,7 +161,6 @@ int Serve(const ServeFlags& flags) {
   std::fflush(stdout);
   return 0;
 }
-
 
 // Opens the store and catalog of `dir` for an administrative command; prints the error and
 // returns nullopt when that fails.

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -16,15 +17,16 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <ctime>
+#include <iterator>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -108,6 +110,9 @@ bool ExpectsContinue(const Parser::value_type& msg) {
 // name. Names and values are views that stay valid until the response is serialized.
 class HeaderList {
  public:
+  HeaderList() { items_.reserve(16); }
+  // Adds a header known not to be in the list yet.
+  void Add(std::string_view name, std::string_view value) { items_.emplace_back(name, value); }
   void Set(std::string_view name, std::string_view value) {
     for (auto& h : items_) {
       if (beast::iequals(h.first, name)) {
@@ -125,16 +130,18 @@ class HeaderList {
 
 void AppendHeaderText(std::string& out, std::string_view text) {
   // CR and LF would split the header: a handler bug must not become response splitting.
-  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
+  const std::size_t start = out.size();
+  out += text;
+  for (std::size_t i = out.find_first_of("\r\n", start); i != std::string::npos; i = out.find_first_of("\r\n", i + 1)) {
+    out[i] = ' ';
+  }
 }
 
 // Writes the status line and headers of a response with `content_length` body bytes into `out`.
-void SerializeHead(std::string& out, int status, const HeaderList& headers, std::size_t content_length,
-                   bool keep_alive, bool http10) {
+void SerializeHead(std::string& out, int status, const HeaderList& headers, std::size_t content_length, bool keep_alive,
+                   bool http10) {
   out.clear();
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
+  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", status);
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out.append(reason.data(), reason.size());
   out += "\r\n";
@@ -145,9 +152,7 @@ void SerializeHead(std::string& out, int status, const HeaderList& headers, std:
     out += "\r\n";
   }
   if (status != 204 && status != 304 && status >= 200) {
-    out += "Content-Length: ";
-    out += std::to_string(content_length);
-    out += "\r\n";
+    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", content_length);
   }
   if (!keep_alive) {
     out += "Connection: close\r\n";
@@ -157,14 +162,14 @@ void SerializeHead(std::string& out, int status, const HeaderList& headers, std:
   out += "\r\n";
 }
 
-// Headers every response carries.
+// Headers every response carries; `h` must be empty.
 void SetCommonHeaders(HeaderList& h, std::string_view request_id) {
-  h.Set("Date", HttpDate());
-  h.Set("X-Request-Id", request_id);
-  h.Set("X-Content-Type-Options", "nosniff");
-  h.Set("X-Frame-Options", "SAMEORIGIN");
-  h.Set("Referrer-Policy", "strict-origin-when-cross-origin");
-  h.Set("Content-Security-Policy", kApiCsp);
+  h.Add("Date", HttpDate());
+  h.Add("X-Request-Id", request_id);
+  h.Add("X-Content-Type-Options", "nosniff");
+  h.Add("X-Frame-Options", "SAMEORIGIN");
+  h.Add("Referrer-Policy", "strict-origin-when-cross-origin");
+  h.Add("Content-Security-Policy", kApiCsp);
 }
 
 // One connection's state, visible to its worker for deadlines and shutdown.
@@ -217,8 +222,8 @@ struct Server::Impl {
   net::awaitable<void> RunSession(Worker& w, tcp::socket socket);
   net::awaitable<bool> Serve(Worker& w, Connection& conn, beast::flat_buffer& buffer, std::string& head, Parser& parser,
                              const std::string& remote, Clock::time_point start, bool& linger);
-  net::awaitable<void> WriteError(Worker& w, Connection& conn, std::string& head, int status,
-                                  std::string_view message, const std::string& remote, Clock::time_point start);
+  net::awaitable<void> WriteError(Worker& w, Connection& conn, std::string& head, int status, std::string_view message,
+                                  const std::string& remote, Clock::time_point start);
   net::awaitable<void> Housekeeping(Worker& w);
   void Record(Worker& w, const Route* route, std::string_view method, Verb verb, int status, uint64_t bytes,
               std::string_view request_id, std::string_view path, std::string_view remote, Clock::time_point start);
@@ -240,7 +245,8 @@ struct Server::Impl {
 namespace {
 
 // Writes a serialized head and a body (none for HEAD) within the write timeout.
-net::awaitable<boost::system::error_code> WriteResponse(Connection& conn, std::string_view head, std::string_view body) {
+net::awaitable<boost::system::error_code> WriteResponse(Connection& conn, std::string_view head,
+                                                        std::string_view body) {
   conn.ExpiresAfter(kWriteTimeout);
   const std::array<net::const_buffer, 2> buffers{net::buffer(head.data(), head.size()),
                                                  net::buffer(body.data(), body.size())};
@@ -266,20 +272,19 @@ net::awaitable<void> LingeringClose(Connection& conn) {
 
 }  // namespace
 
-void Server::Impl::Record(Worker& w, const Route* route, std::string_view method, Verb verb, int status,
-                          uint64_t bytes, std::string_view request_id, std::string_view path, std::string_view remote,
+void Server::Impl::Record(Worker& w, const Route* route, std::string_view method, Verb verb, int status, uint64_t bytes,
+                          std::string_view request_id, std::string_view path, std::string_view remote,
                           Clock::time_point start) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
   const std::size_t idx = route ? route->index : router.size();
-  const uint64_t key = (static_cast<uint64_t>(idx) << 24) | (static_cast<uint64_t>(verb) << 16) |
-                       static_cast<uint64_t>(status & 0xffff);
+  const uint64_t key =
+      (static_cast<uint64_t>(idx) << 24) | (static_cast<uint64_t>(verb) << 16) | static_cast<uint64_t>(status & 0xffff);
   auto& counter = w.request_counters[key];
   const std::string_view label = route ? std::string_view(route->pattern) : kUnmatchedRoute;
   if (!counter) {
-    counter = &metrics.GetCounter("strata_http_requests_total", "HTTP requests by route pattern, method and status.",
-                                  {{"route", std::string(label)},
-                                   {"method", std::string(VerbName(verb))},
-                                   {"status", std::to_string(status)}});
+    counter = &metrics.GetCounter(
+        "strata_http_requests_total", "HTTP requests by route pattern, method and status.",
+        {{"route", std::string(label)}, {"method", std::string(VerbName(verb))}, {"status", std::to_string(status)}});
   }
   counter->Inc();
   if (w.latency.size() <= idx) w.latency.resize(router.size() + 1, nullptr);
@@ -386,7 +391,8 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       req.set_params(std::move(match.params));
       if (route->options.json_body) {
         auto ct = msg.find(bhttp::field::content_type);
-        auto parsed = ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
+        auto parsed =
+            ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
         if (parsed) {
           req.set_json(std::move(*parsed));
         } else {
@@ -558,7 +564,7 @@ net::awaitable<void> Server::Impl::Accept(Worker& w) {
   }
 }
 
-// Per-thread chores on one timer: connection deadlines and the access log flush. One sweep per
+// Per-thread chores on one timer: connection deadlines, the access log flush and on_sweep. One sweep per
 // interval costs far less than arming and cancelling a timer around every read and write.
 net::awaitable<void> Server::Impl::Housekeeping(Worker& w) {
   net::steady_timer timer(w.ioc);
@@ -579,6 +585,7 @@ net::awaitable<void> Server::Impl::Housekeeping(Worker& w) {
       w.log_buf.Flush();
       last_flush = now;
     }
+    if (opts.on_sweep) opts.on_sweep();
   }
 }
 

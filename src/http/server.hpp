@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout = kIdleTimeout;
   std::chrono::milliseconds body_timeout = kBodyReadTimeout;
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;
+  // Run on each I/O thread at every housekeeping sweep (every 100 ms), for per-thread chores of
+  // other modules. Must not block.
+  std::function<void()> on_sweep;
 };
 
 class Server {

@@ -37,6 +37,15 @@ util::Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
   }
 }
 
+// Upper bound of the memory map each connection reads the database through (address space,
+// not memory: pages are shared with the kernel's page cache). SQLite caps it at its compile-time
+// SQLITE_MAX_MMAP_SIZE.
+constexpr int64_t kMmapSize = int64_t{1} << 34;
+// Each connection's page cache, in KiB (negative: a size rather than a page count).
+constexpr int kCacheKiB = 32 * 1024;
+// How long a thread's reads may share one read transaction (see SqliteStore::Refresh).
+constexpr auto kSnapshotReuse = std::chrono::milliseconds(1);
+
 // One SQLite connection with its prepared-statement cache. Used by one thread at a time.
 class Connection {
  public:
@@ -50,6 +59,11 @@ class Connection {
     }
     sqlite3_busy_timeout(raw, static_cast<int>(kBusyTimeout.count()));
     sqlite3_extended_result_codes(raw, 1);
+    // Pages are read through a shared memory map rather than copied by pread into each
+    // connection's cache, and the cache holds the hot part of the database.
+    const std::string tuning =
+        fmt::format("PRAGMA mmap_size={}; PRAGMA cache_size=-{}; PRAGMA temp_store=MEMORY;", kMmapSize, kCacheKiB);
+    if (auto st = conn->ExecScript(tuning.c_str()); !st.ok()) return std::unexpected(st);
     return conn;
   }
   ~Connection() {
@@ -137,8 +151,8 @@ class Connection {
         cache_.clear();
       }
       const char* tail = nullptr;
-      const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                                        &tail);
+      const int rc =
+          sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
       if (rc != SQLITE_OK) return std::unexpected(ErrorFrom(db_, rc, "cannot prepare statement"));
       if (!stmt) return std::unexpected(util::Status::InvalidArgument("empty statement"));
       for (; tail && *tail; ++tail) {
@@ -150,8 +164,8 @@ class Connection {
       cache_.emplace(std::string(sql), stmt);
     }
     if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size()) {
-      return std::unexpected(util::Status::InvalidArgument(fmt::format(
-          "statement expects {} parameters, got {}", sqlite3_bind_parameter_count(stmt), params.size())));
+      return std::unexpected(util::Status::InvalidArgument(
+          fmt::format("statement expects {} parameters, got {}", sqlite3_bind_parameter_count(stmt), params.size())));
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
       const int idx = static_cast<int>(i + 1);
@@ -219,7 +233,8 @@ class SqliteStore final : public Store {
   util::Status Ping() override {
     auto reader = ThreadReader();
     if (!reader) return util::Status::Unavailable(reader.error().message());
-    auto rs = (*reader)->Query("PRAGMA schema_version", {});
+    EndSnapshot(**reader);  // a check of the database as it is now, not of a kept snapshot
+    auto rs = (*reader)->conn->Query("PRAGMA schema_version", {});
     if (!rs) return util::Status::Unavailable(fmt::format("database check failed: {}", rs.error().message()));
     return util::Status::Ok();
   }
@@ -227,7 +242,18 @@ class SqliteStore final : public Store {
   util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
     auto reader = ThreadReader();
     if (!reader) return std::unexpected(reader.error());
-    return (*reader)->Query(sql, params);
+    Reader& r = **reader;
+    Refresh(r);
+    auto rs = r.conn->Query(sql, params);
+    if (!rs) EndSnapshot(r);
+    return rs;
+  }
+
+  void ReleaseStaleSnapshot() override {
+    auto reader = ThreadReader();
+    if (reader && (*reader)->snapshot && std::chrono::steady_clock::now() - (*reader)->snapshot_at > kSnapshotReuse) {
+      EndSnapshot(**reader);
+    }
   }
 
   void Write(WriteFn work, WriteDone done) override {
@@ -297,25 +323,61 @@ class SqliteStore final : public Store {
         if (r.ok()) r = commit.error();
       }
     }
+    // Before anyone learns of the commit: every read that starts after that sees it.
+    commits_.fetch_add(1, std::memory_order_release);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
-  // The calling thread's read connection, opened on its first use.
-  util::Result<Connection*> ThreadReader() {
+  // A thread's read connection and the read transaction it keeps open between queries.
+  struct Reader {
+    std::unique_ptr<Connection> conn;
+    bool snapshot = false;
+    uint64_t snapshot_commits = 0;  // commits_ when the snapshot began
+    std::chrono::steady_clock::time_point snapshot_at;
+  };
+
+  // Beginning and ending a read transaction costs several file locks (system calls) and the WAL
+  // index lookup, more than a point query itself. A thread's reads therefore share one read
+  // transaction while no commit has happened since it began and it is younger than
+  // kSnapshotReuse: a read that starts after a write was acknowledged always begins a new one, and
+  // a commit by another process is seen within kSnapshotReuse.
+  void Refresh(Reader& r) {
+    const uint64_t commits = commits_.load(std::memory_order_acquire);
+    const auto now = std::chrono::steady_clock::now();
+    if (r.snapshot && (r.snapshot_commits != commits || now - r.snapshot_at > kSnapshotReuse)) EndSnapshot(r);
+    if (r.snapshot) return;
+    // Deferred: the snapshot itself is taken by the first read, after `commits` was loaded.
+    if (r.conn->Exec("BEGIN", {})) {
+      r.snapshot = true;
+      r.snapshot_commits = commits;
+      r.snapshot_at = now;
+    }
+  }
+
+  static void EndSnapshot(Reader& r) {
+    if (!r.snapshot) return;
+    r.snapshot = false;
+    if (!r.conn->Exec("COMMIT", {})) (void)r.conn->ExecScript("ROLLBACK");
+  }
+
+  // The calling thread's reader, opened on its first use.
+  util::Result<Reader*> ThreadReader() {
     struct Slot {
       uint64_t store_id;
-      Connection* conn;
+      Reader* reader;
     };
     thread_local std::vector<Slot> slots;
     for (const auto& s : slots) {
-      if (s.store_id == id_) return s.conn;
+      if (s.store_id == id_) return s.reader;
     }
     auto conn = Connection::Open(path_, SQLITE_OPEN_READONLY);
     if (!conn) return std::unexpected(conn.error());
-    Connection* ptr = conn->get();
+    auto reader = std::make_unique<Reader>();
+    reader->conn = std::move(*conn);
+    Reader* ptr = reader.get();
     {
       std::lock_guard lock(readers_mu_);
-      readers_.push_back(std::move(*conn));
+      readers_.push_back(std::move(reader));
     }
     // Slots of stores that no longer exist are never matched again (ids are not reused).
     slots.push_back({id_, ptr});
@@ -332,7 +394,9 @@ class SqliteStore final : public Store {
   bool stopping_ = false;
 
   std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
-  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<std::unique_ptr<Reader>> readers_;
+
+  std::atomic<uint64_t> commits_{0};  // transactions committed by the writer
 
   std::thread writer_thread_;  // last: starts once everything above exists
 };

@@ -59,7 +59,8 @@ TEST_F(SqliteStoreTest, WritesAreDurableAndVisibleToReaders) {
     auto store = OpenSqliteStore({.dir = dir_});
     ASSERT_TRUE(store);
     auto st = (*store)->WriteAndWait([](Tx& tx) -> util::Status {
-      if (auto r = tx.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, score REAL)"); !r) return r.error();
+      if (auto r = tx.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, score REAL)"); !r)
+        return r.error();
       auto r = tx.Exec("INSERT INTO t (name, score) VALUES (?, ?), (?, ?)",
                        {std::string("a"), 1.5, std::string("it's; --"), std::monostate{}});
       if (!r) return r.error();
@@ -99,7 +100,8 @@ TEST_F(SqliteStoreTest, GroupCommitIsolatesAFailingWrite) {
       results[i] = (*store)->WriteAndWait([i](Tx& tx) -> util::Status {
         if (auto r = tx.Exec("INSERT INTO t VALUES (?)", {std::string("k") + std::to_string(i)}); !r) return r.error();
         if (i % 3 == 0) {
-          if (auto r = tx.Exec("INSERT INTO t VALUES (?)", {std::string("k") + std::to_string(i)}); !r) return r.error();
+          if (auto r = tx.Exec("INSERT INTO t VALUES (?)", {std::string("k") + std::to_string(i)}); !r)
+            return r.error();
         }
         return util::Status::Ok();
       });
@@ -136,13 +138,80 @@ TEST_F(SqliteStoreTest, BadStatementsAreErrorsNotCrashes) {
 
 TEST_F(SqliteStoreTest, ReportsAnUncreatableDirectory) {
   std::filesystem::create_directories(dir_);
-  {
-    std::ofstream(dir_ / "file") << "x";
-  }
+  { std::ofstream(dir_ / "file") << "x"; }
   auto store = OpenSqliteStore({.dir = dir_ / "file" / "sub"});
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), util::Status::Code::kIoError);
   EXPECT_NE(store.error().message().find("cannot create data directory"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, AReadAfterAnAcknowledgedWriteSeesItThoughTheThreadKeepsASnapshot) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
+                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
+                                                                           : util::Status::Internal("create");
+                }).ok());
+  for (int64_t i = 1; i <= 200; ++i) {
+    // The read before the write opens (or keeps) this thread's snapshot; the read after must
+    // not be served from it.
+    ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));
+    ASSERT_TRUE(db.WriteAndWait([i](Tx& tx) {
+                    return tx.Exec("INSERT INTO t VALUES (?)", {i}) ? util::Status::Ok()
+                                                                    : util::Status::Internal("insert");
+                  }).ok());
+    auto rs = db.Query("SELECT count(*) FROM t");
+    ASSERT_TRUE(rs);
+    ASSERT_EQ(std::get<int64_t>(rs->rows[0][0]), i);
+  }
+}
+
+TEST_F(SqliteStoreTest, AnotherProcessCommitIsSeenWithinTheReuseWindow) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
+                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
+                                                                           : util::Status::Internal("create");
+                }).ok());
+  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));  // this thread now holds a snapshot
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "INSERT INTO t VALUES (1)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto rs = db.Query("SELECT count(*) FROM t");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(std::get<int64_t>(rs->rows[0][0]), 1);
+}
+
+TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
+                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
+                                                                           : util::Status::Internal("create");
+                }).ok());
+  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));  // snapshot before the insert below
+  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
+                  return tx.Exec("INSERT INTO t VALUES (1)") ? util::Status::Ok() : util::Status::Internal("insert");
+                }).ok());
+  auto checkpoint = [&] {
+    sqlite3* other = nullptr;
+    EXPECT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
+    int log = -1, done = -1;
+    // A first read makes the connection see that the database is in WAL mode.
+    EXPECT_EQ(sqlite3_exec(other, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_wal_checkpoint_v2(other, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done), SQLITE_OK);
+    sqlite3_close(other);
+    return log > 0 && log == done;
+  };
+  EXPECT_FALSE(checkpoint());  // the kept snapshot pins the frames before the insert
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  db.ReleaseStaleSnapshot();
+  EXPECT_TRUE(checkpoint());
 }
 
 }  // namespace

@@ -56,9 +56,15 @@ class Store {
   // Returns Ok, or Unavailable with the reason.
   virtual util::Status Ping() = 0;
 
-  // Runs a read-only query on the calling thread's read connection (a consistent snapshot of the
-  // last committed state). Returns the rows, or InvalidArgument/IoError from the database.
+  // Runs a read-only query on the calling thread's read connection, on a snapshot that includes
+  // every write acknowledged before the call (and, within a millisecond, other processes'
+  // commits). Returns the rows, or InvalidArgument/IoError from the database.
   virtual util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params = {}) = 0;
+
+  // Ends the calling thread's kept read transaction if it is older than the reuse window (a
+  // read transaction held by an idle thread would hold back the database's checkpoints). I/O
+  // threads call it now and then.
+  virtual void ReleaseStaleSnapshot() {}
 
   // Queues a write; `done` receives its outcome once durable. Never blocks on the database.
   virtual void Write(WriteFn work, WriteDone done) = 0;
