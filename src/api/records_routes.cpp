@@ -1,13 +1,13 @@
 #include "api/records_routes.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <charconv>
 #include <map>
 #include <set>
@@ -17,10 +17,10 @@
 #include "api/params.hpp"
 #include "api/record_json.hpp"
 #include "api/record_resolver.hpp"
-#include "query/sql.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
+#include "query/sql.hpp"
 #include "schema/catalog.hpp"
 #include "schema/values.hpp"
 #include "store/store.hpp"
@@ -84,8 +84,9 @@ RequestInfo MakeRequestInfo(const http::Request& req, const Context& ctx) {
   // Headers are copied only when a rule or the filter can read them (expanded collections' view
   // rules included).
   const Collection& c = *ctx.collection;
-  if (req.QueryParam("expand").has_value() || MentionsHeaders(c.list_rule) || MentionsHeaders(c.view_rule) || MentionsHeaders(c.create_rule) ||
-      MentionsHeaders(c.update_rule) || MentionsHeaders(c.delete_rule) || MentionsHeaders(req.QueryParam("filter"))) {
+  if (req.QueryParam("expand").has_value() || MentionsHeaders(c.list_rule) || MentionsHeaders(c.view_rule) ||
+      MentionsHeaders(c.create_rule) || MentionsHeaders(c.update_rule) || MentionsHeaders(c.delete_rule) ||
+      MentionsHeaders(req.QueryParam("filter"))) {
     for (auto& [k, v] : req.Headers()) {
       std::string name = k;
       for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -365,7 +366,8 @@ void ExpandLevel(store::Store& store, const Context& ctx, const RequestInfo& inf
         if (seen.insert(id).second) keys.emplace_back(id);
       } else if (auto it = r->find(name); it != r->end()) {
         auto add = [&](const boost::json::value& v) {
-          if (v.is_string() && !v.as_string().empty() && seen.insert(std::string(v.as_string())).second) keys.push_back(v);
+          if (v.is_string() && !v.as_string().empty() && seen.insert(std::string(v.as_string())).second)
+            keys.push_back(v);
         };
         if (it->value().is_array()) {
           for (const auto& v : it->value().as_array()) add(v);
@@ -387,12 +389,14 @@ void ExpandLevel(store::Store& store, const Context& ctx, const RequestInfo& inf
     }
     util::SqlParams params{boost::json::serialize(keys)};
     params.insert(params.end(), rule.params.begin(), rule.params.end());
-    auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE {} AND ({}) ORDER BY rowid", table, link, rule.sql), params);
+    auto rs =
+        store.Query(fmt::format("SELECT * FROM {} WHERE {} AND ({}) ORDER BY rowid", table, link, rule.sql), params);
     if (!rs) throw http::ApiError::Internal(rs.error().ToString());
 
     std::vector<boost::json::object> fetched;
     fetched.reserve(rs->rows.size());
-    for (const auto& row : rs->rows) fetched.push_back(RecordToJson(*target, *rs, row, JsonOptions(ctx, *target, *rs, row)));
+    for (const auto& row : rs->rows)
+      fetched.push_back(RecordToJson(*target, *rs, row, JsonOptions(ctx, *target, *rs, row)));
     std::vector<boost::json::object*> next;
     for (auto& f : fetched) next.push_back(&f);
     ExpandLevel(store, ctx, info, *target, next, child);
@@ -462,16 +466,24 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
   return out;
 }
 
-// Present() as JSON text. Without ?expand and ?fields the rows are written straight to text.
-std::string PresentText(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
-                        const store::ResultSet& rs, bool single) {
+// Appends Present() as JSON text to `out`. Without ?expand and ?fields the rows are written
+// straight to text.
+void AppendPresented(std::string& out, store::Store& store, const Context& ctx, const RequestInfo& info,
+                     const Collection& c, const store::ResultSet& rs, bool single) {
   const bool plain = !info.query.contains("expand") && !info.query.contains("fields");
   if (!plain) {
     auto items = Present(store, ctx, info, c, rs);
-    return boost::json::serialize(single ? items.at(0) : boost::json::value(std::move(items)));
+    out += boost::json::serialize(single ? items.at(0) : boost::json::value(std::move(items)));
+    return;
   }
-  std::string out;
-  out.reserve(256 * (rs.rows.size() + 1));
+  // Room for the values and the keys around them, so that the text is not copied as it grows.
+  std::size_t bytes = 0;
+  for (const auto& row : rs.rows) {
+    for (const auto& v : row) {
+      if (const auto* text = std::get_if<std::string>(&v)) bytes += text->size();
+    }
+  }
+  out.reserve(out.size() + bytes + bytes / 8 + 64 * c.fields.size() * (rs.rows.size() + 1) + 64);
   const RecordJsonWriter writer(c, rs);
   if (!single) out += '[';
   for (std::size_t i = 0; i < rs.rows.size(); ++i) {
@@ -480,12 +492,20 @@ std::string PresentText(store::Store& store, const Context& ctx, const RequestIn
     if (single) break;
   }
   if (!single) out += ']';
+}
+
+std::string PresentText(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
+                        const store::ResultSet& rs, bool single) {
+  std::string out;
+  AppendPresented(out, store, ctx, info, c, rs, single);
   return out;
 }
 
-// {"items":<items>, …rest}: the list envelope around already serialized items.
-std::string ListJson(const std::string& items, const boost::json::object& rest) {
-  std::string out = "{\"items\":" + items;
+// {"items":[…], …rest}: the list envelope.
+std::string ListJson(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
+                     const store::ResultSet& rs, const boost::json::object& rest) {
+  std::string out = "{\"items\":";
+  AppendPresented(out, store, ctx, info, c, rs, false);
   for (const auto& [k, v] : rest) {
     out += ",\"";
     out += k;
@@ -502,7 +522,7 @@ std::string ListJson(const std::string& items, const boost::json::object& rest) 
 struct Draft {
   boost::json::object values;  // field name → canonical JSON value
   boost::json::object errors;
-  std::string password;        // plain text of a new password, hashed before saving
+  std::string password;  // plain text of a new password, hashed before saving
 };
 
 std::string NewPassword(const boost::json::object& body) {
@@ -533,7 +553,7 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       continue;
     }
     if (is_auth && f.name == "verified" && !superuser && body.contains(f.name)) continue;  // only managers verify
-    if (f.IsPrimaryKey() && !creating) continue;  // the id never changes
+    if (f.IsPrimaryKey() && !creating) continue;                                           // the id never changes
 
     boost::json::value value = draft.values.contains(f.name) ? draft.values[f.name] : schema::ZeroValue(f);
     bool touched = false;
@@ -553,7 +573,7 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
         double cur = value.to_number<double>();
         cur = mode[0] == '-' ? cur - d : cur + d;
         value = cur == std::floor(cur) && std::fabs(cur) < 9e15 ? boost::json::value(static_cast<int64_t>(cur))
-                                                                 : boost::json::value(cur);
+                                                                : boost::json::value(cur);
       } else if (f.IsMultiple()) {
         auto items = schema::CastValue(f, it->value()).as_array();
         auto current = value.is_array() ? value.as_array() : boost::json::array();
@@ -588,7 +608,8 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       draft.values[f.name] = value;
       continue;
     }
-    if (f.type == FieldType::kText && value.as_string().empty() && creating && !f.StringOption("autogeneratePattern").empty()) {
+    if (f.type == FieldType::kText && value.as_string().empty() && creating &&
+        !f.StringOption("autogeneratePattern").empty()) {
       value = auth::RandomSecret(static_cast<std::size_t>(std::max<int64_t>(15, f.IntOption("min"))));
     }
     if (touched || creating) {
@@ -625,7 +646,8 @@ util::Status CheckRelations(store::Tx& tx, const schema::Snapshot& snap, const C
       placeholders += placeholders.empty() ? "?" : ", ?";
       params.emplace_back(id);
     }
-    auto rs = tx.Query(fmt::format("SELECT count(*) FROM {} WHERE `id` IN ({})", Quote(target->name), placeholders), params);
+    auto rs =
+        tx.Query(fmt::format("SELECT count(*) FROM {} WHERE `id` IN ({})", Quote(target->name), placeholders), params);
     if (!rs) return rs.error();
     if (std::get<int64_t>(rs->rows[0][0]) != static_cast<int64_t>(ids.size())) {
       errors[f.name] = boost::json::object{{"code", "validation_missing_rel_records"},
@@ -649,9 +671,9 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
     cols = comma == std::string_view::npos ? std::string_view{} : cols.substr(comma + 2);
     col = col.substr(col.find('.') + 1);
     if (c.FindField(col)) {
-      errors[col] = boost::json::object{{"code", col == "id" ? "validation_pk_invalid" : "validation_not_unique"},
-                                        {"message", col == "id" ? "The record primary key is invalid or already exists."
-                                                                : "Value must be unique."}};
+      errors[col] = boost::json::object{
+          {"code", col == "id" ? "validation_pk_invalid" : "validation_not_unique"},
+          {"message", col == "id" ? "The record primary key is invalid or already exists." : "Value must be unique."}};
       any = true;
     }
   }
@@ -660,8 +682,8 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
 
 // Deletes `id` from `c` and follows relations pointing at it: cascade-deleting referencing
 // records, or removing the id from their relation fields (refused when that empties a required one).
-util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c, const std::string& id,
-                                  int depth) {
+util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c,
+                                  const std::string& id, int depth) {
   if (depth > kMaxCascadeDepth) return util::Status::InvalidArgument("Too deep a chain of cascading deletes.");
   for (const Collection& other : snap.collections()) {
     if (other.type == CollectionType::kView) continue;
@@ -759,7 +781,8 @@ http::ApiError OpError(OpKind kind, const util::Status& st, boost::json::object 
 }
 
 // The current row of `id` as canonical JSON values, from inside the transaction.
-util::Result<std::optional<boost::json::object>> CurrentValues(store::Tx& tx, const Collection& c, const std::string& id) {
+util::Result<std::optional<boost::json::object>> CurrentValues(store::Tx& tx, const Collection& c,
+                                                               const std::string& id) {
   auto rs = tx.Query(fmt::format("SELECT * FROM {} WHERE `id` = ?", Quote(c.name)), {id});
   if (!rs) return std::unexpected(rs.error());
   if (rs->rows.empty()) return std::optional<boost::json::object>();
@@ -941,78 +964,82 @@ boost::json::value OpResult(store::Store& store, const WriteOp& op) {
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens) {
   const http::RouteOptions json{.body_limit = http::kDefaultBodyLimit, .json_body = true};
 
-  router.Add(http::Verb::kGet, "/api/collections/{collection}/records",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
-               Context ctx = Resolve(req, catalog, store, tokens);
-               RequireRule(ctx, ctx.collection->list_rule);
-               const RequestInfo info = MakeRequestInfo(req, ctx);
-               const std::string filter = req.QueryParam("filter").value_or("");
-               // The rule and the filter go into the one query: the database applies both.
-               const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
-               const Condition user_filter = FilterCondition(ctx, filter, info);
-               const std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
-               util::SqlParams where_params = rule.params;
-               where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
-               const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
-               const auto& c = *ctx.collection;
-               const std::string sort = req.QueryParam("sort").value_or("");
-               const auto cursor = req.QueryParam("cursor");
-               if (cursor) {
-                 // Keyset pagination: the cost of a page does not depend on its depth.
-                 const auto terms = CursorTerms(c, sort);
-                 util::SqlParams params = where_params;
-                 std::string where = "(" + condition + ")";
-                 if (!cursor->empty()) where += " AND (" + AfterCursor(terms, *cursor, params) + ")";
-                 std::string order;
-                 for (const auto& t : terms) {
-                   order += order.empty() ? "" : ", ";
-                   order += Quote(t.field->name) + (t.desc ? " DESC" : "");
-                 }
-                 params.emplace_back(per_page + 1);
-                 auto rs = store.Query(
-                     fmt::format("SELECT * FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), where, order), params);
-                 if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-                 const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
-                 if (more) rs->rows.pop_back();
-                 boost::json::value next = nullptr;
-                 if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
-                 co_return http::Response::Json(
-                     200, ListJson(PresentText(store, ctx, info, c, *rs, false),
-                                   {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}}));
-               }
-               const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
-               const auto skip = req.QueryParam("skipTotal").value_or("");
-               const bool skip_total = skip == "1" || skip == "true";
-               std::string order = OrderBy(c, sort);
-               if (order.empty()) order = "rowid";
-               util::SqlParams page_params = where_params;
-               page_params.emplace_back(per_page);
-               page_params.emplace_back((page - 1) * per_page);
-               auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name),
-                                                 condition, order),
-                                     page_params);
-               if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-               int64_t total = -1;
-               if (!skip_total) {
-                 auto count =
-                     store.Query(fmt::format("SELECT count(*) FROM {} WHERE ({})", Quote(c.name), condition), where_params);
-                 if (!count) throw http::ApiError::Internal(count.error().ToString());
-                 total = std::get<int64_t>(count->rows[0][0]);
-               }
-               co_return http::Response::Json(
-                   200, ListJson(PresentText(store, ctx, info, c, *rs, false),
-                                 {{"page", page},
-                                  {"perPage", per_page},
-                                  {"totalItems", total},
-                                  {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}}));
-             });
+  router.Add(
+      http::Verb::kGet, "/api/collections/{collection}/records",
+      [&](http::Request& req) -> net::awaitable<http::Response> {
+        Context ctx = Resolve(req, catalog, store, tokens);
+        RequireRule(ctx, ctx.collection->list_rule);
+        const RequestInfo info = MakeRequestInfo(req, ctx);
+        const std::string filter = req.QueryParam("filter").value_or("");
+        // The rule and the filter go into the one query: the database applies both.
+        const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
+        const Condition user_filter = FilterCondition(ctx, filter, info);
+        const std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
+        util::SqlParams where_params = rule.params;
+        where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
+        const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
+        const auto& c = *ctx.collection;
+        const std::string sort = req.QueryParam("sort").value_or("");
+        const auto cursor = req.QueryParam("cursor");
+        if (cursor) {
+          // Keyset pagination: the cost of a page does not depend on its depth.
+          const auto terms = CursorTerms(c, sort);
+          util::SqlParams params = where_params;
+          std::string where = "(" + condition + ")";
+          if (!cursor->empty()) where += " AND (" + AfterCursor(terms, *cursor, params) + ")";
+          std::string order;
+          for (const auto& t : terms) {
+            order += order.empty() ? "" : ", ";
+            order += Quote(t.field->name) + (t.desc ? " DESC" : "");
+          }
+          params.emplace_back(per_page + 1);
+          auto rs = store.Query(
+              fmt::format("SELECT * FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), where, order), params);
+          if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+          const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
+          if (more) rs->rows.pop_back();
+          boost::json::value next = nullptr;
+          if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
+          co_return http::Response::Json(
+              200,
+              ListJson(
+                  store, ctx, info, c, *rs,
+                  {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}}));
+        }
+        const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
+        const auto skip = req.QueryParam("skipTotal").value_or("");
+        const bool skip_total = skip == "1" || skip == "true";
+        std::string order = OrderBy(c, sort);
+        if (order.empty()) order = "rowid";
+        util::SqlParams page_params = where_params;
+        page_params.emplace_back(per_page);
+        page_params.emplace_back((page - 1) * per_page);
+        auto rs = store.Query(
+            fmt::format("SELECT * FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name), condition, order),
+            page_params);
+        if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+        int64_t total = -1;
+        if (!skip_total) {
+          auto count =
+              store.Query(fmt::format("SELECT count(*) FROM {} WHERE ({})", Quote(c.name), condition), where_params);
+          if (!count) throw http::ApiError::Internal(count.error().ToString());
+          total = std::get<int64_t>(count->rows[0][0]);
+        }
+        co_return http::Response::Json(200,
+                                       ListJson(store, ctx, info, c, *rs,
+                                                {{"page", page},
+                                                 {"perPage", per_page},
+                                                 {"totalItems", total},
+                                                 {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}}));
+      });
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records/{id}",
              [&](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequireRule(ctx, ctx.collection->view_rule);
                const RequestInfo info = MakeRequestInfo(req, ctx);
-               auto rs = FetchOne(store, *ctx.collection, req.Param("id"), RuleCondition(ctx, ctx.collection->view_rule, info));
+               auto rs = FetchOne(store, *ctx.collection, req.Param("id"),
+                                  RuleCondition(ctx, ctx.collection->view_rule, info));
                if (!rs) throw http::ApiError::NotFound();
                co_return http::Response::Json(200, PresentText(store, ctx, info, *ctx.collection, *rs, true));
              });
@@ -1065,25 +1092,29 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
       [&](http::Request& req) -> net::awaitable<http::Response> {
         if (!req.json().is_object() || !req.json().as_object().contains("requests") ||
             !req.json().as_object().at("requests").is_array()) {
-          throw ValidationError("Failed to read the submitted data.",
-                                {{"requests", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}});
+          throw ValidationError(
+              "Failed to read the submitted data.",
+              {{"requests", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}});
         }
         const auto& requests = req.json().as_object().at("requests").as_array();
         if (requests.size() > kMaxBatchRequests) {
-          throw ValidationError("Failed to read the submitted data.",
-                                {{"requests", boost::json::object{{"code", "validation_length_too_long"},
-                                                                  {"message", fmt::format("The batch can have at most {} requests.", kMaxBatchRequests)}}}});
+          throw ValidationError(
+              "Failed to read the submitted data.",
+              {{"requests", boost::json::object{{"code", "validation_length_too_long"},
+                                                {"message", fmt::format("The batch can have at most {} requests.",
+                                                                        kMaxBatchRequests)}}}});
         }
         auto snapshot = catalog.Current();
         auto auth_info = Authenticate(req, snapshot, store, tokens);
         std::vector<WriteOp> ops;
         auto fail = [](std::size_t i, const http::ApiError& e) {
           boost::json::object response = boost::json::parse(e.ToResponse().body).as_object();
-          return ValidationError("Batch transaction failed.",
-                                 {{"requests", boost::json::object{{std::to_string(i),
-                                                                    boost::json::object{{"code", "batch_request_failed"},
-                                                                                        {"message", "Batch request failed."},
-                                                                                        {"response", response}}}}}});
+          return ValidationError(
+              "Batch transaction failed.",
+              {{"requests",
+                boost::json::object{{std::to_string(i), boost::json::object{{"code", "batch_request_failed"},
+                                                                            {"message", "Batch request failed."},
+                                                                            {"response", response}}}}}});
         };
         for (std::size_t i = 0; i < requests.size(); ++i) {
           try {
@@ -1138,7 +1169,8 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               // Upsert: update when the body's id exists, create otherwise.
               auto body_id = info.body.find("id");
               std::string existing;
-              if (body_id != info.body.end() && body_id->value().is_string()) existing = std::string(body_id->value().as_string());
+              if (body_id != info.body.end() && body_id->value().is_string())
+                existing = std::string(body_id->value().as_string());
               if (!existing.empty() && FetchOne(store, *ctx.collection, existing, Condition{"1", {}})) {
                 ops.push_back(co_await PrepareUpdate(ctx, std::move(info), existing));
               } else {
@@ -1161,7 +1193,8 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
         }
         boost::json::array results;
         for (const auto& op : ops) {
-          results.push_back(boost::json::object{{"status", op.kind == OpKind::kDelete ? 204 : 200}, {"body", OpResult(store, op)}});
+          results.push_back(
+              boost::json::object{{"status", op.kind == OpKind::kDelete ? 204 : 200}, {"body", OpResult(store, op)}});
         }
         co_return http::Response::Json(200, boost::json::serialize(results));
       },
