@@ -43,6 +43,9 @@ util::Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
 constexpr int64_t kMmapSize = int64_t{1} << 34;
 // Each connection's page cache, in KiB (negative: a size rather than a page count).
 constexpr int kCacheKiB = 32 * 1024;
+// WAL sizes, in pages, for a passive checkpoint and for a restart (see SqliteStore::Checkpoint).
+constexpr int kCheckpointPages = 1000;
+constexpr int kRestartPages = 4096;
 // How long a thread's reads may share one read transaction (see SqliteStore::Refresh).
 constexpr auto kSnapshotReuse = std::chrono::milliseconds(1);
 
@@ -217,7 +220,10 @@ std::atomic<uint64_t> next_store_id{1};
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, std::unique_ptr<Connection> writer)
-      : path_(std::move(path)), writer_(std::move(writer)), writer_thread_([this] { WriterLoop(); }) {}
+      : path_(std::move(path)), writer_(std::move(writer)), writer_thread_([this] { WriterLoop(); }) {
+    // Replaces SQLite's automatic checkpoint: see Checkpoint().
+    sqlite3_wal_hook(writer_->db(), &SqliteStore::OnWalCommit, this);
+  }
 
   ~SqliteStore() override {
     {
@@ -243,9 +249,9 @@ class SqliteStore final : public Store {
     auto reader = ThreadReader();
     if (!reader) return std::unexpected(reader.error());
     Reader& r = **reader;
-    Refresh(r);
+    const auto now = Refresh(r);
     auto rs = r.conn->Query(sql, params);
-    if (!rs) EndSnapshot(r);
+    if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
     return rs;
   }
 
@@ -324,6 +330,8 @@ class SqliteStore final : public Store {
       }
     }
     // Before anyone learns of the commit: every read that starts after that sees it.
+    Checkpoint();
+    last_commit_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_release);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
@@ -341,23 +349,55 @@ class SqliteStore final : public Store {
   // transaction while no commit has happened since it began and it is younger than
   // kSnapshotReuse: a read that starts after a write was acknowledged always begins a new one, and
   // a commit by another process is seen within kSnapshotReuse.
-  void Refresh(Reader& r) {
+  //
+  // While writes are arriving, snapshots are not kept between queries: a reader that holds one
+  // keeps the WAL from being restarted, and it would grow without bound under a steady write load.
+  // Returns the time the query starts.
+  std::chrono::steady_clock::time_point Refresh(Reader& r) {
     const uint64_t commits = commits_.load(std::memory_order_acquire);
     const auto now = std::chrono::steady_clock::now();
     if (r.snapshot && (r.snapshot_commits != commits || now - r.snapshot_at > kSnapshotReuse)) EndSnapshot(r);
-    if (r.snapshot) return;
+    if (r.snapshot) return now;
     // Deferred: the snapshot itself is taken by the first read, after `commits` was loaded.
     if (r.conn->Exec("BEGIN", {})) {
       r.snapshot = true;
       r.snapshot_commits = commits;
       r.snapshot_at = now;
     }
+    return now;
+  }
+
+  // Whether `r`'s snapshot may serve the thread's next query: nothing was committed since it
+  // began, and nothing for kSnapshotReuse before `now`.
+  bool KeepSnapshot(const Reader& r, std::chrono::steady_clock::time_point now) const {
+    if (commits_.load(std::memory_order_acquire) != r.snapshot_commits) return false;
+    const auto last = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_commit_.load(std::memory_order_relaxed)));
+    return now - last >= kSnapshotReuse;
   }
 
   static void EndSnapshot(Reader& r) {
     if (!r.snapshot) return;
     r.snapshot = false;
     if (!r.conn->Exec("COMMIT", {})) (void)r.conn->ExecScript("ROLLBACK");
+  }
+
+  static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+    static_cast<SqliteStore*>(self)->wal_pages_ = pages;
+    return SQLITE_OK;
+  }
+
+  // After a commit, on the writer thread. A passive checkpoint copies the WAL back into the
+  // database once it holds kCheckpointPages, as SQLite's automatic checkpoint would, and the WAL
+  // starts over from its beginning at a later commit when no reader is using it. Readers that are
+  // never all idle at once (a steady read load) can put that moment off indefinitely, so past
+  // kRestartPages the writer waits for the readers to move off the WAL and restarts it.
+  void Checkpoint() {
+    if (wal_pages_ < kCheckpointPages) return;
+    const int mode = wal_pages_ >= kRestartPages ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+    const int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, mode, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(writer_->db()));
+    wal_pages_ = 0;
   }
 
   // The calling thread's reader, opened on its first use.
@@ -396,7 +436,9 @@ class SqliteStore final : public Store {
   std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
   std::vector<std::unique_ptr<Reader>> readers_;
 
+  int wal_pages_ = 0;                 // frames in the WAL after the last commit (writer thread only)
   std::atomic<uint64_t> commits_{0};  // transactions committed by the writer
+  std::atomic<std::chrono::steady_clock::rep> last_commit_{0};  // when the last one was, steady_clock ticks
 
   std::thread writer_thread_;  // last: starts once everything above exists
 };
