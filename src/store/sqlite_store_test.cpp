@@ -194,7 +194,8 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
                   return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
                                                                            : util::Status::Internal("create");
                 }).ok());
-  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));  // snapshot before the insert below
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
+  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));           // a snapshot from before the insert below
   ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
                   return tx.Exec("INSERT INTO t VALUES (1)") ? util::Status::Ok() : util::Status::Internal("insert");
                 }).ok());
