@@ -752,7 +752,19 @@ struct WriteOp {
   // record for this requester, or a create refused by its rule), InvalidArgument (with `errors`,
   // or a refusal message), or the store's error.
   std::function<util::Status(store::Tx&, boost::json::object& errors)> apply;
+  // The row as stored, read by `apply` inside its transaction (creates and updates), so that the
+  // response needs no second read.
+  std::shared_ptr<std::optional<store::ResultSet>> written = std::make_shared<std::optional<store::ResultSet>>();
 };
+
+// Reads the row `where` (with `params`) of `c` inside the transaction into `out`.
+util::Status ReadWritten(store::Tx& tx, const Collection& c, std::string_view where, const util::SqlParams& params,
+                         std::optional<store::ResultSet>& out) {
+  auto rs = tx.Query(fmt::format("SELECT * FROM {} WHERE {}", Quote(c.name), where), params);
+  if (!rs) return rs.error();
+  if (!rs->rows.empty()) out = std::move(*rs);
+  return util::Status::Ok();
+}
 
 const char* FailureMessage(OpKind kind) {
   switch (kind) {
@@ -829,7 +841,7 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
   }
   WriteOp op{OpKind::kCreate, ctx, info, std::string(draft.values["id"].as_string()), {}};
   const Condition rule = RuleCondition(ctx, c.create_rule, info);
-  op.apply = [ctx, id = op.id, values = std::move(draft.values), params = std::move(params), rule,
+  op.apply = [ctx, id = op.id, values = std::move(draft.values), params = std::move(params), rule, written = op.written,
               sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", Quote(c.name), cols, marks)](
                  store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
@@ -842,7 +854,8 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
     // The create rule sees the record as it would be stored; a refusal rolls it back.
     auto allowed = RuleAllows(tx, c, id, rule);
     if (!allowed) return allowed.error();
-    return *allowed ? util::Status::Ok() : util::Status::NotFound("refused by the create rule");
+    if (!*allowed) return util::Status::NotFound("refused by the create rule");
+    return ReadWritten(tx, c, "rowid = last_insert_rowid()", {}, *written);
   };
   co_return op;
 }
@@ -855,7 +868,7 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
   const std::string password = NewPassword(info.body);
   if (!password.empty() && c.FindField("password")) hashed = co_await HashOffThread(password);
   WriteOp op{OpKind::kUpdate, ctx, info, id, {}};
-  op.apply = [ctx, info, id, hashed](store::Tx& tx, boost::json::object& errors) -> util::Status {
+  op.apply = [ctx, info, id, hashed, written = op.written](store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
     auto current = CurrentValues(tx, c, id);
     if (!current) return current.error();
@@ -904,7 +917,7 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
       UniqueError(c, r.error(), errors);
       return r.error();
     }
-    return util::Status::Ok();
+    return ReadWritten(tx, c, "`id` = ?", {id}, *written);
   };
   co_return op;
 }
@@ -951,12 +964,17 @@ net::awaitable<BatchOutcome> ApplyAll(store::Store& store, std::vector<WriteOp>&
   co_return std::move(*outcome);
 }
 
+// The row an operation wrote (creates and updates), as stored when it was written.
+store::ResultSet OpRow(store::Store& store, const WriteOp& op) {
+  auto rs = *op.written ? std::move(*op.written) : FetchOne(store, *op.ctx.collection, op.id, Condition{"1", {}});
+  if (!rs) throw http::ApiError::NotFound();
+  return std::move(*rs);
+}
+
 // The record an operation wrote, as its response shows it (null for deletes).
 boost::json::value OpResult(store::Store& store, const WriteOp& op) {
   if (op.kind == OpKind::kDelete) return nullptr;
-  auto rs = FetchOne(store, *op.ctx.collection, op.id, Condition{"1", {}});
-  if (!rs) throw http::ApiError::NotFound();
-  return Present(store, op.ctx, op.info, *op.ctx.collection, *rs).at(0);
+  return Present(store, op.ctx, op.info, *op.ctx.collection, OpRow(store, op)).at(0);
 }
 
 }  // namespace
@@ -1051,7 +1069,9 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
     auto outcome = co_await ApplyAll(store, ops);
     if (!outcome.status.ok()) throw OpError(ops[0].kind, outcome.status, std::move(outcome.errors));
     if (ops[0].kind == OpKind::kDelete) co_return http::Response{204, "", "", {}};
-    co_return http::Response::Json(200, boost::json::serialize(OpResult(store, ops[0])));
+    const WriteOp& done = ops[0];
+    co_return http::Response::Json(
+        200, PresentText(store, done.ctx, done.info, *done.ctx.collection, OpRow(store, done), true));
   };
 
   auto body_info = [](const http::Request& req, const Context& ctx) {
