@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -45,12 +46,25 @@ constexpr int64_t kMmapSize = int64_t{1} << 34;
 constexpr int kCacheKiB = 32 * 1024;
 // WAL sizes, in pages, for a passive checkpoint and for a restart (see SqliteStore::Checkpoint).
 constexpr int kCheckpointPages = 1000;
+// How often an idle writer looks for commits by other processes, which QueryCached must see.
+constexpr auto kForeignCommitPoll = std::chrono::milliseconds(100);
+// Results kept by QueryCached; past it they are all dropped.
+constexpr std::size_t kMaxCachedResults = 4096;
 constexpr int kRestartPages = 4096;
 // How long a thread's reads may share one read transaction (see SqliteStore::Refresh).
 constexpr auto kSnapshotReuse = std::chrono::milliseconds(1);
 
 // One SQLite connection with its prepared-statement cache. Used by one thread at a time.
 class Connection {
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Cached {
+    sqlite3_stmt* stmt;
+    std::vector<std::string> tables;  // the tables the statement reads, lower case
+  };
+
  public:
   static util::Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags) {
     sqlite3* raw = nullptr;
@@ -62,6 +76,7 @@ class Connection {
     }
     sqlite3_busy_timeout(raw, static_cast<int>(kBusyTimeout.count()));
     sqlite3_extended_result_codes(raw, 1);
+    sqlite3_set_authorizer(raw, &Connection::Authorize, conn.get());
     // Pages are read through a shared memory map rather than copied by pread into each
     // connection's cache, and the cache holds the hot part of the database.
     const std::string tuning =
@@ -70,7 +85,7 @@ class Connection {
     return conn;
   }
   ~Connection() {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
     sqlite3_close_v2(db_);
   }
   Connection(const Connection&) = delete;
@@ -117,6 +132,13 @@ class Connection {
     return rs;
   }
 
+  // The tables `sql` reads (lower case).
+  util::Result<std::vector<std::string>> Tables(std::string_view sql) {
+    auto cached = Statement(sql);
+    if (!cached) return std::unexpected(cached.error());
+    return (*cached)->tables;
+  }
+
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
 
@@ -143,29 +165,36 @@ class Connection {
     sqlite3_clear_bindings(stmt);
   }
 
+  // The cached statement for `sql`, prepared on first use.
+  util::Result<const Cached*> Statement(std::string_view sql) {
+    if (auto it = cache_.find(sql); it != cache_.end()) return &it->second;
+    if (cache_.size() >= kStatementCacheSize) {
+      for (auto& [k, c] : cache_) sqlite3_finalize(c.stmt);
+      cache_.clear();
+    }
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    preparing_tables_.clear();
+    const int rc =
+        sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK) return std::unexpected(ErrorFrom(db_, rc, "cannot prepare statement"));
+    if (!stmt) return std::unexpected(util::Status::InvalidArgument("empty statement"));
+    for (; tail && *tail; ++tail) {
+      if (*tail != ' ' && *tail != '\n' && *tail != '\t' && *tail != '\r' && *tail != ';') {
+        sqlite3_finalize(stmt);
+        return std::unexpected(util::Status::InvalidArgument("one statement at a time"));
+      }
+    }
+    auto [it, inserted] = cache_.emplace(std::string(sql), Cached{stmt, std::move(preparing_tables_)});
+    preparing_tables_ = {};
+    return &it->second;
+  }
+
   // The cached statement for `sql`, with `params` bound.
   util::Result<sqlite3_stmt*> Prepare(std::string_view sql, const util::SqlParams& params) {
-    sqlite3_stmt* stmt = nullptr;
-    if (auto it = cache_.find(std::string(sql)); it != cache_.end()) {
-      stmt = it->second;
-    } else {
-      if (cache_.size() >= kStatementCacheSize) {
-        for (auto& [k, s] : cache_) sqlite3_finalize(s);
-        cache_.clear();
-      }
-      const char* tail = nullptr;
-      const int rc =
-          sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
-      if (rc != SQLITE_OK) return std::unexpected(ErrorFrom(db_, rc, "cannot prepare statement"));
-      if (!stmt) return std::unexpected(util::Status::InvalidArgument("empty statement"));
-      for (; tail && *tail; ++tail) {
-        if (*tail != ' ' && *tail != '\n' && *tail != '\t' && *tail != '\r' && *tail != ';') {
-          sqlite3_finalize(stmt);
-          return std::unexpected(util::Status::InvalidArgument("one statement at a time"));
-        }
-      }
-      cache_.emplace(std::string(sql), stmt);
-    }
+    auto cached = Statement(sql);
+    if (!cached) return std::unexpected(cached.error());
+    sqlite3_stmt* stmt = (*cached)->stmt;
     if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size()) {
       return std::unexpected(util::Status::InvalidArgument(
           fmt::format("statement expects {} parameters, got {}", sqlite3_bind_parameter_count(stmt), params.size())));
@@ -197,8 +226,20 @@ class Connection {
     return stmt;
   }
 
+  // Collects the tables a statement being prepared reads (SQLite asks for each one).
+  static int Authorize(void* self, int action, const char* table, const char*, const char*, const char*) {
+    if (action == SQLITE_READ && table) {
+      std::string name(table);
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      auto& tables = static_cast<Connection*>(self)->preparing_tables_;
+      if (std::find(tables.begin(), tables.end(), name) == tables.end()) tables.push_back(std::move(name));
+    }
+    return SQLITE_OK;
+  }
+
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, Cached, StringHash, std::equal_to<>> cache_;
+  std::vector<std::string> preparing_tables_;
 };
 
 class ConnectionTx final : public Tx {
@@ -223,6 +264,7 @@ class SqliteStore final : public Store {
       : path_(std::move(path)), writer_(std::move(writer)), writer_thread_([this] { WriterLoop(); }) {
     // Replaces SQLite's automatic checkpoint: see Checkpoint().
     sqlite3_wal_hook(writer_->db(), &SqliteStore::OnWalCommit, this);
+    sqlite3_update_hook(writer_->db(), &SqliteStore::OnUpdate, this);
   }
 
   ~SqliteStore() override {
@@ -252,6 +294,34 @@ class SqliteStore final : public Store {
     const auto now = Refresh(r);
     auto rs = r.conn->Query(sql, params);
     if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
+    return rs;
+  }
+
+  util::Result<ResultSet> QueryCached(std::string_view sql, const util::SqlParams& params) override {
+    std::string key = ResultKey(sql, params);
+    {
+      std::shared_lock lock(results_mu_);
+      if (auto it = results_.find(key); it != results_.end() && Current(it->second)) return it->second.rs;
+    }
+    auto reader = ThreadReader();
+    if (!reader) return std::unexpected(reader.error());
+    auto tables = (*reader)->conn->Tables(sql);
+    if (!tables) return std::unexpected(tables.error());
+    // The versions are read before the query: a commit that lands meanwhile makes the entry
+    // out of date at once, never the other way round.
+    CachedResult entry;
+    {
+      std::shared_lock lock(versions_mu_);
+      entry.epoch = epoch_;
+      for (const auto& t : *tables) entry.versions.push_back(VersionLocked(t));
+    }
+    entry.tables = std::move(*tables);
+    auto rs = Query(sql, params);
+    if (!rs) return rs;
+    entry.rs = *rs;
+    std::unique_lock lock(results_mu_);
+    if (results_.size() >= kMaxCachedResults) results_.clear();
+    results_.insert_or_assign(std::move(key), std::move(entry));
     return rs;
   }
 
@@ -285,10 +355,16 @@ class SqliteStore final : public Store {
 
   void WriterLoop() {
     std::vector<Pending> batch;
+    (void)ForeignCommit();  // the starting point
     for (;;) {
       {
         std::unique_lock lock(queue_mu_);
-        queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        // Idle, it still looks for other processes' commits now and then (see QueryCached).
+        if (!queue_cv_.wait_for(lock, kForeignCommitPoll, [this] { return stopping_ || !queue_.empty(); })) {
+          lock.unlock();
+          BumpVersions();
+          continue;
+        }
         if (queue_.empty()) return;  // stopping, and everything queued is done
         while (!queue_.empty() && batch.size() < kMaxWritesPerBatch) {
           batch.push_back(std::move(queue_.front()));
@@ -333,6 +409,7 @@ class SqliteStore final : public Store {
     Checkpoint();
     last_commit_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_release);
+    BumpVersions();
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
@@ -380,6 +457,90 @@ class SqliteStore final : public Store {
     if (!r.snapshot) return;
     r.snapshot = false;
     if (!r.conn->Exec("COMMIT", {})) (void)r.conn->ExecScript("ROLLBACK");
+  }
+
+  struct CachedResult {
+    ResultSet rs;
+    std::vector<std::string> tables;
+    std::vector<uint64_t> versions;  // of `tables` when the query ran
+    uint64_t epoch = 0;
+  };
+
+  static std::string ResultKey(std::string_view sql, const util::SqlParams& params) {
+    std::string key(sql);
+    for (const auto& p : params) {
+      key += '\0';
+      std::visit(
+          [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+              key += 'n';
+            } else if constexpr (std::is_same_v<T, bool>) {
+              key += v ? "b1" : "b0";
+            } else if constexpr (std::is_same_v<T, int64_t>) {
+              key += 'i' + std::to_string(v);
+            } else if constexpr (std::is_same_v<T, double>) {
+              key += fmt::format("d{}", v);
+            } else {
+              key += fmt::format("s{}:", v.size());
+              key += v;
+            }
+          },
+          p);
+    }
+    return key;
+  }
+
+  uint64_t VersionLocked(const std::string& table) const {
+    auto it = versions_.find(table);
+    return it == versions_.end() ? 0 : it->second;
+  }
+
+  bool Current(const CachedResult& e) const {
+    std::shared_lock lock(versions_mu_);
+    if (e.epoch != epoch_) return false;
+    for (std::size_t i = 0; i < e.tables.size(); ++i) {
+      if (VersionLocked(e.tables[i]) != e.versions[i]) return false;
+    }
+    return true;
+  }
+
+  // Every row the writer inserts, updates or deletes: its table's version moves at the commit.
+  static void OnUpdate(void* self, int, const char*, const char* table, sqlite3_int64) {
+    auto& touched = static_cast<SqliteStore*>(self)->touched_;
+    if (!touched.empty() && touched.back() == table) return;
+    std::string name(table);
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (std::find(touched.begin(), touched.end(), name) == touched.end()) touched.push_back(std::move(name));
+  }
+
+  // After a batch, on the writer thread (after commits_ moved): new versions for the tables it
+  // touched, and a new epoch when the schema changed or another process committed.
+  void BumpVersions() {
+    bool schema_changed = false;
+    if (auto rs = writer_->Query("PRAGMA schema_version", {}); rs && !rs->rows.empty()) {
+      const auto* v = std::get_if<int64_t>(&rs->rows[0][0]);
+      schema_changed = v && *v != schema_version_;
+      if (v) schema_version_ = *v;
+    }
+    const bool foreign = ForeignCommit();
+    if (touched_.empty() && !schema_changed && !foreign) return;
+    std::unique_lock lock(versions_mu_);
+    for (const auto& t : touched_) ++versions_[t];
+    if (schema_changed || foreign) ++epoch_;
+    touched_.clear();
+  }
+
+  // Whether another connection (another process) committed since the last call: its changes
+  // bypass the update hook.
+  bool ForeignCommit() {
+    auto rs = writer_->Query("PRAGMA data_version", {});
+    if (!rs || rs->rows.empty()) return false;
+    const auto* v = std::get_if<int64_t>(&rs->rows[0][0]);
+    if (!v || *v == data_version_) return false;
+    const bool first = data_version_ < 0;
+    data_version_ = *v;
+    return !first;
   }
 
   static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
@@ -435,6 +596,16 @@ class SqliteStore final : public Store {
 
   std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
   std::vector<std::unique_ptr<Reader>> readers_;
+
+  // Table versions for QueryCached. touched_, schema_version_ and data_version_: writer thread only.
+  mutable std::shared_mutex versions_mu_;
+  std::unordered_map<std::string, uint64_t> versions_;
+  uint64_t epoch_ = 0;
+  std::vector<std::string> touched_;
+  int64_t schema_version_ = -1;
+  int64_t data_version_ = -1;
+  std::shared_mutex results_mu_;
+  std::unordered_map<std::string, CachedResult> results_;
 
   int wal_pages_ = 0;                 // frames in the WAL after the last commit (writer thread only)
   std::atomic<uint64_t> commits_{0};  // transactions committed by the writer

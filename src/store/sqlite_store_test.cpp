@@ -195,7 +195,7 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
                                                                            : util::Status::Internal("create");
                 }).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
-  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));           // a snapshot from before the insert below
+  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));            // a snapshot from before the insert below
   ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
                   return tx.Exec("INSERT INTO t VALUES (1)") ? util::Status::Ok() : util::Status::Internal("insert");
                 }).ok());
@@ -245,6 +245,98 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_LT(std::filesystem::file_size(dir_ / "data.db-wal"), 24u << 20);
+}
+
+util::Status Exec(Store& db, std::string sql, util::SqlParams params = {}) {
+  return db.WriteAndWait([&](Tx& tx) {
+    auto r = tx.Exec(sql, params);
+    return r ? util::Status::Ok() : r.error();
+  });
+}
+
+int64_t Count(Store& db, const std::string& sql, const util::SqlParams& params = {}) {
+  auto rs = db.QueryCached(sql, params);
+  EXPECT_TRUE(rs) << rs.error().ToString();
+  return rs ? std::get<int64_t>(rs->rows.at(0).at(0)) : -1;
+}
+
+TEST_F(SqliteStoreTest, ACachedResultLastsUntilACommitChangesATableItReads) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE a (v INTEGER)").ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE b (v INTEGER)").ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO a VALUES (1), (2)").ok());
+  const std::string both = "SELECT count(*) FROM a WHERE v IN (SELECT v FROM b) OR v > ?";
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM a"), 2);
+  EXPECT_EQ(Count(db, both, {int64_t{0}}), 2);
+  EXPECT_EQ(Count(db, both, {int64_t{1}}), 1);  // parameters are part of the key
+
+  // A commit to another table leaves the count of `a` alone but not the query that reads b.
+  ASSERT_TRUE(Exec(db, "INSERT INTO b VALUES (1)").ok());
+  EXPECT_EQ(Count(db, both, {int64_t{1}}), 2);
+  // Every acknowledged write is seen at once: inserts, updates, deletes.
+  for (int64_t i = 3; i < 50; ++i) {
+    ASSERT_TRUE(Exec(db, "INSERT INTO a VALUES (?)", {i}).ok());
+    ASSERT_EQ(Count(db, "SELECT count(*) FROM a"), i);
+  }
+  ASSERT_TRUE(Exec(db, "UPDATE a SET v = 0 WHERE v = 2").ok());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM a WHERE v = 0"), 1);
+  ASSERT_TRUE(Exec(db, "UPDATE a SET v = 2 WHERE v = 0").ok());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM a WHERE v = 0"), 0);
+  ASSERT_TRUE(Exec(db, "DELETE FROM a WHERE v > 10").ok());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM a"), 10);
+  // Schema changes too.
+  ASSERT_TRUE(Exec(db, "ALTER TABLE a ADD COLUMN w INTEGER DEFAULT 7").ok());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM a WHERE w = 7"), 10);
+  ASSERT_TRUE(Exec(db, "DROP TABLE b").ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE b (v INTEGER)").ok());
+  EXPECT_EQ(Count(db, both, {int64_t{100}}), 0);
+}
+
+TEST_F(SqliteStoreTest, ACachedResultIsDroppedWhenAnotherProcessCommits) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM t"), 0);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "INSERT INTO t VALUES (1)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  // The idle writer looks for such commits every 100 ms.
+  int64_t seen = 0;
+  for (int i = 0; i < 50 && seen != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    seen = Count(db, "SELECT count(*) FROM t");
+  }
+  EXPECT_EQ(seen, 1);
+}
+
+TEST_F(SqliteStoreTest, CachedCountsStayExactUnderConcurrentWrites) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  std::atomic<int64_t> acknowledged{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> stale{0};
+  std::thread reader([&] {
+    while (!stop) {
+      // Whatever was acknowledged before the read started must be counted.
+      const int64_t before = acknowledged.load();
+      const int64_t n = Count(db, "SELECT count(*) FROM t");
+      if (n < before) ++stale;
+    }
+  });
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (1)").ok());
+    acknowledged.store(i + 1);
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM t"), 500);
 }
 
 }  // namespace

@@ -61,6 +61,13 @@ class Store {
   // commits). Returns the rows, or InvalidArgument/IoError from the database.
   virtual util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params = {}) = 0;
 
+  // Runs a read-only query as Query does, and keeps its result until a commit changes one of the
+  // tables it reads (or the schema): for small results of costly queries, such as counts. A
+  // result is never served once the write that changed it has been acknowledged.
+  virtual util::Result<ResultSet> QueryCached(std::string_view sql, const util::SqlParams& params = {}) {
+    return Query(sql, params);
+  }
+
   // Ends the calling thread's kept read transaction if it is older than the reuse window (a
   // read transaction held by an idle thread would hold back the database's checkpoints). I/O
   // threads call it now and then.
