@@ -1,10 +1,11 @@
 #include "api/auth.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "api/record_json.hpp"
 #include "auth/password.hpp"
@@ -32,7 +33,8 @@ const std::string& DummyHash() {
 
 std::string_view BearerToken(std::string_view header) {
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-  if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ")) header.remove_prefix(7);
+  if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer "))
+    header.remove_prefix(7);
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   return header;
 }
@@ -79,13 +81,12 @@ http::Response AuthResponse(const auth::TokenService& tokens, const schema::Coll
                             const std::vector<util::SqlValue>& row) {
   const auto record = RecordToJson(c, rs, row, {.show_email = true});
   const std::string id = std::string(record.at("id").as_string());
-  const std::string token =
-      tokens.Sign({.record_id = id,
-                   .collection_id = c.id,
-                   .type = "auth",
-                   .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(rs, row)),
-                   .refreshable = true},
-                  OptionDuration(c, "authToken", 604800));
+  const std::string token = tokens.Sign({.record_id = id,
+                                         .collection_id = c.id,
+                                         .type = "auth",
+                                         .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(rs, row)),
+                                         .refreshable = true},
+                                        OptionDuration(c, "authToken", 604800));
   return http::Response::Json(200, boost::json::serialize(boost::json::object{{"record", record}, {"token", token}}));
 }
 
@@ -136,13 +137,14 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           if (!body.is_object()) return {};
           auto it = body.as_object().find(key);
           return it != body.as_object().end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                                          : std::string();
+                                                                         : std::string();
         };
         const std::string identity = str("identity");
         const std::string password = str("password");
         const std::string identity_field = str("identityField");
         for (auto [key, value] : {std::pair{"identity", &identity}, std::pair{"password", &password}}) {
-          if (value->empty()) errors[key] = boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
+          if (value->empty())
+            errors[key] = boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
         }
         if (!errors.empty()) {
           throw http::ApiError{400, "An error occurred while validating the submitted data.", std::move(errors), {}};
@@ -162,7 +164,8 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
         std::string hash = DummyHash();
         if (!rs->rows.empty()) {
           const int i = rs->ColumnIndex("password");
-          if (auto* h = i >= 0 ? std::get_if<std::string>(&rs->rows[0][static_cast<std::size_t>(i)]) : nullptr) hash = *h;
+          if (auto* h = i >= 0 ? std::get_if<std::string>(&rs->rows[0][static_cast<std::size_t>(i)]) : nullptr)
+            hash = *h;
         }
         const bool ok = co_await net::co_spawn(
             HashingPool(), [&]() -> net::awaitable<bool> { co_return auth::VerifyPassword(hash, password); },

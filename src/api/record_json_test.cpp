@@ -13,8 +13,8 @@ TEST(RecordJsonTest, WriterMatchesTheObjectForm) {
       {"name":"title","type":"text"},{"name":"n","type":"number"},{"name":"ok","type":"bool"},
       {"name":"tags","type":"select","values":["a","b"],"maxSelect":2},{"name":"meta","type":"json"},
       {"name":"secret","type":"text","hidden":true},{"name":"at","type":"geoPoint"}]})J")
-                                                 .as_object(),
-                                             nullptr);
+                                               .as_object(),
+                                           nullptr);
   ASSERT_TRUE(parsed.errors.empty());
   const auto& c = parsed.collection;
   store::ResultSet rs;
@@ -37,7 +37,10 @@ TEST(RecordJsonTest, WriterMatchesTheObjectForm) {
            {"password", std::string("$argon2id$...")},
            {"tokenKey", std::string("key")},
            {"at", std::string(R"({"lon":1,"lat":2})")}}),
-      row({{"id", std::string("def")}, {"n", int64_t{7}}, {"emailVisibility", int64_t{1}}, {"email", std::string("x@y.zz")}}),
+      row({{"id", std::string("def")},
+           {"n", int64_t{7}},
+           {"emailVisibility", int64_t{1}},
+           {"email", std::string("x@y.zz")}}),
   };
   const RecordJsonWriter writer(c, rs);
   for (const auto& r : rows) {

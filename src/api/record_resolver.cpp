@@ -1,7 +1,10 @@
 #include "api/record_resolver.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include <boost/json/serialize.hpp>
+
+#include "schema/ddl.hpp"
 
 namespace strata::api {
 namespace {
@@ -90,15 +93,24 @@ util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identi
     if (!inner) return inner;
     SqlFragment sql("(SELECT json_group_array(");
     if (inner->multi) {
-      sql.Append("__j.value) FROM ").Append(QuoteIdentifier(target->name)).Append(" AS ").Append(QuoteIdentifier(alias));
+      sql.Append("__j.value) FROM ")
+          .Append(QuoteIdentifier(target->name))
+          .Append(" AS ")
+          .Append(QuoteIdentifier(alias));
       sql.Append(", json_each(").Append(inner->sql).Append(") AS __j)");
     } else {
-      sql.Append(inner->sql).Append(") FROM ").Append(QuoteIdentifier(target->name)).Append(" AS ").Append(QuoteIdentifier(alias)).Append(")");
+      sql.Append(inner->sql)
+          .Append(") FROM ")
+          .Append(QuoteIdentifier(target->name))
+          .Append(" AS ")
+          .Append(QuoteIdentifier(alias))
+          .Append(")");
     }
     return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
   }
   auto r = ResolvePath(collection_, alias_, path, modifier, 0);
-  if (!r) return std::unexpected(r.error().code() == util::Status::Code::kInvalidArgument ? Unknown(identifier) : r.error());
+  if (!r)
+    return std::unexpected(r.error().code() == util::Status::Code::kInvalidArgument ? Unknown(identifier) : r.error());
   return r;
 }
 
@@ -177,11 +189,13 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
       }
       if (modifier == "lower") return ResolvedField::Sql(SqlFragment("LOWER(" + col + ")"), SqlType::kText);
       if (modifier == "length") {
-        if (!f->IsMultiple() && f->type != FieldType::kJson) return std::unexpected(util::Status::InvalidArgument(":length"));
+        if (!f->IsMultiple() && f->type != FieldType::kJson)
+          return std::unexpected(util::Status::InvalidArgument(":length"));
         return ResolvedField::Sql(SqlFragment("json_array_length(" + col + ")"), SqlType::kNumber);
       }
       if (modifier == "each") {
-        if (!f->IsMultiple() && f->type != FieldType::kJson) return std::unexpected(util::Status::InvalidArgument(":each"));
+        if (!f->IsMultiple() && f->type != FieldType::kJson)
+          return std::unexpected(util::Status::InvalidArgument(":each"));
         return ResolvedField::Sql(SqlFragment(col), SqlType::kAny, /*multi=*/true);
       }
       if (!modifier.empty()) return std::unexpected(util::Status::InvalidArgument("modifier"));
@@ -203,8 +217,9 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
     const std::string target_table = QuoteIdentifier(target->name) + " AS " + QuoteIdentifier(inner_alias);
     if (!f->IsMultiple() && !inner->multi) {
       SqlFragment sql("(SELECT ");
-      sql.Append(inner->sql).Append(" FROM " + target_table + " WHERE " + Column(inner_alias, "id") + " = " +
-                                    Column(alias, f->name) + ")");
+      sql.Append(inner->sql)
+          .Append(" FROM " + target_table + " WHERE " + Column(inner_alias, "id") + " = " + Column(alias, f->name) +
+                  ")");
       return ResolvedField::Sql(std::move(sql), inner->type);
     }
     SqlFragment sql("(SELECT json_group_array(");
@@ -213,15 +228,17 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
                  Column(inner_alias, "id") + " = __je.value, json_each(");
       sql.Append(inner->sql).Append(") AS __j)");
     } else if (f->IsMultiple()) {
-      sql.Append(inner->sql).Append(") FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table +
-                                    " ON " + Column(inner_alias, "id") + " = __je.value)");
+      sql.Append(inner->sql)
+          .Append(") FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table + " ON " +
+                  Column(inner_alias, "id") + " = __je.value)");
     }
     return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
   }
 
   // Back-relation: <collection>_via_<relation field>.
   const auto via = head.find("_via_");
-  if (via == std::string_view::npos || rest.empty()) return std::unexpected(util::Status::InvalidArgument("unknown field"));
+  if (via == std::string_view::npos || rest.empty())
+    return std::unexpected(util::Status::InvalidArgument("unknown field"));
   const Collection* source = snapshot_.Find(head.substr(0, via));
   const Field* rel = source ? source->FindField(head.substr(via + 5)) : nullptr;
   if (!rel || rel->type != FieldType::kRelation || rel->StringOption("collectionId") != c.id) {
@@ -236,11 +253,30 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
                                              : Column(inner_alias, rel->name) + " = " + Column(alias, "id");
   SqlFragment sql("(SELECT json_group_array(");
   if (inner->multi) {
-    sql.Append("__j.value) FROM " + source_table + ", json_each(").Append(inner->sql).Append(") AS __j WHERE " + link + ")");
+    sql.Append("__j.value) FROM " + source_table + ", json_each(")
+        .Append(inner->sql)
+        .Append(") AS __j WHERE " + link + ")");
   } else {
     sql.Append(inner->sql).Append(") FROM " + source_table + " WHERE " + link + ")");
   }
   return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+}
+
+std::optional<query::SqlFragment> RecordFieldResolver::GeoWithin(std::string_view lon, std::string_view lat,
+                                                                 double target_lon, double target_lat, double km) {
+  if (!lon.ends_with(".lon") || !lat.ends_with(".lat")) return std::nullopt;
+  const std::string_view name = lon.substr(0, lon.size() - 4);
+  if (name != lat.substr(0, lat.size() - 4)) return std::nullopt;
+  const Field* f = collection_.FindField(name);
+  if (!f || f->type != FieldType::kGeoPoint || collection_.type == schema::CollectionType::kView) return std::nullopt;
+  const auto box = query::GeoBoundingBox(target_lon, target_lat, km);
+  if (!box) return std::nullopt;
+  SqlFragment sql;
+  sql.Append(QuoteIdentifier(alias_) + ".rowid IN (SELECT id FROM " +
+             QuoteIdentifier(schema::GeoTable(collection_, *f)) + " WHERE max_lon >= ");
+  sql.Bind(box->min_lon).Append(" AND min_lon <= ").Bind(box->max_lon);
+  sql.Append(" AND max_lat >= ").Bind(box->min_lat).Append(" AND min_lat <= ").Bind(box->max_lat).Append(")");
+  return sql;
 }
 
 }  // namespace strata::api

@@ -20,11 +20,11 @@ inline constexpr int kMaxRelationDepth = 6;
 
 // What a rule or filter may know about the request.
 struct RequestInfo {
-  boost::json::value auth = nullptr;   // the requester's record (with collectionId/collectionName), or null
-  boost::json::object body;            // the submitted data (create and update rules)
-  boost::json::object query;           // query parameters
-  boost::json::object headers;         // lower-case names, '-' as '_'
-  std::string method;                  // "GET", "POST", …
+  boost::json::value auth = nullptr;  // the requester's record (with collectionId/collectionName), or null
+  boost::json::object body;           // the submitted data (create and update rules)
+  boost::json::object query;          // query parameters
+  boost::json::object headers;        // lower-case names, '-' as '_'
+  std::string method;                 // "GET", "POST", …
   std::string context = "default";
   const boost::json::object* current = nullptr;  // the stored record, for :changed
 };
@@ -37,6 +37,9 @@ class RecordFieldResolver final : public query::FieldResolver {
       : snapshot_(snapshot), collection_(collection), alias_(std::move(table_alias)), request_(request) {}
 
   util::Result<query::ResolvedField> Resolve(std::string_view identifier) override;
+  // A geoPoint field of the collection itself ("location.lon", "location.lat"): its R*Tree.
+  std::optional<query::SqlFragment> GeoWithin(std::string_view lon, std::string_view lat, double target_lon,
+                                              double target_lat, double km) override;
 
  private:
   util::Result<query::ResolvedField> ResolveRequest(std::string_view path, std::string_view modifier);

@@ -22,6 +22,7 @@
 #include "http/router.hpp"
 #include "query/sql.hpp"
 #include "schema/catalog.hpp"
+#include "schema/ddl.hpp"
 #include "schema/values.hpp"
 #include "store/store.hpp"
 
@@ -43,6 +44,9 @@ net::thread_pool& HashingPool() {
 }
 
 std::string Quote(std::string_view name) { return fmt::format("`{}`", name); }
+
+// A column of the collection's table, qualified: lists may join other tables (full-text search).
+std::string Column(const Collection& c, std::string_view name) { return Quote(c.name) + "." + Quote(name); }
 
 http::ApiError ValidationError(std::string message, boost::json::object data) {
   return http::ApiError{400, std::move(message), std::move(data), {}};
@@ -161,9 +165,9 @@ std::string OrderBy(const Collection& c, std::string_view sort) {
     if (item == "@random") {
       term = "RANDOM()";
     } else if (item == "@rowid") {
-      term = "rowid";
+      term = Quote(c.name) + ".rowid";
     } else if (const Field* f = c.FindField(item)) {
-      term = Quote(f->name);
+      term = Column(c, f->name);
     } else {
       throw http::ApiError::BadRequest(fmt::format("Invalid sort field {:?}.", item));
     }
@@ -172,6 +176,50 @@ std::string OrderBy(const Collection& c, std::string_view sort) {
     if (desc) out += " DESC";
   }
   return out;
+}
+
+// A list's ?search=: the words, each quoted for FTS5 (so that no operator syntax reaches it), all
+// required, the last one also as a prefix (for search-as-you-type).
+struct Search {
+  std::string query;  // the FTS5 query; empty: no search
+  std::string join;   // " JOIN <fts> ON …", appended to FROM
+  std::string match;  // the condition, with one placeholder for `query`
+  std::string rank;   // ORDER BY term for relevance
+  bool active() const { return !query.empty(); }
+};
+
+Search SearchFor(const Collection& c, std::string_view text) {
+  Search s;
+  std::vector<std::string> words;
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+  };
+  for (char ch : text) {
+    // Separators are ASCII whitespace and punctuation; other bytes (letters, digits, UTF-8) make words.
+    if (static_cast<unsigned char>(ch) < 0x80 && !std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') {
+      flush();
+    } else {
+      word += ch;
+    }
+  }
+  flush();
+  if (words.empty()) return s;
+  if (schema::SearchableFields(c).empty()) {
+    throw http::ApiError::BadRequest(fmt::format("The collection {:?} has no searchable fields.", c.name));
+  }
+  if (words.size() > 32) throw http::ApiError::BadRequest("The search can have at most 32 words.");
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i) s.query += ' ';
+    s.query += '"' + words[i] + '"';
+    if (i + 1 == words.size()) s.query += '*';
+  }
+  const std::string fts = Quote(schema::SearchTable(c));
+  s.join = fmt::format(" JOIN {0} ON {0}.rowid = {1}.rowid", fts, Quote(c.name));
+  s.match = fmt::format("({0} MATCH ?)", fts);
+  s.rank = fts + ".rank";
+  return s;
 }
 
 // Keyset pagination ("?cursor="): the sort terms, each a field and a direction, ending with the
@@ -217,7 +265,8 @@ std::string EncodeCursor(const std::vector<SortTerm>& terms, const store::Result
 
 // The condition selecting rows after the cursor: (a > va) OR (a = va AND b > vb) OR …, with < for
 // descending terms. Returns false in `ok` for a cursor that does not fit the terms.
-std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cursor, util::SqlParams& params) {
+std::string AfterCursor(const Collection& c, const std::vector<SortTerm>& terms, std::string_view cursor,
+                        util::SqlParams& params) {
   auto invalid = [] { return http::ApiError::BadRequest("Invalid cursor."); };
   auto raw = auth::Base64UrlDecode(cursor);
   if (!raw) throw invalid();
@@ -237,15 +286,15 @@ std::string AfterCursor(const std::vector<SortTerm>& terms, std::string_view cur
     }
   }
   // A range on the first term lets an index start at the cursor instead of scanning from the top.
-  std::string out = Quote(terms[0].field->name) + (terms[0].desc ? " <= ?" : " >= ?") + " AND (";
+  std::string out = Column(c, terms[0].field->name) + (terms[0].desc ? " <= ?" : " >= ?") + " AND (";
   params.push_back(values[0]);
   for (std::size_t i = 0; i < terms.size(); ++i) {
     out += i == 0 ? "(" : " OR (";
     for (std::size_t j = 0; j < i; ++j) {
-      out += Quote(terms[j].field->name) + " = ? AND ";
+      out += Column(c, terms[j].field->name) + " = ? AND ";
       params.push_back(values[j]);
     }
-    out += Quote(terms[i].field->name) + (terms[i].desc ? " < ?" : " > ?") + ")";
+    out += Column(c, terms[i].field->name) + (terms[i].desc ? " < ?" : " > ?") + ")";
     params.push_back(values[i]);
   }
   return out + ")";
@@ -992,11 +1041,19 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
         // The rule and the filter go into the one query: the database applies both.
         const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
         const Condition user_filter = FilterCondition(ctx, filter, info);
-        const std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
-        util::SqlParams where_params = rule.params;
-        where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
-        const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
         const auto& c = *ctx.collection;
+        // ?search=: full-text search over the searchable fields, ranked by relevance unless sorted.
+        const Search search = SearchFor(c, req.QueryParam("search").value_or(""));
+        std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
+        util::SqlParams where_params;
+        if (search.active()) {
+          condition = search.match + " AND " + condition;
+          where_params.push_back(search.query);
+        }
+        where_params.insert(where_params.end(), rule.params.begin(), rule.params.end());
+        where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
+        const std::string from = Quote(c.name) + search.join;
+        const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
         const std::string sort = req.QueryParam("sort").value_or("");
         const auto cursor = req.QueryParam("cursor");
         if (cursor) {
@@ -1004,15 +1061,16 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
           const auto terms = CursorTerms(c, sort);
           util::SqlParams params = where_params;
           std::string where = "(" + condition + ")";
-          if (!cursor->empty()) where += " AND (" + AfterCursor(terms, *cursor, params) + ")";
+          if (!cursor->empty()) where += " AND (" + AfterCursor(c, terms, *cursor, params) + ")";
           std::string order;
           for (const auto& t : terms) {
             order += order.empty() ? "" : ", ";
-            order += Quote(t.field->name) + (t.desc ? " DESC" : "");
+            order += Column(c, t.field->name) + (t.desc ? " DESC" : "");
           }
           params.emplace_back(per_page + 1);
           auto rs = store.Query(
-              fmt::format("SELECT * FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), where, order), params);
+              fmt::format("SELECT {}.* FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), from, where, order),
+              params);
           if (!rs) throw http::ApiError::Internal(rs.error().ToString());
           const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
           if (more) rs->rows.pop_back();
@@ -1028,20 +1086,20 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
         const auto skip = req.QueryParam("skipTotal").value_or("");
         const bool skip_total = skip == "1" || skip == "true";
         std::string order = OrderBy(c, sort);
-        if (order.empty()) order = "rowid";
+        if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
         util::SqlParams page_params = where_params;
         page_params.emplace_back(per_page);
         page_params.emplace_back((page - 1) * per_page);
-        auto rs = store.Query(
-            fmt::format("SELECT * FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name), condition, order),
-            page_params);
+        auto rs = store.Query(fmt::format("SELECT {}.* FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name),
+                                          from, condition, order),
+                              page_params);
         if (!rs) throw http::ApiError::Internal(rs.error().ToString());
         int64_t total = -1;
         if (!skip_total) {
           // Kept until a commit changes a table the count reads: a list with its total does not
           // walk every matching row on every request.
-          auto count = store.QueryCached(fmt::format("SELECT count(*) FROM {} WHERE ({})", Quote(c.name), condition),
-                                         where_params);
+          auto count =
+              store.QueryCached(fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition), where_params);
           if (!count) throw http::ApiError::Internal(count.error().ToString());
           total = std::get<int64_t>(count->rows[0][0]);
         }

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <variant>
 
 #include "query/datetime.hpp"
@@ -551,7 +552,44 @@ class Builder {
 
   // ---- comparisons ----
 
+  // The resolver's index condition for a geoDistance(...) < km comparison, if it has one.
+  std::optional<Frag> GeoPrefilter(const Comparison& c) {
+    if (c.op != Op::kLt && c.op != Op::kLte) return std::nullopt;
+    if (c.left.kind != Operand::Kind::kFunction || c.left.function != Function::kGeoDistance ||
+        c.left.args.size() != 4 || c.right.kind != Operand::Kind::kNumber) {
+      return std::nullopt;
+    }
+    const auto& a = c.left.args;
+    auto is = [](const Operand& o, Operand::Kind k) { return o.kind == k; };
+    using K = Operand::Kind;
+    std::optional<SqlFragment> cond;
+    if (is(a[0], K::kIdentifier) && is(a[1], K::kIdentifier) && is(a[2], K::kNumber) && is(a[3], K::kNumber)) {
+      cond = resolver_.GeoWithin(a[0].text, a[1].text, a[2].number, a[3].number, c.right.number);
+    } else if (is(a[2], K::kIdentifier) && is(a[3], K::kIdentifier) && is(a[0], K::kNumber) && is(a[1], K::kNumber)) {
+      cond = resolver_.GeoWithin(a[2].text, a[3].text, a[0].number, a[1].number, c.right.number);
+    }
+    if (!cond) return std::nullopt;
+    Frag out;
+    for (const auto& p : cond->pieces()) {
+      if (p.is_value) {
+        out.Value(p.value);
+      } else {
+        out.Add(p.text);
+      }
+    }
+    return out;
+  }
+
   util::Result<Frag> BuildComparison(const Comparison& c) {
+    if (auto prefilter = GeoPrefilter(c)) {
+      auto exact = BuildPlainComparison(c);
+      if (!exact) return exact;
+      return "(" + *prefilter + " AND " + *exact + ")";
+    }
+    return BuildPlainComparison(c);
+  }
+
+  util::Result<Frag> BuildPlainComparison(const Comparison& c) {
     auto l = BuildOperand(c.left);
     if (!l) return std::unexpected(l.error());
     auto r = BuildOperand(c.right);
@@ -781,6 +819,23 @@ class Builder {
 };
 
 }  // namespace
+
+std::optional<GeoBox> GeoBoundingBox(double lon, double lat, double km) {
+  constexpr double kEarthKm = 6371;  // as geoDistance
+  constexpr double kDeg = 180 / std::numbers::pi;
+  if (!std::isfinite(lon) || !std::isfinite(lat) || !std::isfinite(km) || km < 0 || std::abs(lat) > 90) {
+    return std::nullopt;
+  }
+  // A hair wider than exact, so that rounding never drops a point on the edge.
+  const double angle = km / kEarthKm * (1 + 1e-9) + 1e-12;
+  const double min_lat = lat - angle * kDeg, max_lat = lat + angle * kDeg;
+  if (min_lat <= -90 || max_lat >= 90) return std::nullopt;
+  const double ratio = std::sin(angle) / std::cos(lat / kDeg);
+  if (ratio >= 1) return std::nullopt;
+  const double dlon = std::asin(ratio) * kDeg;
+  if (lon - dlon < -180 || lon + dlon > 180) return std::nullopt;
+  return GeoBox{lon - dlon, lon + dlon, min_lat, max_lat};
+}
 
 util::Result<Sql> BuildSql(const Expr& expr, FieldResolver& resolver, const SqlOptions& options) {
   return Builder(resolver, options).Run(expr);

@@ -84,7 +84,25 @@ class FieldResolver {
   // "@request.body.role:isset"). Returns the field, or InvalidArgument naming an unknown or
   // forbidden identifier (other codes are passed through to the caller unchanged).
   virtual util::Result<ResolvedField> Resolve(std::string_view identifier) = 0;
+
+  // For `geoDistance(lon, lat, LON, LAT) < KM` (or <=, or with the two points swapped) where `lon`
+  // and `lat` are identifiers and the rest are numbers: a condition that holds for every row whose
+  // point lies within `km` kilometres of (LON, LAT) and that the database can answer from an index.
+  // The builder adds it beside the exact distance test, which still decides. Default: none.
+  virtual std::optional<SqlFragment> GeoWithin(std::string_view lon, std::string_view lat, double target_lon,
+                                               double target_lat, double km) {
+    (void)lon, (void)lat, (void)target_lon, (void)target_lat, (void)km;
+    return std::nullopt;
+  }
 };
+
+// The box of longitudes and latitudes (degrees) that holds every point within `km` kilometres of
+// (lon, lat) on the sphere of geoDistance, or nullopt when it spans a pole or the antimeridian
+// (no useful box). For index prefilters.
+struct GeoBox {
+  double min_lon, max_lon, min_lat, max_lat;
+};
+std::optional<GeoBox> GeoBoundingBox(double lon, double lat, double km);
 
 struct Sql {
   std::string text;        // a boolean SQL expression, for a WHERE clause

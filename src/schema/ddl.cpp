@@ -48,14 +48,90 @@ std::string ConvertedValue(const Field& before, const Field& after) {
     return fmt::format("(CASE WHEN {0} IS NULL OR {0} = '' THEN '[]' ELSE json_array({0}) END)", col);
   }
   if (before.IsMultiple() && !after.IsMultiple()) {
-    return fmt::format("(CASE WHEN json_valid({0}) AND json_type({0}) = 'array' THEN "
-                       "COALESCE(json_extract({0}, '$[#-1]'), '') ELSE COALESCE({0}, '') END)",
-                       col);
+    return fmt::format(
+        "(CASE WHEN json_valid({0}) AND json_type({0}) = 'array' THEN "
+        "COALESCE(json_extract({0}, '$[#-1]'), '') ELSE COALESCE({0}, '') END)",
+        col);
   }
   return col;
 }
 
+// The full-text and geo indexes of `c`, with the triggers that keep them current, filled from
+// the table's rows.
+void AppendSideIndexes(const Collection& c, std::vector<std::string>& out) {
+  if (c.type == CollectionType::kView) return;
+  const std::string table = Quote(c.name);
+  const auto searchable = SearchableFields(c);
+  if (!searchable.empty()) {
+    const std::string fts = Quote(SearchTable(c));
+    std::string cols, news, olds;
+    for (const Field* f : searchable) {
+      cols += ", " + Quote(f->name);
+      news += ", new." + Quote(f->name);
+      olds += ", old." + Quote(f->name);
+    }
+    out.push_back(
+        fmt::format("CREATE VIRTUAL TABLE {} USING fts5({}, content='{}', content_rowid='rowid', "
+                    "tokenize='unicode61 remove_diacritics 2')",
+                    fts, cols.substr(2), c.name));
+    const std::string insert = fmt::format("INSERT INTO {}(rowid{}) VALUES (new.rowid{});", fts, cols, news);
+    const std::string remove =
+        fmt::format("INSERT INTO {0}({0}, rowid{1}) VALUES ('delete', old.rowid{2});", fts, cols, olds);
+    const std::string name = SearchTable(c);
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER INSERT ON {} BEGIN {} END", Quote(name + "_ai"), table, insert));
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER DELETE ON {} BEGIN {} END", Quote(name + "_ad"), table, remove));
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER UPDATE ON {} BEGIN {} {} END", Quote(name + "_au"), table,
+                              remove, insert));
+    out.push_back(fmt::format("INSERT INTO {0}({0}) VALUES ('rebuild')", fts));
+  }
+  for (const auto& f : c.fields) {
+    if (f.type != FieldType::kGeoPoint) continue;
+    const std::string name = GeoTable(c, f);
+    const std::string geo = Quote(name);
+    auto coord = [&](std::string_view row, std::string_view key) {
+      return fmt::format("COALESCE(json_extract({}.{}, '$.{}'), 0)", row, Quote(f.name), key);
+    };
+    out.push_back(fmt::format("CREATE VIRTUAL TABLE {} USING rtree(id, min_lon, max_lon, min_lat, max_lat)", geo));
+    const std::string insert = fmt::format("INSERT INTO {0} VALUES (new.rowid, {1}, {1}, {2}, {2});", geo,
+                                           coord("new", "lon"), coord("new", "lat"));
+    const std::string remove = fmt::format("DELETE FROM {} WHERE id = old.rowid;", geo);
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER INSERT ON {} BEGIN {} END", Quote(name + "_ai"), table, insert));
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER DELETE ON {} BEGIN {} END", Quote(name + "_ad"), table, remove));
+    out.push_back(fmt::format("CREATE TRIGGER {} AFTER UPDATE OF {} ON {} BEGIN {} {} END", Quote(name + "_au"),
+                              Quote(f.name), table, remove, insert));
+    out.push_back(fmt::format("INSERT INTO {0} SELECT rowid, {1}, {1}, {2}, {2} FROM {3}", geo, coord(table, "lon"),
+                              coord(table, "lat"), table));
+  }
+}
+
+void AppendDropSideIndexes(const Collection& c, std::vector<std::string>& out) {
+  if (c.type == CollectionType::kView) return;
+  std::vector<std::string> names;
+  if (!SearchableFields(c).empty()) names.push_back(SearchTable(c));
+  for (const auto& f : c.fields) {
+    if (f.type == FieldType::kGeoPoint) names.push_back(GeoTable(c, f));
+  }
+  for (const auto& name : names) {
+    for (const char* suffix : {"_ai", "_ad", "_au"}) out.push_back("DROP TRIGGER IF EXISTS " + Quote(name + suffix));
+    out.push_back("DROP TABLE IF EXISTS " + Quote(name));
+  }
+}
+
 }  // namespace
+
+std::vector<const Field*> SearchableFields(const Collection& c) {
+  std::vector<const Field*> out;
+  for (const auto& f : c.fields) {
+    const bool text = f.type == FieldType::kText || f.type == FieldType::kEditor || f.type == FieldType::kEmail ||
+                      f.type == FieldType::kUrl;
+    if (text && f.BoolOption("searchable")) out.push_back(&f);
+  }
+  return out;
+}
+
+std::string SearchTable(const Collection& c) { return "_fts_" + c.name; }
+
+std::string GeoTable(const Collection& c, const Field& geo_point) { return "_geo_" + c.name + "_" + geo_point.id; }
 
 std::string ColumnDefinition(const Field& f) {
   switch (f.type) {
@@ -88,6 +164,7 @@ std::string ColumnDefinition(const Field& f) {
 std::vector<std::string> MigrationSql(const Collection* before, const Collection* after) {
   std::vector<std::string> out;
   if (!before && !after) return out;
+  if (before) AppendDropSideIndexes(*before, out);
   if (!after) {
     out.push_back((before->type == CollectionType::kView ? "DROP VIEW IF EXISTS " : "DROP TABLE IF EXISTS ") +
                   Quote(before->name));
@@ -101,6 +178,7 @@ std::vector<std::string> MigrationSql(const Collection* before, const Collection
   if (!before) {
     out.push_back(CreateTableSql(*after, after->name));
     AppendCreateIndexes(*after, out);
+    AppendSideIndexes(*after, out);
     return out;
   }
 
@@ -162,6 +240,7 @@ std::vector<std::string> MigrationSql(const Collection* before, const Collection
     }
   }
   AppendCreateIndexes(*after, out);
+  AppendSideIndexes(*after, out);
   return out;
 }
 

@@ -42,8 +42,20 @@ bool ValidThumb(std::string_view t) {
 void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector<const Collection*>& others,
                           boost::json::object& fe) {
   auto nonneg = [&](std::string_view key) {
-    if (f.IntOption(key) < 0) AddError(fe, key, "validation_min_greater_equal_than_required", "Must be no less than 0.");
+    if (f.IntOption(key) < 0)
+      AddError(fe, key, "validation_min_greater_equal_than_required", "Must be no less than 0.");
   };
+  // Full-text search, for text-like fields only.
+  if (auto it = f.options.find("searchable"); it != f.options.end()) {
+    const bool text = f.type == FieldType::kText || f.type == FieldType::kEditor || f.type == FieldType::kEmail ||
+                      f.type == FieldType::kUrl;
+    if (!it->value().is_bool()) {
+      AddError(fe, "searchable", "validation_invalid_value", "Must be true or false.");
+    } else if (it->value().get_bool() && (!text || f.hidden || f.IsPrimaryKey())) {
+      AddError(fe, "searchable", "validation_invalid_value",
+               "Only visible text, editor, email and url fields can be searchable.");
+    }
+  }
   switch (f.type) {
     case FieldType::kText:
     case FieldType::kPassword: {
@@ -62,7 +74,8 @@ void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector
     }
     case FieldType::kNumber: {
       auto mn = f.NumberOption("min"), mx = f.NumberOption("max");
-      if (mn && mx && *mn > *mx) AddError(fe, "max", "validation_min_greater_equal_than_required", "Must be no less than min.");
+      if (mn && mx && *mn > *mx)
+        AddError(fe, "max", "validation_min_greater_equal_than_required", "Must be no less than min.");
       break;
     }
     case FieldType::kSelect: {
@@ -145,7 +158,8 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
   }
   for (const auto* o : others) {
     if (Lower(o->name) == Lower(c.name)) {
-      AddError(errors, "name", "validation_collection_name_exists", "Collection name must be unique (case insensitive).");
+      AddError(errors, "name", "validation_collection_name_exists",
+               "Collection name must be unique (case insensitive).");
     }
     if (o->id == c.name) {
       AddError(errors, "name", "validation_collection_name_id_duplicate",
@@ -154,7 +168,8 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
   }
   if (old) {
     if (old->system != c.system) {
-      AddError(errors, "system", "validation_collection_system_flag_change", "System collection state cannot be changed.");
+      AddError(errors, "system", "validation_collection_system_flag_change",
+               "System collection state cannot be changed.");
     }
     if (old->system && old->name != c.name) {
       AddError(errors, "name", "validation_collection_system_name_change", "System collection name cannot be changed.");
@@ -243,7 +258,8 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
       AddError(errors, "viewQuery", "validation_required", "Cannot be blank.");
     }
     if (c.create_rule || c.update_rule || c.delete_rule) {
-      AddError(errors, "createRule", "validation_view_rule", "View collections are read-only: create, update and delete rules must be null.");
+      AddError(errors, "createRule", "validation_view_rule",
+               "View collections are read-only: create, update and delete rules must be null.");
     }
   }
   if (check_rule) {

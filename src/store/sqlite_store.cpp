@@ -118,11 +118,13 @@ class Connection {
     auto stmt = Prepare(sql, params);
     if (!stmt) return std::unexpected(stmt.error());
     ResultSet rs;
+    int rc = sqlite3_step(*stmt);
+    // Columns are read after the first step: a statement prepared before a schema change is
+    // prepared again by that step, and `SELECT *` may then name other columns.
     const int n = sqlite3_column_count(*stmt);
     rs.columns.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) rs.columns.emplace_back(sqlite3_column_name(*stmt, i));
-    int rc;
-    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(*stmt)) {
       auto& row = rs.rows.emplace_back();
       row.reserve(static_cast<std::size_t>(n));
       for (int i = 0; i < n; ++i) row.push_back(Column(*stmt, i));

@@ -339,5 +339,21 @@ TEST_F(SqliteStoreTest, CachedCountsStayExactUnderConcurrentWrites) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM t"), 500);
 }
 
+TEST_F(SqliteStoreTest, AStatementPreparedBeforeASchemaChangeNamesTheNewColumns) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (a INTEGER)").ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (1)").ok());
+  ASSERT_TRUE(db.Query("SELECT * FROM t"));  // prepared and cached
+  ASSERT_TRUE(Exec(db, "ALTER TABLE t RENAME COLUMN a TO b").ok());
+  ASSERT_TRUE(Exec(db, "ALTER TABLE t ADD COLUMN c TEXT DEFAULT 'x'").ok());
+  auto rs = db.Query("SELECT * FROM t");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(rs->columns, (std::vector<std::string>{"b", "c"}));
+  ASSERT_EQ(rs->rows.size(), 1u);
+  EXPECT_EQ(rs->rows[0].size(), 2u);
+}
+
 }  // namespace
 }  // namespace strata::store
