@@ -30,6 +30,7 @@
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
 #include "obs/process.hpp"
+#include "ratelimit/limiter.hpp"
 #include "schema/catalog.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -135,7 +136,8 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   api::AddHealthRoutes(router, **store);
-  api::AddAuthRoutes(router, **store, **catalog, **tokens);
+  auto limiter = ratelimit::MakeMemoryRateLimiter();
+  api::AddAuthRoutes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   api::AddRecordRoutes(router, **store, **catalog, **tokens);
   api::AddMetricsRoute(router, metrics);

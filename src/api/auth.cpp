@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,6 +12,7 @@
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
+#include "ratelimit/limiter.hpp"
 #include "store/store.hpp"
 
 namespace strata::api {
@@ -95,6 +97,35 @@ const schema::Collection* AuthCollection(const schema::Snapshot& snap, const std
   return c && c->type == schema::CollectionType::kAuth ? c : nullptr;
 }
 
+// Password logins: at most 5 attempts a minute for one identity from one address, 30 a minute for
+// one identity from anywhere (a guesser spread over many addresses) and 60 a minute from one
+// address (one address trying many identities). Every attempt counts, so that parallel requests
+// cannot run ahead of the failures. Refused attempts get 429 with Retry-After, before any
+// password is checked.
+void LimitLoginAttempts(ratelimit::RateLimiter& limiter, const schema::Collection& c, std::string_view identity,
+                        std::string_view address) {
+  using std::chrono::minutes;
+  std::string who(identity);
+  for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string id_key = "login:" + c.id + ":" + who;
+  const std::array<std::pair<std::string, ratelimit::Rule>, 3> checks{{
+      {id_key + "|" + std::string(address), {5, minutes(1)}},
+      {id_key, {30, minutes(1)}},
+      {"login-from:" + std::string(address), {60, minutes(1)}},
+  }};
+  for (const auto& [key, rule] : checks) {
+    const auto d = limiter.Take(key, rule);
+    if (!d.allowed) {
+      auto e = http::ApiError::TooManyRequests(std::chrono::ceil<std::chrono::seconds>(d.retry_after).count());
+      e.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+      e.headers.emplace_back("RateLimit-Remaining", "0");
+      e.headers.emplace_back("RateLimit-Reset",
+                             std::to_string(std::chrono::ceil<std::chrono::seconds>(d.reset).count()));
+      throw e;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
@@ -121,10 +152,11 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
   return info;
 }
 
-void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens) {
+void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
+                   ratelimit::RateLimiter& limiter) {
   router.Add(
       http::Verb::kPost, "/api/collections/{collection}/auth-with-password",
-      [&store, &catalog, &tokens](http::Request& req) -> net::awaitable<http::Response> {
+      [&store, &catalog, &tokens, &limiter](http::Request& req) -> net::awaitable<http::Response> {
         auto snap = catalog.Current();
         const schema::Collection* c = AuthCollection(*snap, req.Param("collection"));
         if (!c) throw http::ApiError::NotFound("Missing or invalid auth collection context.");
@@ -159,6 +191,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           params.emplace_back(identity);
         }
         if (where.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
+        LimitLoginAttempts(limiter, *c, identity, req.remote_address());
         auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE {} LIMIT 1", c->name, where), params);
         if (!rs) throw http::ApiError::Internal(rs.error().ToString());
         std::string hash = DummyHash();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "ratelimit/limiter.hpp"
 #include "schema/catalog.hpp"
 
 namespace strata::http {
@@ -39,6 +40,8 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
 
 // Registers auth-with-password and auth-refresh for every auth collection, and
 // GET /api/.well-known/jwks.json. The arguments must outlive the router.
-void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens);
+// `limiter` limits password logins (see LimitLoginAttempts in auth.cpp).
+void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
+                   ratelimit::RateLimiter& limiter);
 
 }  // namespace strata::api

@@ -1,5 +1,6 @@
 #include "http/response.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -16,11 +17,21 @@ std::string ErrorJson(int status, std::string_view message, const boost::json::o
   return out;
 }
 
-Response ApiError::ToResponse() const { return Response::Json(status, ErrorJson(status, message, data)); }
+Response ApiError::ToResponse() const {
+  Response r = Response::Json(status, ErrorJson(status, message, data));
+  r.headers = headers;
+  return r;
+}
 
 ApiError ApiError::BadRequest(std::string message) { return {400, std::move(message), {}, {}}; }
 ApiError ApiError::NotFound(std::string message) { return {404, std::move(message), {}, {}}; }
 ApiError ApiError::Forbidden(std::string message) { return {403, std::move(message), {}, {}}; }
+ApiError ApiError::TooManyRequests(int64_t retry_after_seconds) {
+  ApiError e{429, "Too Many Requests.", {}, {}};
+  e.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, retry_after_seconds)));
+  return e;
+}
+
 ApiError ApiError::Internal(std::string detail) {
   return {500, "Something went wrong while processing your request.", {}, std::move(detail)};
 }

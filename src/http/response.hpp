@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,7 +20,9 @@ struct Response {
   // Extra headers; they replace the server's defaults of the same name (e.g. Content-Security-Policy).
   std::vector<std::pair<std::string, std::string>> headers;
 
-  static Response Json(int status, std::string body) { return Response{status, std::string(kJsonContentType), std::move(body), {}}; }
+  static Response Json(int status, std::string body) {
+    return Response{status, std::string(kJsonContentType), std::move(body), {}};
+  }
 };
 
 struct ApiError {
@@ -27,6 +30,7 @@ struct ApiError {
   std::string message;       // safe to show to the client
   boost::json::object data;  // per-field details, PocketBase's validation error map
   std::string detail;        // internal only: logged, never sent
+  std::vector<std::pair<std::string, std::string>> headers = {};  // sent with the error (Retry-After, …)
 
   // The error as PocketBase renders it.
   Response ToResponse() const;
@@ -35,6 +39,8 @@ struct ApiError {
   static ApiError NotFound(std::string message = "The requested resource wasn't found.");
   static ApiError Forbidden(std::string message = "You are not allowed to perform this request.");
   static ApiError Internal(std::string detail);
+  // 429, with Retry-After: `retry_after_seconds` (at least 1).
+  static ApiError TooManyRequests(int64_t retry_after_seconds);
 };
 
 // {"data":<data>,"message":<message>,"status":<status>}

@@ -1,0 +1,97 @@
+#include "ratelimit/limiter.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace strata::ratelimit {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+constexpr std::size_t kShards = 16;
+
+// Milliseconds, rounded up: a client that waits retry_after is allowed.
+milliseconds CeilMs(nanoseconds d) { return std::chrono::ceil<milliseconds>(std::max(d, nanoseconds::zero())); }
+
+class MemoryRateLimiter final : public RateLimiter {
+ public:
+  explicit MemoryRateLimiter(std::size_t max_keys) : per_shard_(std::max<std::size_t>(1, max_keys / kShards)) {}
+
+  Decision Take(std::string_view key, const Rule& rule, Clock::time_point now) override {
+    const nanoseconds interval = rule.interval;
+    const int64_t max = std::max<int64_t>(1, rule.max);
+    const nanoseconds emission = interval / max;  // one request's share of the interval
+    Decision d;
+    d.limit = max;
+    Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+    std::lock_guard lock(shard.mu);
+    auto it = shard.tat.find(std::string(key));
+    const Clock::time_point tat = it == shard.tat.end() ? now : std::max(it->second, now);
+    const Clock::time_point next = tat + emission;
+    if (next - now > interval) {
+      // Over the burst: allowed again once the arrival time is back within the interval.
+      d.allowed = false;
+      d.remaining = 0;
+      d.retry_after = CeilMs(next - interval - now);
+      d.reset = CeilMs(tat - now);
+      return d;
+    }
+    if (it == shard.tat.end()) {
+      if (shard.tat.size() >= per_shard_) Evict(shard, now);
+      shard.tat.emplace(std::string(key), next);
+    } else {
+      it->second = next;
+    }
+    d.remaining = (interval - (next - now)) / emission;
+    d.retry_after = milliseconds::zero();
+    d.reset = CeilMs(next - now);
+    return d;
+  }
+
+  std::size_t size() const override {
+    std::size_t n = 0;
+    for (auto& shard : shards_) {
+      std::lock_guard lock(shard.mu);
+      n += shard.tat.size();
+    }
+    return n;
+  }
+
+ private:
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Clock::time_point> tat;
+  };
+
+  // Makes room for one key: drops every key back to its full allowance (its arrival time has
+  // passed) and, if none has, the eighth of the keys closest to it.
+  void Evict(Shard& shard, Clock::time_point now) {
+    std::erase_if(shard.tat, [&](const auto& e) { return e.second <= now; });
+    if (shard.tat.size() < per_shard_) return;
+    std::vector<Clock::time_point> times;
+    times.reserve(shard.tat.size());
+    for (const auto& [k, t] : shard.tat) times.push_back(t);
+    const std::size_t drop = std::max<std::size_t>(1, times.size() / 8);
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(drop - 1), times.end());
+    const Clock::time_point cutoff = times[drop - 1];
+    std::erase_if(shard.tat, [&](const auto& e) { return e.second <= cutoff; });
+  }
+
+  const std::size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace
+
+std::unique_ptr<RateLimiter> MakeMemoryRateLimiter(std::size_t max_keys) {
+  return std::make_unique<MemoryRateLimiter>(max_keys);
+}
+
+}  // namespace strata::ratelimit
