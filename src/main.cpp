@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "http/json_body.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "mail/mailer.hpp"
 #include "obs/access_log.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
@@ -47,6 +49,11 @@ struct ServeFlags {
   std::size_t max_connections = http::kDefaultMaxConnections;
   double header_timeout = std::chrono::duration<double>(http::kHeaderReadTimeout).count();
   double idle_timeout = std::chrono::duration<double>(http::kIdleTimeout).count();
+  std::string mail_capture;  // empty: <dir>/mail unless SMTP is set
+  std::string smtp_url;
+  std::string smtp_user;
+  std::string smtp_password;
+  api::MailSettings mail;
 };
 
 std::chrono::milliseconds Millis(double seconds) {
@@ -138,6 +145,18 @@ int Serve(const ServeFlags& flags) {
   api::AddHealthRoutes(router, **store);
   auto limiter = ratelimit::MakeMemoryRateLimiter();
   api::AddAuthRoutes(router, **store, **catalog, **tokens, *limiter);
+  std::unique_ptr<mail::Mailer> mailer;
+  if (!flags.smtp_url.empty()) {
+    mailer =
+        mail::MakeSmtpMailer({.url = flags.smtp_url, .username = flags.smtp_user, .password = flags.smtp_password});
+    spdlog::info("mail goes out through {}", flags.smtp_url);
+  } else {
+    const std::filesystem::path outbox = flags.mail_capture.empty() ? std::filesystem::path(flags.dir) / "mail"
+                                                                    : std::filesystem::path(flags.mail_capture);
+    mailer = mail::MakeCaptureMailer(outbox);
+    spdlog::info("no SMTP server set (--smtp-url): mail is written to {}", outbox.string());
+  }
+  api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, *mailer, flags.mail);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   api::AddRecordRoutes(router, **store, **catalog, **tokens);
   api::AddMetricsRoute(router, metrics);
@@ -269,6 +288,16 @@ int main(int argc, char** argv) {
   serve->add_option("--idle-timeout", serve_flags.idle_timeout, "Seconds a keep-alive connection may stay idle.")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
+
+  serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
+  serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
+  serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");
+  serve->add_option("--mail-capture", serve_flags.mail_capture,
+                    "Without SMTP: the folder mail is written to, one .eml file per message (default DIR/mail).");
+  serve->add_option("--mail-from", serve_flags.mail.from, "Sender of outgoing mail.")->capture_default_str();
+  serve->add_option("--app-name", serve_flags.mail.app_name, "Application name used in mail.")->capture_default_str();
+  serve->add_option("--app-url", serve_flags.mail.app_url, "Public URL of the application, for links in mail.")
+      ->capture_default_str();
 
   std::string admin_dir = "./strata_data";
   auto* superuser = app.add_subcommand("superuser", "Manage superuser accounts.");

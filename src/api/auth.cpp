@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/auth_internal.hpp"
 #include "api/record_json.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
@@ -16,7 +17,7 @@
 #include "store/store.hpp"
 
 namespace strata::api {
-namespace {
+namespace internal {
 
 namespace net = boost::asio;
 
@@ -80,15 +81,15 @@ std::string TokenKeyOf(const store::ResultSet& rs, const std::vector<util::SqlVa
 }
 
 http::Response AuthResponse(const auth::TokenService& tokens, const schema::Collection& c, const store::ResultSet& rs,
-                            const std::vector<util::SqlValue>& row) {
+                            const std::vector<util::SqlValue>& row, bool refreshable, int64_t lifetime) {
   const auto record = RecordToJson(c, rs, row, {.show_email = true});
   const std::string id = std::string(record.at("id").as_string());
   const std::string token = tokens.Sign({.record_id = id,
                                          .collection_id = c.id,
                                          .type = "auth",
                                          .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(rs, row)),
-                                         .refreshable = true},
-                                        OptionDuration(c, "authToken", 604800));
+                                         .refreshable = refreshable},
+                                        lifetime > 0 ? lifetime : OptionDuration(c, "authToken", 604800));
   return http::Response::Json(200, boost::json::serialize(boost::json::object{{"record", record}, {"token", token}}));
 }
 
@@ -113,20 +114,22 @@ void LimitLoginAttempts(ratelimit::RateLimiter& limiter, const schema::Collectio
       {id_key, {30, minutes(1)}},
       {"login-from:" + std::string(address), {60, minutes(1)}},
   }};
-  for (const auto& [key, rule] : checks) {
-    const auto d = limiter.Take(key, rule);
-    if (!d.allowed) {
-      auto e = http::ApiError::TooManyRequests(std::chrono::ceil<std::chrono::seconds>(d.retry_after).count());
-      e.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
-      e.headers.emplace_back("RateLimit-Remaining", "0");
-      e.headers.emplace_back("RateLimit-Reset",
-                             std::to_string(std::chrono::ceil<std::chrono::seconds>(d.reset).count()));
-      throw e;
-    }
-  }
+  for (const auto& [key, rule] : checks) Limit(limiter, key, rule);
 }
 
-}  // namespace
+void Limit(ratelimit::RateLimiter& limiter, const std::string& key, const ratelimit::Rule& rule) {
+  const auto d = limiter.Take(key, rule);
+  if (d.allowed) return;
+  auto e = http::ApiError::TooManyRequests(std::chrono::ceil<std::chrono::seconds>(d.retry_after).count());
+  e.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+  e.headers.emplace_back("RateLimit-Remaining", "0");
+  e.headers.emplace_back("RateLimit-Reset", std::to_string(std::chrono::ceil<std::chrono::seconds>(d.reset).count()));
+  throw e;
+}
+
+}  // namespace internal
+
+using namespace internal;  // NOLINT: this file's own helpers
 
 std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                                      store::Store& store, const auth::TokenService& tokens) {
@@ -219,6 +222,10 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
                }
                if (who->collection->id != c->id) {
                  throw http::ApiError::Forbidden("The request requires auth record from a different collection.");
+               }
+               // Impersonation tokens end when they expire.
+               if (auto claims = tokens.Verify(BearerToken(*req.Header("Authorization"))); !claims || !claims->refreshable) {
+                 throw http::ApiError::Forbidden("The current auth token is not refreshable.");
                }
                auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c->name), {who->record_id});
                if (!rs || rs->rows.empty()) throw http::ApiError::NotFound();

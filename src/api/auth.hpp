@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "mail/mailer.hpp"
 #include "ratelimit/limiter.hpp"
 #include "schema/catalog.hpp"
 
@@ -43,5 +44,17 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
 // `limiter` limits password logins (see LimitLoginAttempts in auth.cpp).
 void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                    ratelimit::RateLimiter& limiter);
+
+struct MailSettings {
+  std::string from = "Strata <no-reply@localhost>";  // the sender of every message
+  std::string app_name = "Strata";                   // in subjects and texts
+  std::string app_url = "http://127.0.0.1:8090";     // links in messages start with it
+};
+
+// Registers auth-methods, request/confirm-verification, request/confirm-password-reset,
+// request/confirm-email-change, request-otp, auth-with-otp and impersonate for every auth
+// collection. Mail goes through `mailer`. The arguments must outlive the router.
+void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
+                       ratelimit::RateLimiter& limiter, mail::Mailer& mailer, const MailSettings& settings);
 
 }  // namespace strata::api

@@ -145,6 +145,8 @@ std::string TokenService::Sign(TokenClaims claims, int64_t lifetime_seconds) con
                               {"refreshable", claims.refreshable},
                               {"type", claims.type}};
   if (!claims.key_fingerprint.empty()) payload["tk"] = claims.key_fingerprint;
+  if (!claims.email.empty()) payload["email"] = claims.email;
+  if (!claims.new_email.empty()) payload["newEmail"] = claims.new_email;
   const std::string signing_input = Base64UrlEncode(header) + "." + Base64UrlEncode(boost::json::serialize(payload));
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
@@ -194,6 +196,8 @@ util::Result<TokenClaims> TokenService::Verify(std::string_view token) const {
   c.collection_id = str("collectionId");
   c.type = str("type");
   c.key_fingerprint = str("tk");
+  c.email = str("email");
+  c.new_email = str("newEmail");
   if (auto it = p.find("refreshable"); it != p.end() && it->value().is_bool()) c.refreshable = it->value().as_bool();
   auto exp = p.find("exp");
   if (exp == p.end() || !exp->value().is_number()) return invalid("missing expiry");

@@ -32,7 +32,9 @@ struct TokenClaims {
   std::string type;          // "auth", "file", …
   std::string key_fingerprint;  // binds the token to the record's tokenKey at signing time
   bool refreshable = false;
-  int64_t expires = 0;  // unix seconds
+  int64_t expires = 0;    // unix seconds
+  std::string email;      // verification, passwordReset, emailChange: the address the mail went to
+  std::string new_email;  // emailChange: the address to change to
 };
 
 class TokenService {
