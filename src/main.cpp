@@ -219,6 +219,36 @@ int SuperuserUpsert(const std::string& dir, const std::string& email, const std:
   return 0;
 }
 
+int KeysRotate(const std::string& dir, const std::string& alg) {
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  if (auto svc = auth::TokenService::Open(*ctx->store); !svc) {  // the first key, if there is none yet
+    fmt::print(stderr, "cannot load the token keys: {}\n", svc.error().ToString());
+    return 1;
+  }
+  auto kid = auth::TokenService::Rotate(*ctx->store, alg);
+  if (!kid) {
+    fmt::print(stderr, "cannot rotate the token keys: {}\n", kid.error().ToString());
+    return 1;
+  }
+  fmt::print("new {} signing key {}; earlier keys are retired and verify their tokens until these expire\n", alg, *kid);
+  return 0;
+}
+
+int KeysList(const std::string& dir) {
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  auto keys = auth::TokenService::List(*ctx->store);
+  if (!keys) {
+    fmt::print(stderr, "cannot read the token keys: {}\n", keys.error().ToString());
+    return 1;
+  }
+  for (const auto& k : *keys) {
+    fmt::print("{}  {:<5}  created {}  {}\n", k.kid, k.alg, k.created, k.retired ? "retired" : "active");
+  }
+  return 0;
+}
+
 int CollectionsExport(const std::string& dir) {
   auto ctx = OpenAdmin(dir);
   if (!ctx) return 1;
@@ -319,10 +349,24 @@ int main(int argc, char** argv) {
   auto* export_cmd = collections->add_subcommand("export", "Print every collection as a JSON array.");
   export_cmd->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
 
+  auto* keys = app.add_subcommand("keys", "Manage the keys that sign auth tokens.");
+  keys->require_subcommand(1);
+  std::string key_alg = "EdDSA";
+  auto* rotate = keys->add_subcommand(
+      "rotate", "Sign new tokens with a new key; tokens signed by earlier keys stay valid until they expire.");
+  rotate->add_option("--alg", key_alg, "EdDSA (Ed25519, published in the JWKS) or HS256 (a shared secret).")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"EdDSA", "HS256"}));
+  rotate->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+  auto* list_keys = keys->add_subcommand("list", "List the signing keys.");
+  list_keys->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (*serve) return Serve(serve_flags);
   if (*upsert) return SuperuserUpsert(admin_dir, su_email, su_password);
   if (*import) return CollectionsImport(admin_dir, import_file, delete_missing);
   if (*export_cmd) return CollectionsExport(admin_dir);
+  if (*rotate) return KeysRotate(admin_dir, key_alg);
+  if (*list_keys) return KeysList(admin_dir);
   return 0;
 }

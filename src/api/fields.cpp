@@ -1,7 +1,7 @@
 #include "api/fields.hpp"
 
-#include <boost/json/object.hpp>
 #include <algorithm>
+#include <boost/json/object.hpp>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -214,7 +214,8 @@ util::Result<FieldPicker::Excerpt> ParseModifier(std::string_view raw) {
     return std::unexpected(util::Status::InvalidArgument("invalid or empty modifier expression " + Quote(raw)));
   }
   const std::string& name = parts->front();
-  if (name != "excerpt") return std::unexpected(util::Status::InvalidArgument("missing or invalid modifier " + Quote(name)));
+  if (name != "excerpt")
+    return std::unexpected(util::Status::InvalidArgument("missing or invalid modifier " + Quote(name)));
   const std::span<const std::string> args(parts->begin() + 1, parts->end());
   if (args.empty()) {
     return std::unexpected(util::Status::InvalidArgument("max argument is required - expected (max, withEllipsis?)"));
@@ -348,8 +349,8 @@ std::size_t DecodeRune(std::string_view s, std::size_t i, char32_t& rune) {
 
 // Unicode White_Space, which Go's strings.TrimSpace removes.
 bool IsUnicodeSpace(char32_t r) {
-  return r == ' ' || (r >= '\t' && r <= '\r') || r == 0x85 || r == 0xA0 || r == 0x1680 || (r >= 0x2000 && r <= 0x200A) ||
-         r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F || r == 0x3000;
+  return r == ' ' || (r >= '\t' && r <= '\r') || r == 0x85 || r == 0xA0 || r == 0x1680 ||
+         (r >= 0x2000 && r <= 0x200A) || r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F || r == 0x3000;
 }
 
 std::string_view TrimUnicodeSpace(std::string_view s) {
@@ -372,11 +373,10 @@ struct NamedEntity {
   char32_t cp;
 };
 constexpr NamedEntity kNamedEntities[] = {
-    {"amp", '&'},       {"lt", '<'},       {"gt", '>'},       {"quot", '"'},     {"apos", '\''},
-    {"nbsp", 0xA0},     {"shy", 0xAD},     {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122},
-    {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
-    {"ldquo", 0x201C},  {"rdquo", 0x201D}, {"laquo", 0xAB},   {"raquo", 0xBB},   {"middot", 0xB7},
-    {"bull", 0x2022},   {"euro", 0x20AC},  {"deg", 0xB0},     {"times", 0xD7},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},     {"apos", '\''},     {"nbsp", 0xA0},
+    {"shy", 0xAD},     {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122}, {"hellip", 0x2026}, {"mdash", 0x2014},
+    {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D},  {"laquo", 0xAB},
+    {"raquo", 0xBB},   {"middot", 0xB7},  {"bull", 0x2022},  {"euro", 0x20AC},  {"deg", 0xB0},      {"times", 0xD7},
 };
 
 // Decodes character references: the named ones above (with their ';') and numeric ones
@@ -442,25 +442,25 @@ bool In(const std::string_view (&list)[N], std::string_view name) {
 
 // Elements whose content shows no text, skipped whole.
 constexpr std::string_view kSkippedElements[] = {
-    "head", "style",  "script", "iframe",   "embed",    "applet", "object", "svg",    "img",
-    "picture", "dialog", "template", "button", "form", "textarea", "input", "select", "option",
+    "head",    "style",  "script",   "iframe", "embed", "applet",   "object", "svg",    "img",
+    "picture", "dialog", "template", "button", "form",  "textarea", "input",  "select", "option",
 };
 // Elements that do not break the text; a space goes around every other element.
 constexpr std::string_view kInlineElements[] = {
-    "a",    "abbr", "acronym", "b",     "bdo",   "br",     "big",    "button", "cite", "code", "em",
-    "i",    "label", "q",      "small", "span",  "strong", "strike", "sub",    "sup",  "time",
+    "a", "abbr",  "acronym", "b",     "bdo",  "br",     "big",    "button", "cite", "code", "em",
+    "i", "label", "q",       "small", "span", "strong", "strike", "sub",    "sup",  "time",
 };
 // Elements whose content is text up to their end tag, not markup.
-constexpr std::string_view kRawTextElements[] = {"script",   "style", "iframe", "textarea", "title",
-                                                 "xmp",      "noembed", "noframes", "noscript"};
+constexpr std::string_view kRawTextElements[] = {"script", "style",   "iframe",   "textarea", "title",
+                                                 "xmp",    "noembed", "noframes", "noscript"};
 // Raw text elements whose character references are decoded.
 constexpr std::string_view kEscapableRawTextElements[] = {"textarea", "title"};
 constexpr std::string_view kVoidElements[] = {"area",  "base",  "basefont", "bgsound", "br",    "col",
                                               "embed", "frame", "hr",       "img",     "input", "keygen",
                                               "link",  "meta",  "param",    "source",  "track", "wbr"};
 // Elements that a browser puts in the (skipped) head when they come before any content.
-constexpr std::string_view kHeadElements[] = {"base", "basefont", "bgsound", "link",  "meta",
-                                              "title", "noscript", "script", "style", "template"};
+constexpr std::string_view kHeadElements[] = {"base",  "basefont", "bgsound", "link",  "meta",
+                                              "title", "noscript", "script",  "style", "template"};
 
 // A lenient reader of HTML's tokens (text, tags, comments) that writes the text a reader sees,
 // with the rules of PocketBase's excerpt modifier, until the text passes `limit` bytes.

@@ -60,10 +60,10 @@ TEST(FieldPickerTest, Picks) {
        "*:excerpt(2),rel.title:excerpt(3, true)", R"({"id":"12","rel":{"title":"rel..."},"title":"lo"})"},
       {"excerpt on non-strings", R"({"n":123456,"o":{"a":"long text"},"l":["long text"]})",
        "n:excerpt(2),o:excerpt(2),l:excerpt(2)", R"({"n":123456,"o":{"a":"long text"},"l":["long text"]})"},
-      {"a later duplicate replaces the earlier", R"({"a":"abcdef"})", "a:excerpt(2),a",
-       R"({"a":"abcdef"})"},
+      {"a later duplicate replaces the earlier", R"({"a":"abcdef"})", "a:excerpt(2),a", R"({"a":"abcdef"})"},
       {"a later duplicate modifier", R"({"a":"abcdef"})", "a,a:excerpt(2,1)", R"({"a":"ab..."})"},
-      {"wildcard without arguments", R"({"a":1})", "*:excerpt", "error: max argument is required - expected (max, withEllipsis?)"},
+      {"wildcard without arguments", R"({"a":1})", "*:excerpt",
+       "error: max argument is required - expected (max, withEllipsis?)"},
       {"unknown modifier", R"({"a":1})", "a:upper", "error: missing or invalid modifier \"upper\""},
       {"empty modifier", R"({"a":1})", "a:", "error: invalid or empty modifier expression \"\""},
       {"empty modifier expression", R"({"a":1})", "a:( , )", "error: invalid or empty modifier expression \"( , )\""},
@@ -89,7 +89,8 @@ TEST(FieldPickerTest, EmptyOnlyWithoutFields) {
 }
 
 TEST(FieldPickerTest, KeepsKeyOrder) {
-  EXPECT_EQ(Pick(R"({"z":1,"b":2,"a":3,"m":{"y":1,"x":2,"w":3}})", "a,m.w,z,m.y"), R"({"z":1,"a":3,"m":{"y":1,"w":3}})");
+  EXPECT_EQ(Pick(R"({"z":1,"b":2,"a":3,"m":{"y":1,"x":2,"w":3}})", "a,m.w,z,m.y"),
+            R"({"z":1,"a":3,"m":{"y":1,"w":3}})");
   EXPECT_EQ(Pick(R"({"z":1,"b":2,"a":3})", "*"), R"({"z":1,"b":2,"a":3})");
 }
 
