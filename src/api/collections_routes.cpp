@@ -99,18 +99,7 @@ struct SortTerm {
 // PocketBase's sort syntax, "-created,+name,type"; 400 for a field outside the allow-list.
 std::vector<SortTerm> ListSort(std::string_view sort) {
   std::vector<SortTerm> terms;
-  while (!sort.empty()) {
-    const auto comma = sort.find(',');
-    std::string_view item = sort.substr(0, comma);
-    sort = comma == std::string_view::npos ? std::string_view{} : sort.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) continue;
-    bool desc = false;
-    if (item.front() == '-' || item.front() == '+') {
-      desc = item.front() == '-';
-      item.remove_prefix(1);
-    }
+  for (const auto& [item, desc] : SortItems(sort)) {
     if (item == "@random") {
       terms.push_back({{}, desc});
     } else if (const std::string_view field = ListField(item); !field.empty()) {
@@ -196,80 +185,79 @@ void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Cata
 
   // GET /api/collections: pages of the collections, filtered and sorted in memory (there are few),
   // in the catalog's order unless sorted.
-  router.Add(http::Verb::kGet, "/api/collections",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
-               RequireSuperuser(req, catalog, store, tokens);
-               const auto filter = ListFilter(req.QueryParam("filter").value_or(""));
-               const auto sort = ListSort(req.QueryParam("sort").value_or(""));
-               int64_t page = IntParam(req, "page", 1);
-               if (page <= 0) page = 1;
-               int64_t per_page = IntParam(req, "perPage", kDefaultPerPage);
-               if (per_page <= 0) per_page = kDefaultPerPage;
-               per_page = std::min(per_page, kMaxPerPage);
-               const bool skip_total = BoolParam(req, "skipTotal");
+  router.Add(http::Verb::kGet, "/api/collections", [&](http::Request& req) -> net::awaitable<http::Response> {
+    RequireSuperuser(req, catalog, store, tokens);
+    const auto filter = ListFilter(req.QueryParam("filter").value_or(""));
+    const auto sort = ListSort(req.QueryParam("sort").value_or(""));
+    int64_t page = IntParam(req, "page", 1);
+    if (page <= 0) page = 1;
+    int64_t per_page = IntParam(req, "perPage", kDefaultPerPage);
+    if (per_page <= 0) per_page = kDefaultPerPage;
+    per_page = std::min(per_page, kMaxPerPage);
+    const bool skip_total = BoolParam(req, "skipTotal");
 
-               auto snap = catalog.Current();
-               std::vector<boost::json::object> matched;
-               for (const auto& c : snap->collections()) {
-                 boost::json::object json = schema::CollectionToJson(c);
-                 if (filter) {
-                   CollectionValueResolver resolver(json);
-                   auto match = query::Evaluate(*filter, resolver);
-                   if (!match) {
-                     if (match.error().code() == util::Status::Code::kInvalidArgument) {
-                       throw http::ApiError::BadRequest("Invalid filter: " + match.error().message());
-                     }
-                     throw http::ApiError::Internal(match.error().ToString());
-                   }
-                   if (!*match) continue;
-                 }
-                 matched.push_back(std::move(json));
-               }
+    auto snap = catalog.Current();
+    std::vector<boost::json::object> matched;
+    for (const auto& c : snap->collections()) {
+      boost::json::object json = schema::CollectionToJson(c);
+      if (filter) {
+        CollectionValueResolver resolver(json);
+        auto match = query::Evaluate(*filter, resolver);
+        if (!match) {
+          if (match.error().code() == util::Status::Code::kInvalidArgument) {
+            throw http::ApiError::BadRequest("Invalid filter: " + match.error().message());
+          }
+          throw http::ApiError::Internal(match.error().ToString());
+        }
+        if (!*match) continue;
+      }
+      matched.push_back(std::move(json));
+    }
 
-               std::vector<std::size_t> order(matched.size());
-               for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-               if (!sort.empty()) {
-                 // One random key per collection and @random term, as RANDOM() is per row.
-                 std::vector<std::vector<uint64_t>> random;
-                 thread_local std::mt19937_64 rng{std::random_device{}()};
-                 for (const auto& t : sort) {
-                   if (!t.field.empty()) continue;
-                   auto& keys = random.emplace_back(matched.size());
-                   for (auto& k : keys) k = rng();
-                 }
-                 std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-                   std::size_t r = 0;
-                   for (const auto& t : sort) {
-                     int c = 0;
-                     if (t.field.empty()) {
-                       const auto& keys = random[r++];
-                       c = (keys[a] > keys[b]) - (keys[a] < keys[b]);
-                     } else {
-                       c = CompareValues(matched[a].if_contains(t.field), matched[b].if_contains(t.field));
-                     }
-                     if (c != 0) return t.desc ? c > 0 : c < 0;
-                   }
-                   return false;
-                 });
-               }
+    std::vector<std::size_t> order(matched.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (!sort.empty()) {
+      // One random key per collection and @random term, as RANDOM() is per row.
+      std::vector<std::vector<uint64_t>> random;
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      for (const auto& t : sort) {
+        if (!t.field.empty()) continue;
+        auto& keys = random.emplace_back(matched.size());
+        for (auto& k : keys) k = rng();
+      }
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        std::size_t r = 0;
+        for (const auto& t : sort) {
+          int c = 0;
+          if (t.field.empty()) {
+            const auto& keys = random[r++];
+            c = (keys[a] > keys[b]) - (keys[a] < keys[b]);
+          } else {
+            c = CompareValues(matched[a].if_contains(t.field), matched[b].if_contains(t.field));
+          }
+          if (c != 0) return t.desc ? c > 0 : c < 0;
+        }
+        return false;
+      });
+    }
 
-               const auto total = static_cast<int64_t>(matched.size());
-               boost::json::array items;
-               // Compared by pages first: (page - 1) * per_page can overflow for absurd pages.
-               if (page - 1 <= total / per_page) {
-                 const int64_t begin = (page - 1) * per_page;
-                 const int64_t end = std::min(total, begin + per_page);
-                 for (int64_t i = begin; i < end; ++i) {
-                   items.emplace_back(std::move(matched[order[static_cast<std::size_t>(i)]]));
-                 }
-               }
-               boost::json::object out{{"page", page},
-                                       {"perPage", per_page},
-                                       {"totalItems", skip_total ? -1 : total},
-                                       {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page},
-                                       {"items", std::move(items)}};
-               co_return http::Response::Json(200, boost::json::serialize(out));
-             });
+    const auto total = static_cast<int64_t>(matched.size());
+    boost::json::array items;
+    // Compared by pages first: (page - 1) * per_page can overflow for absurd pages.
+    if (page - 1 <= total / per_page) {
+      const int64_t begin = (page - 1) * per_page;
+      const int64_t end = std::min(total, begin + per_page);
+      for (int64_t i = begin; i < end; ++i) {
+        items.emplace_back(std::move(matched[order[static_cast<std::size_t>(i)]]));
+      }
+    }
+    boost::json::object out{{"page", page},
+                            {"perPage", per_page},
+                            {"totalItems", skip_total ? -1 : total},
+                            {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page},
+                            {"items", std::move(items)}};
+    co_return http::Response::Json(200, boost::json::serialize(out));
+  });
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}",
              [&](http::Request& req) -> net::awaitable<http::Response> {
@@ -320,11 +308,11 @@ void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Cata
         const auto& body = BodyObject(req);
         auto it = body.find("collections");
         if (it == body.end() || !it->value().is_array()) {
-          throw http::ApiError{400,
-                               "Failed to import the collections configuration.",
-                               {{"collections", boost::json::object{{"code", "validation_required"},
-                                                                    {"message", "Cannot be blank."}}}},
-                               {}};
+          throw http::ApiError{
+              400,
+              "Failed to import the collections configuration.",
+              {{"collections", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}},
+              {}};
         }
         bool delete_missing = false;
         if (auto d = body.find("deleteMissing"); d != body.end() && d->value().is_bool()) {

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "http/request.hpp"
 
@@ -13,5 +16,9 @@ inline constexpr int64_t kMaxPerPage = 1000;
 // The integer query parameter `name`, or `fallback` when absent or empty; throws a 400 ApiError
 // naming the parameter when it is not an integer.
 int64_t IntParam(const http::Request& req, const char* name, int64_t fallback);
+
+// The items of PocketBase's sort syntax, "-created,+title,name": names (views into `sort`) with
+// whether they sort in descending order; blank items are skipped.
+std::vector<std::pair<std::string_view, bool>> SortItems(std::string_view sort);
 
 }  // namespace strata::api

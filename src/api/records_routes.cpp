@@ -14,6 +14,7 @@
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
+#include "api/fields.hpp"
 #include "api/params.hpp"
 #include "api/record_json.hpp"
 #include "api/record_resolver.hpp"
@@ -134,26 +135,6 @@ Condition FilterCondition(const Context& ctx, const std::string& filter, const R
 
 void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
   if (!rule && !ctx.superuser()) throw http::ApiError::Forbidden("Only superusers can perform this action.");
-}
-
-// The items of PocketBase's sort syntax, "-created,+title,name": names with their direction.
-std::vector<std::pair<std::string_view, bool>> SortItems(std::string_view sort) {
-  std::vector<std::pair<std::string_view, bool>> items;
-  while (!sort.empty()) {
-    const auto comma = sort.find(',');
-    std::string_view item = sort.substr(0, comma);
-    sort = comma == std::string_view::npos ? std::string_view{} : sort.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) continue;
-    bool desc = false;
-    if (item.front() == '-' || item.front() == '+') {
-      desc = item.front() == '-';
-      item.remove_prefix(1);
-    }
-    items.emplace_back(item, desc);
-  }
-  return items;
 }
 
 // ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid". Only the collection's own
@@ -298,35 +279,6 @@ std::string AfterCursor(const Collection& c, const std::vector<SortTerm>& terms,
     params.push_back(values[i]);
   }
   return out + ")";
-}
-
-// The requested output fields ("fields=id,title"); empty means all.
-std::set<std::string> OutputFields(std::string_view rest) {
-  std::set<std::string> out;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "*") return {};
-    if (!item.empty()) out.emplace(item.substr(0, item.find(':')));
-  }
-  return out;
-}
-
-boost::json::object Shape(boost::json::object record, const std::set<std::string>& fields) {
-  if (fields.empty()) return record;
-  boost::json::object out;
-  for (auto& [k, v] : record) {
-    const std::string key(k);
-    bool keep = fields.contains(key);
-    if (key == "expand") {
-      for (const auto& f : fields) keep = keep || f.starts_with("expand");
-    }
-    if (keep) out[k] = std::move(v);
-  }
-  return out;
 }
 
 RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, const store::ResultSet& rs,
@@ -509,10 +461,12 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
     for (auto& r : records) ptrs.push_back(&r);
     ExpandLevel(store, ctx, info, c, ptrs, ParseExpand(expand));
   }
-  const auto fields = OutputFields(query_string("fields"));
-  boost::json::array out;
-  for (auto& r : records) out.emplace_back(Shape(std::move(r), fields));
-  return out;
+  auto picker = FieldPicker::Parse(query_string("fields"));
+  if (!picker) throw http::ApiError::BadRequest(fmt::format("Invalid fields: {}", picker.error().message()));
+  boost::json::value out = boost::json::array();
+  for (auto& r : records) out.as_array().emplace_back(std::move(r));
+  picker->Apply(out);
+  return std::move(out.as_array());
 }
 
 // Appends Present() as JSON text to `out`. Without ?expand and ?fields the rows are written

@@ -95,6 +95,20 @@ describe('search and geo', () => {
     assert.equal((await c.getList(1, 10, { search: 'bakery' })).totalItems, 0);
   });
 
+  test('fields picks keys and excerpts text', async () => {
+    const c = guest.collection('places');
+    const p = await c.create({ title: 'Excerpted', notes: '<p>Hello <b>world</b>, this is a long note</p>' });
+    const got = await c.getOne(p.id, { fields: 'id,notes:excerpt(16,true)' });
+    assert.deepEqual(got, { id: p.id, notes: 'Hello world, thi...' });
+    const list = await c.getList(1, 1, { filter: `id = '${p.id}'`, fields: '*,notes:excerpt(5)' });
+    assert.equal(list.items[0].notes, 'Hello');
+    assert.equal(list.items[0].title, 'Excerpted');
+    assert.equal(list.totalItems, 1);
+    const bad = await c.getOne(p.id, { fields: 'notes:excerpt()' }).catch((e) => e);
+    assert.equal(bad.status, 400);
+    await c.delete(p.id);
+  });
+
   test('search errors are 400s', async () => {
     const err = await admin.collection('_superusers').getList(1, 10, { search: 'x' }).catch((e) => e);
     assert.equal(err.status, 400);
