@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/health_vs_nginx.sh
 bench/records_vs_express.sh
+bench/auth_and_rules.sh

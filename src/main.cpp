@@ -54,6 +54,7 @@ struct ServeFlags {
   std::string smtp_user;
   std::string smtp_password;
   api::MailSettings mail;
+  int64_t login_rate = api::kDefaultLoginRate;
 };
 
 std::chrono::milliseconds Millis(double seconds) {
@@ -144,7 +145,7 @@ int Serve(const ServeFlags& flags) {
   }
   api::AddHealthRoutes(router, **store);
   auto limiter = ratelimit::MakeMemoryRateLimiter();
-  api::AddAuthRoutes(router, **store, **catalog, **tokens, *limiter);
+  api::AddAuthRoutes(router, **store, **catalog, **tokens, *limiter, flags.login_rate);
   std::unique_ptr<mail::Mailer> mailer;
   if (!flags.smtp_url.empty()) {
     mailer =
@@ -319,6 +320,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
 
+  serve
+      ->add_option("--login-rate", serve_flags.login_rate,
+                   "Password login attempts a minute per identity and address (6x per identity, 12x per address); "
+                   "0: no limit.")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

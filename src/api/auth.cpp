@@ -98,21 +98,22 @@ const schema::Collection* AuthCollection(const schema::Snapshot& snap, const std
   return c && c->type == schema::CollectionType::kAuth ? c : nullptr;
 }
 
-// Password logins: at most 5 attempts a minute for one identity from one address, 30 a minute for
-// one identity from anywhere (a guesser spread over many addresses) and 60 a minute from one
-// address (one address trying many identities). Every attempt counts, so that parallel requests
-// cannot run ahead of the failures. Refused attempts get 429 with Retry-After, before any
+// Password logins: at most `rate` (5 by default) attempts a minute for one identity from one
+// address, 6 × rate a minute for one identity from anywhere (a guesser spread over many addresses)
+// and 12 × rate a minute from one address (one address trying many identities); 0: no limit. Every attempt counts, so
+// that parallel requests cannot run ahead of the failures. Refused attempts get 429 with Retry-After, before any
 // password is checked.
-void LimitLoginAttempts(ratelimit::RateLimiter& limiter, const schema::Collection& c, std::string_view identity,
-                        std::string_view address) {
+void LimitLoginAttempts(ratelimit::RateLimiter& limiter, int64_t rate, const schema::Collection& c,
+                        std::string_view identity, std::string_view address) {
   using std::chrono::minutes;
+  if (rate <= 0) return;
   std::string who(identity);
   for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   const std::string id_key = "login:" + c.id + ":" + who;
   const std::array<std::pair<std::string, ratelimit::Rule>, 3> checks{{
-      {id_key + "|" + std::string(address), {5, minutes(1)}},
-      {id_key, {30, minutes(1)}},
-      {"login-from:" + std::string(address), {60, minutes(1)}},
+      {id_key + "|" + std::string(address), {rate, minutes(1)}},
+      {id_key, {6 * rate, minutes(1)}},
+      {"login-from:" + std::string(address), {12 * rate, minutes(1)}},
   }};
   for (const auto& [key, rule] : checks) Limit(limiter, key, rule);
 }
@@ -156,10 +157,10 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
 }
 
 void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                   ratelimit::RateLimiter& limiter) {
+                   ratelimit::RateLimiter& limiter, int64_t login_rate) {
   router.Add(
       http::Verb::kPost, "/api/collections/{collection}/auth-with-password",
-      [&store, &catalog, &tokens, &limiter](http::Request& req) -> net::awaitable<http::Response> {
+      [&store, &catalog, &tokens, &limiter, login_rate](http::Request& req) -> net::awaitable<http::Response> {
         auto snap = catalog.Current();
         const schema::Collection* c = AuthCollection(*snap, req.Param("collection"));
         if (!c) throw http::ApiError::NotFound("Missing or invalid auth collection context.");
@@ -194,7 +195,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           params.emplace_back(identity);
         }
         if (where.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
-        LimitLoginAttempts(limiter, *c, identity, req.remote_address());
+        LimitLoginAttempts(limiter, login_rate, *c, identity, req.remote_address());
         auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE {} LIMIT 1", c->name, where), params);
         if (!rs) throw http::ApiError::Internal(rs.error().ToString());
         std::string hash = DummyHash();
@@ -224,7 +225,8 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
                  throw http::ApiError::Forbidden("The request requires auth record from a different collection.");
                }
                // Impersonation tokens end when they expire.
-               if (auto claims = tokens.Verify(BearerToken(*req.Header("Authorization"))); !claims || !claims->refreshable) {
+               if (auto claims = tokens.Verify(BearerToken(*req.Header("Authorization")));
+                   !claims || !claims->refreshable) {
                  throw http::ApiError::Forbidden("The current auth token is not refreshable.");
                }
                auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c->name), {who->record_id});

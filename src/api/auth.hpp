@@ -41,9 +41,11 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
 
 // Registers auth-with-password and auth-refresh for every auth collection, and
 // GET /api/.well-known/jwks.json. The arguments must outlive the router.
-// `limiter` limits password logins (see LimitLoginAttempts in auth.cpp).
+// `limiter` limits password logins to `login_rate` attempts a minute per identity and address
+// (and proportionally more per identity and per address; see LimitLoginAttempts); 0: no limit.
+inline constexpr int64_t kDefaultLoginRate = 5;
 void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                   ratelimit::RateLimiter& limiter);
+                   ratelimit::RateLimiter& limiter, int64_t login_rate = kDefaultLoginRate);
 
 struct MailSettings {
   std::string from = "Strata <no-reply@localhost>";  // the sender of every message
