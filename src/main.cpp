@@ -20,6 +20,7 @@
 #include "api/collections_routes.hpp"
 #include "api/health.hpp"
 #include "api/metrics_route.hpp"
+#include "api/oauth2.hpp"
 #include "api/records_routes.hpp"
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
@@ -158,6 +159,7 @@ int Serve(const ServeFlags& flags) {
     spdlog::info("no SMTP server set (--smtp-url): mail is written to {}", outbox.string());
   }
   api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, *mailer, flags.mail);
+  api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   api::AddRecordRoutes(router, **store, **catalog, **tokens);
   api::AddMetricsRoute(router, metrics);

@@ -13,6 +13,7 @@
 #include "api/async.hpp"
 #include "api/auth.hpp"
 #include "api/auth_internal.hpp"
+#include "api/oauth2.hpp"
 #include "auth/password.hpp"
 #include "http/router.hpp"
 #include "schema/values.hpp"
@@ -203,7 +204,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                for (const auto& f : IdentityFields(c)) identity.emplace_back(f);
                boost::json::object body{
                    {"password", {{"enabled", PasswordAuthEnabled(c)}, {"identityFields", identity}}},
-                   {"oauth2", {{"enabled", false}, {"providers", boost::json::array{}}}},
+                   {"oauth2", OAuth2Methods(c)},
                    {"mfa", {{"enabled", false}, {"duration", 0}}},
                    {"otp", {{"enabled", OtpEnabled(c)}, {"duration", OptionDuration(c, "otp", 180)}}}};
                co_return http::Response::Json(200, boost::json::serialize(body));
