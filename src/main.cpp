@@ -55,6 +55,7 @@ struct ServeFlags {
   std::string smtp_user;
   std::string smtp_password;
   api::MailSettings mail;
+  std::string client_ip_header;
   int64_t login_rate = api::kDefaultLoginRate;
 };
 
@@ -109,6 +110,7 @@ int Serve(const ServeFlags& flags) {
   options.header_timeout = Millis(flags.header_timeout);
   options.idle_timeout = Millis(flags.idle_timeout);
   options.origins = SplitList(flags.origins);
+  options.client_ip_header = flags.client_ip_header;
   if (options.origins.empty()) options.origins = {"*"};
   obs::InitLogging(*level);
 
@@ -322,6 +324,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
 
+  serve->add_option("--client-ip-header", serve_flags.client_ip_header,
+                    "Behind a reverse proxy: the header with the client address (X-Real-IP, or X-Forwarded-For's "
+                    "last entry), for rate limits.");
   serve
       ->add_option("--login-rate", serve_flags.login_rate,
                    "Password login attempts a minute per identity and address (6x per identity, 12x per address); "

@@ -106,6 +106,18 @@ bool ExpectsContinue(const Parser::value_type& msg) {
   return it != msg.end() && beast::iequals(it->value(), "100-continue");
 }
 
+// The client's address: the peer's, or the last entry of the trusted proxy's header.
+std::string_view ClientAddress(const Parser::value_type& msg, const std::string& header, std::string_view peer) {
+  if (header.empty()) return peer;
+  auto it = msg.find(header);
+  if (it == msg.end()) return peer;
+  std::string_view v = it->value();
+  if (const auto comma = v.rfind(','); comma != std::string_view::npos) v = v.substr(comma + 1);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return v.empty() || v.size() > 64 ? peer : v;
+}
+
 // Response headers in the order they are sent; a handler's header replaces a default of the same
 // name. Names and values are views that stay valid until the response is serialized.
 class HeaderList {
@@ -387,7 +399,7 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       res->headers.emplace_back("Allow", std::move(match.allow));
     } else {
       const detail::RawRequest raw{msg};
-      Request req(raw, verb, path, query, request_id, remote);
+      Request req(raw, verb, path, query, request_id, ClientAddress(msg, opts.client_ip_header, remote));
       req.set_params(std::move(match.params));
       if (route->options.json_body) {
         auto ct = msg.find(bhttp::field::content_type);

@@ -31,6 +31,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout = kIdleTimeout;
   std::chrono::milliseconds body_timeout = kBodyReadTimeout;
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;
+  // Behind a reverse proxy: the request header holding the client's address as the proxy saw it
+  // ("X-Real-IP", or "X-Forwarded-For", whose last entry is taken: the one the proxy added).
+  // Empty: the peer address. Only set it when every request comes through that proxy.
+  std::string client_ip_header;
   // Run on each I/O thread at every housekeeping sweep (every 100 ms), for per-thread chores of
   // other modules. Must not block.
   std::function<void()> on_sweep;

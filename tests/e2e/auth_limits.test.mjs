@@ -45,3 +45,28 @@ describe('login attempt limits', () => {
     assert.ok(bob.token);
   });
 });
+
+describe('login limits behind a reverse proxy', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--client-ip-header', 'X-Forwarded-For']);
+    const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('clients are told apart by the address the proxy adds last', async () => {
+    const attempt = (forwardedFor) =>
+      fetch(`${server.url}/api/collections/_superusers/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+        body: JSON.stringify({ identity: 'root@example.com', password: 'wrong-password' }),
+      }).then((r) => r.status);
+    // The first entry is whatever the client claims; the last is the proxy's.
+    for (let i = 0; i < 5; i++) assert.equal(await attempt(`10.0.0.${i}, 203.0.113.7`), 400);
+    assert.equal(await attempt('10.0.0.9, 203.0.113.7'), 429);
+    assert.equal(await attempt('203.0.113.8'), 400);
+  });
+});
