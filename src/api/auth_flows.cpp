@@ -56,6 +56,20 @@ std::string Column(const store::ResultSet& rs, const std::vector<util::SqlValue>
   return {};
 }
 
+// A token of `type` for the record in `rs` (first row), bound to its tokenKey and email (and to
+// `new_email` for email changes), living `duration_option`.duration seconds (or `fallback`).
+std::string RecordToken(const auth::TokenService& tokens, const schema::Collection& c, const store::ResultSet& rs,
+                        std::string type, const char* duration_option, int64_t fallback, std::string new_email = {}) {
+  const auto& row = rs.rows[0];
+  return tokens.Sign({.record_id = Column(rs, row, "id"),
+                      .collection_id = c.id,
+                      .type = std::move(type),
+                      .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(rs, row)),
+                      .email = Column(rs, row, "email"),
+                      .new_email = std::move(new_email)},
+                     OptionDuration(c, duration_option, fallback));
+}
+
 const schema::Collection& RequireAuthCollection(const schema::Snapshot& snap, const std::string& name) {
   const schema::Collection* c = AuthCollection(snap, name);
   if (!c) throw http::ApiError::NotFound("Missing or invalid auth collection context.");
@@ -219,14 +233,8 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         limit_mail(req, c, email);
         // The answer is the same whether or not the account exists.
         if (auto rs = FindRecord(store, c, "email", email); rs && Column(*rs, rs->rows[0], "verified") != "1") {
-          const auto& row = rs->rows[0];
-          const std::string to = Column(*rs, row, "email");
-          const std::string token = tokens.Sign({.record_id = Column(*rs, row, "id"),
-                                                 .collection_id = c.id,
-                                                 .type = "verification",
-                                                 .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(*rs, row)),
-                                                 .email = to},
-                                                OptionDuration(c, "verificationToken", 259200));
+          const std::string to = Column(*rs, rs->rows[0], "email");
+          const std::string token = RecordToken(tokens, c, *rs, "verification", "verificationToken", 259200);
           SendLater(mailer, letter(to, "Verify your email",
                                    fmt::format("Thank you for joining us at {}.\n\nConfirm your email address:\n"
                                                "{}/_/#/auth/confirm-verification/{}\n\nToken: {}\n",
@@ -264,15 +272,9 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         const std::string email = RequireEmail(req, "email");
         limit_mail(req, c, email);
         if (auto rs = FindRecord(store, c, "email", email)) {
-          const auto& row = rs->rows[0];
-          const std::string to = Column(*rs, row, "email");
+          const std::string to = Column(*rs, rs->rows[0], "email");
           // Bound to the tokenKey: the reset itself changes it, so a token works once.
-          const std::string token = tokens.Sign({.record_id = Column(*rs, row, "id"),
-                                                 .collection_id = c.id,
-                                                 .type = "passwordReset",
-                                                 .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(*rs, row)),
-                                                 .email = to},
-                                                OptionDuration(c, "passwordResetToken", 1800));
+          const std::string token = RecordToken(tokens, c, *rs, "passwordReset", "passwordResetToken", 1800);
           SendLater(mailer, letter(to, "Reset your password",
                                    fmt::format("Someone asked to reset your {} password. If it was you:\n"
                                                "{}/_/#/auth/confirm-password-reset/{}\n\nToken: {}\n\n"
@@ -326,14 +328,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         limit_mail(req, c, new_email);
         auto rs = FindRecord(store, c, "id", who->record_id);
         if (!rs) throw http::ApiError::NotFound();
-        const auto& row = rs->rows[0];
-        const std::string token = tokens.Sign({.record_id = who->record_id,
-                                               .collection_id = c.id,
-                                               .type = "emailChange",
-                                               .key_fingerprint = auth::TokenKeyFingerprint(TokenKeyOf(*rs, row)),
-                                               .email = Column(*rs, row, "email"),
-                                               .new_email = new_email},
-                                              OptionDuration(c, "emailChangeToken", 1800));
+        const std::string token = RecordToken(tokens, c, *rs, "emailChange", "emailChangeToken", 1800, new_email);
         SendLater(mailer, letter(new_email, "Confirm your new email address",
                                  fmt::format("Confirm {} as the new email address of your {} account:\n"
                                              "{}/_/#/auth/confirm-email-change/{}\n\nToken: {}\n",

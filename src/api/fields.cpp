@@ -1,5 +1,7 @@
 #include "api/fields.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <boost/json/object.hpp>
 #include <charconv>
@@ -67,40 +69,8 @@ util::Result<std::vector<std::string>> Tokenize(std::string_view text, std::stri
   return tokens;
 }
 
-// `s` in double quotes with Go's escapes (%q), for messages that echo the client's text.
-std::string Quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += "\\x";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + '"';
-}
+// `s` in double quotes with escapes, for messages that echo the client's text.
+std::string Quote(std::string_view s) { return fmt::format("{:?}", s); }
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
