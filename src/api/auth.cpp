@@ -111,15 +111,16 @@ void LimitLoginAttempts(ratelimit::RateLimiter& limiter, int64_t rate, const sch
   for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   const std::string id_key = "login:" + c.id + ":" + who;
   const std::array<std::pair<std::string, ratelimit::Rule>, 3> checks{{
+      {"login-from:" + std::string(address), {12 * rate, minutes(1)}},
       {id_key + "|" + std::string(address), {rate, minutes(1)}},
       {id_key, {6 * rate, minutes(1)}},
-      {"login-from:" + std::string(address), {12 * rate, minutes(1)}},
   }};
   for (const auto& [key, rule] : checks) Limit(limiter, key, rule);
 }
 
 void Limit(ratelimit::RateLimiter& limiter, const std::string& key, const ratelimit::Rule& rule) {
-  const auto d = limiter.Take(key, rule);
+  // Keys hold request text (identities, ids): a fixed-size digest keeps each entry small.
+  const auto d = limiter.Take(auth::TokenKeyFingerprint(key), rule);
   if (d.allowed) return;
   auto e = http::ApiError::TooManyRequests(std::chrono::ceil<std::chrono::seconds>(d.retry_after).count());
   e.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));

@@ -181,7 +181,7 @@ int64_t OtpLength(const schema::Collection& c) {
   if (it == c.options.end() || !it->value().is_object()) return 8;
   auto l = it->value().as_object().find("length");
   if (l == it->value().as_object().end() || !l->value().is_number()) return 8;
-  return std::clamp<int64_t>(l->value().to_number<int64_t>(), 4, 32);
+  return std::clamp<int64_t>(l->value().to_number<int64_t>(), 6, 32);
 }
 
 int64_t NowSeconds() {
@@ -343,6 +343,8 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         auto snap = catalog.Current();
         const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
         const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
+        // It checks a password: limited as logins are.
+        Limit(limiter, "login-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
         const std::string password = BodyString(req, "password");
         if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
         auto rs = FindRecord(store, c, "id", claims.record_id);
@@ -446,7 +448,10 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
           store.Write(
               [otp_id, record_id, proves, table = c.name](store::Tx& tx) -> util::Status {
-                if (auto r = tx.Exec("DELETE FROM `_otps` WHERE `id` = ?", {otp_id}); !r) return r.error();
+                // Exactly one request may use a code.
+                auto r = tx.Exec("DELETE FROM `_otps` WHERE `id` = ?", {otp_id});
+                if (!r) return r.error();
+                if (*r != 1) return util::Status::NotFound("the code was used already");
                 if (proves) {
                   if (auto r =
                           tx.Exec(fmt::format("UPDATE `{}` SET `verified` = 1 WHERE `id` = ?", table), {record_id});
@@ -458,6 +463,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
               },
               std::move(done));
         });
+        if (st.code() == util::Status::Code::kNotFound) throw fail();
         if (!st.ok()) throw http::ApiError::Internal(st.ToString());
         rs = FindRecord(store, c, "id", record_id);
         if (!rs) throw fail();

@@ -109,9 +109,14 @@ bool ExpectsContinue(const Parser::value_type& msg) {
 // The client's address: the peer's, or the last entry of the trusted proxy's header.
 std::string_view ClientAddress(const Parser::value_type& msg, const std::string& header, std::string_view peer) {
   if (header.empty()) return peer;
-  auto it = msg.find(header);
-  if (it == msg.end()) return peer;
-  std::string_view v = it->value();
+  // The last line of that name: a proxy that adds its own line puts it after the client's.
+  std::string_view v;
+  bool found = false;
+  for (auto [it, end] = msg.equal_range(header); it != end; ++it) {
+    v = it->value();
+    found = true;
+  }
+  if (!found) return peer;
   if (const auto comma = v.rfind(','); comma != std::string_view::npos) v = v.substr(comma + 1);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
