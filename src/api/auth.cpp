@@ -27,6 +27,20 @@ net::thread_pool& HashingPool() {
   return pool;
 }
 
+net::awaitable<std::string> HashOffThread(std::string password) {
+  auto hash = co_await net::co_spawn(
+      HashingPool(), [&]() -> net::awaitable<util::Result<std::string>> { co_return auth::HashPassword(password); },
+      net::use_awaitable);
+  if (!hash) throw http::ApiError::Internal(hash.error().ToString());
+  co_return *hash;
+}
+
+net::awaitable<bool> VerifyOffThread(std::string hash, std::string password) {
+  co_return co_await net::co_spawn(
+      HashingPool(), [&]() -> net::awaitable<bool> { co_return auth::VerifyPassword(hash, password); },
+      net::use_awaitable);
+}
+
 // Any valid argon2id hash: verified against when the identity is unknown, so that a missing
 // account takes as long to refuse as a wrong password.
 const std::string& DummyHash() {
@@ -205,9 +219,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           if (auto* h = i >= 0 ? std::get_if<std::string>(&rs->rows[0][static_cast<std::size_t>(i)]) : nullptr)
             hash = *h;
         }
-        const bool ok = co_await net::co_spawn(
-            HashingPool(), [&]() -> net::awaitable<bool> { co_return auth::VerifyPassword(hash, password); },
-            net::use_awaitable);
+        const bool ok = co_await VerifyOffThread(hash, password);
         if (!ok || rs->rows.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
         co_return AuthResponse(tokens, *c, *rs, rs->rows[0]);
       },

@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 
@@ -107,20 +105,6 @@ net::awaitable<util::Status> Update(store::Store& store, const schema::Collectio
         },
         std::move(done));
   });
-}
-
-net::awaitable<std::string> Hash(std::string password) {
-  auto hash = co_await net::co_spawn(
-      HashingPool(), [&]() -> net::awaitable<util::Result<std::string>> { co_return auth::HashPassword(password); },
-      net::use_awaitable);
-  if (!hash) throw http::ApiError::Internal(hash.error().ToString());
-  co_return *hash;
-}
-
-net::awaitable<bool> Verify(std::string hash, std::string password) {
-  co_return co_await net::co_spawn(
-      HashingPool(), [&]() -> net::awaitable<bool> { co_return auth::VerifyPassword(hash, password); },
-      net::use_awaitable);
 }
 
 // Mail leaves from its own thread after the response: how long sending takes must not tell
@@ -298,7 +282,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                                              claims.key_fingerprint)) {
           throw FieldError("token", "validation_invalid_value", kInvalidReset);
         }
-        std::string hashed = co_await Hash(password);
+        std::string hashed = co_await HashOffThread(password);
         std::vector<std::pair<std::string, util::SqlValue>> values;
         values.emplace_back("password", std::move(hashed));
         values.emplace_back("tokenKey", auth::RandomSecret(50));
@@ -354,7 +338,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
             Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
           throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
         }
-        if (!co_await Verify(Column(*rs, rs->rows[0], "password"), password)) {
+        if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
           throw FieldError("password", "validation_invalid_password", "Missing or invalid auth record password.");
         }
         std::vector<std::pair<std::string, util::SqlValue>> values;
@@ -384,7 +368,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
         if (auto rs = FindRecord(store, c, "email", email)) {
           const std::string code = util::RandomString(static_cast<std::size_t>(OtpLength(c)), "0123456789");
           const std::string to = Column(*rs, rs->rows[0], "email");
-          std::string hashed = co_await Hash(code);
+          std::string hashed = co_await HashOffThread(code);
           util::SqlParams params;
           params.emplace_back(otp_id);
           params.emplace_back(c.id);
@@ -436,7 +420,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
             {otp_id, c.id});
         const bool found = otp && !otp->rows.empty();
         const std::string hash = found ? Column(*otp, otp->rows[0], "password") : DummyHash();
-        const bool ok = co_await Verify(hash, code);
+        const bool ok = co_await VerifyOffThread(hash, code);
         if (!found || !ok) throw fail();
         const int64_t created = std::get<int64_t>(otp->rows[0][2]);
         if (NowSeconds() - created > OptionDuration(c, "otp", 180)) throw fail();

@@ -1,6 +1,7 @@
 // Helpers shared by the auth routes (auth.cpp, auth_flows.cpp). Not for other modules.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <string>
@@ -17,6 +18,10 @@ namespace strata::api::internal {
 
 // Where password hashing (deliberately slow) runs, never on an I/O thread.
 boost::asio::thread_pool& HashingPool();
+// argon2id hash of `password`, computed on the hashing pool; 500 if it cannot be made.
+boost::asio::awaitable<std::string> HashOffThread(std::string password);
+// Whether `password` matches `hash`, checked on the hashing pool.
+boost::asio::awaitable<bool> VerifyOffThread(std::string hash, std::string password);
 // A valid argon2id hash to verify against when there is no account, so that refusing a missing
 // account takes as long as refusing a wrong password.
 const std::string& DummyHash();

@@ -292,15 +292,9 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
           std::string marks = "?, ?, 0, ?, ?, ?";
           // A password nobody knows (the account signs in through the provider), hashed off the
           // I/O thread.
-          auto hash = co_await net::co_spawn(
-              HashingPool(),
-              []() -> net::awaitable<util::Result<std::string>> {
-                co_return auth::HashPassword(auth::RandomSecret(30));
-              },
-              net::use_awaitable);
-          if (!hash) throw http::ApiError::Internal(hash.error().ToString());
+          std::string hash = co_await HashOffThread(auth::RandomSecret(30));
           insert = {record_id, user->email.empty() ? std::string() : user->email,
-                    int64_t{user->email_verified && !user->email.empty()}, *hash, auth::RandomSecret(50)};
+                    int64_t{user->email_verified && !user->email.empty()}, hash, auth::RandomSecret(50)};
           for (const auto& f : c->fields) {
             if (f.type == schema::FieldType::kAutodate && f.BoolOption("onCreate")) {
               cols += fmt::format(", `{}`", f.name);

@@ -14,6 +14,7 @@
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
+#include "api/auth_internal.hpp"
 #include "api/fields.hpp"
 #include "api/params.hpp"
 #include "api/record_json.hpp"
@@ -31,6 +32,7 @@ namespace strata::api {
 namespace {
 
 namespace net = boost::asio;
+using internal::HashOffThread;
 using schema::Collection;
 using schema::CollectionType;
 using schema::Field;
@@ -38,11 +40,6 @@ using schema::FieldType;
 
 constexpr int kMaxCascadeDepth = 16;
 constexpr std::size_t kMaxBatchRequests = 50;
-
-net::thread_pool& HashingPool() {
-  static net::thread_pool pool(2);
-  return pool;
-}
 
 std::string Quote(std::string_view name) { return fmt::format("`{}`", name); }
 
@@ -727,14 +724,6 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
   }
   auto del = tx.Exec(fmt::format("DELETE FROM {} WHERE `id` = ?", Quote(c.name)), {id});
   return del ? util::Status::Ok() : del.error();
-}
-
-net::awaitable<std::string> HashOffThread(std::string password) {
-  auto hash = co_await net::co_spawn(
-      HashingPool(), [&]() -> net::awaitable<util::Result<std::string>> { co_return auth::HashPassword(password); },
-      net::use_awaitable);
-  if (!hash) throw http::ApiError::Internal(hash.error().ToString());
-  co_return *hash;
 }
 
 // ---- write operations ----

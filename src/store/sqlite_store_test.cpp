@@ -24,6 +24,19 @@ class SqliteStoreTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+util::Status Exec(Store& db, std::string sql, util::SqlParams params = {}) {
+  return db.WriteAndWait([&](Tx& tx) {
+    auto r = tx.Exec(sql, params);
+    return r ? util::Status::Ok() : r.error();
+  });
+}
+
+int64_t Count(Store& db, const std::string& sql, const util::SqlParams& params = {}) {
+  auto rs = db.QueryCached(sql, params);
+  EXPECT_TRUE(rs) << rs.error().ToString();
+  return rs ? std::get<int64_t>(rs->rows.at(0).at(0)) : -1;
+}
+
 TEST_F(SqliteStoreTest, CreatesTheDirectoryAndAWalDatabase) {
   auto store = OpenSqliteStore({.dir = dir_ / "nested"});
   ASSERT_TRUE(store) << store.error().ToString();
@@ -149,18 +162,12 @@ TEST_F(SqliteStoreTest, AReadAfterAnAcknowledgedWriteSeesItThoughTheThreadKeepsA
   auto store = OpenSqliteStore({.dir = dir_});
   ASSERT_TRUE(store);
   auto& db = **store;
-  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
-                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
-                                                                           : util::Status::Internal("create");
-                }).ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
   for (int64_t i = 1; i <= 200; ++i) {
     // The read before the write opens (or keeps) this thread's snapshot; the read after must
     // not be served from it.
     ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));
-    ASSERT_TRUE(db.WriteAndWait([i](Tx& tx) {
-                    return tx.Exec("INSERT INTO t VALUES (?)", {i}) ? util::Status::Ok()
-                                                                    : util::Status::Internal("insert");
-                  }).ok());
+    ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (?)", {i}).ok());
     auto rs = db.Query("SELECT count(*) FROM t");
     ASSERT_TRUE(rs);
     ASSERT_EQ(std::get<int64_t>(rs->rows[0][0]), i);
@@ -171,10 +178,7 @@ TEST_F(SqliteStoreTest, AnotherProcessCommitIsSeenWithinTheReuseWindow) {
   auto store = OpenSqliteStore({.dir = dir_});
   ASSERT_TRUE(store);
   auto& db = **store;
-  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
-                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
-                                                                           : util::Status::Internal("create");
-                }).ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
   ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));  // this thread now holds a snapshot
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
@@ -190,15 +194,10 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
   auto store = OpenSqliteStore({.dir = dir_});
   ASSERT_TRUE(store);
   auto& db = **store;
-  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
-                  return tx.Exec("CREATE TABLE t (v INTEGER)").has_value() ? util::Status::Ok()
-                                                                           : util::Status::Internal("create");
-                }).ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
   ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));            // a snapshot from before the insert below
-  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
-                  return tx.Exec("INSERT INTO t VALUES (1)") ? util::Status::Ok() : util::Status::Internal("insert");
-                }).ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (1)").ok());
   auto checkpoint = [&] {
     sqlite3* other = nullptr;
     EXPECT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
@@ -219,10 +218,7 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
   auto store = OpenSqliteStore({.dir = dir_});
   ASSERT_TRUE(store);
   auto& db = **store;
-  ASSERT_TRUE(db.WriteAndWait([](Tx& tx) {
-                  return tx.Exec("CREATE TABLE t (v TEXT)").has_value() ? util::Status::Ok()
-                                                                        : util::Status::Internal("create");
-                }).ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v TEXT)").ok());
   std::atomic<bool> stop{false};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
@@ -237,27 +233,11 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
   // Every commit adds a page or two to the WAL: without restarts it would pass 40 MB.
   const std::string payload(4000, 'x');
   for (int i = 0; i < 6000; ++i) {
-    ASSERT_TRUE(db.WriteAndWait([&](Tx& tx) {
-                    return tx.Exec("INSERT INTO t VALUES (?)", {payload}) ? util::Status::Ok()
-                                                                          : util::Status::Internal("insert");
-                  }).ok());
+    ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (?)", {payload}).ok());
   }
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_LT(std::filesystem::file_size(dir_ / "data.db-wal"), 24u << 20);
-}
-
-util::Status Exec(Store& db, std::string sql, util::SqlParams params = {}) {
-  return db.WriteAndWait([&](Tx& tx) {
-    auto r = tx.Exec(sql, params);
-    return r ? util::Status::Ok() : r.error();
-  });
-}
-
-int64_t Count(Store& db, const std::string& sql, const util::SqlParams& params = {}) {
-  auto rs = db.QueryCached(sql, params);
-  EXPECT_TRUE(rs) << rs.error().ToString();
-  return rs ? std::get<int64_t>(rs->rows.at(0).at(0)) : -1;
 }
 
 TEST_F(SqliteStoreTest, ACachedResultLastsUntilACommitChangesATableItReads) {
