@@ -25,6 +25,7 @@
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
 #include "auth/token.hpp"
+#include "cache/response_cache.hpp"
 #include "http/json_body.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -57,6 +58,7 @@ struct ServeFlags {
   api::MailSettings mail;
   std::string client_ip_header;
   int64_t login_rate = api::kDefaultLoginRate;
+  std::size_t cache_mib = cache::kDefaultCacheBytes >> 20;
 };
 
 std::chrono::milliseconds Millis(double seconds) {
@@ -163,7 +165,8 @@ int Serve(const ServeFlags& flags) {
   api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, *mailer, flags.mail);
   api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
-  api::AddRecordRoutes(router, **store, **catalog, **tokens);
+  cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
+  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache);
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);
@@ -333,6 +336,11 @@ int main(int argc, char** argv) {
                    "0: no limit.")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--cache-size", serve_flags.cache_mib,
+                   "MiB of memory for kept answers of record lists and views; 0 turns the response cache off.")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

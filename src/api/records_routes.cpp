@@ -21,7 +21,10 @@
 #include "api/record_resolver.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
+#include "cache/response_cache.hpp"
+#include "http/etag.hpp"
 #include "http/router.hpp"
+#include "query/parser.hpp"
 #include "query/sql.hpp"
 #include "schema/catalog.hpp"
 #include "schema/ddl.hpp"
@@ -969,100 +972,216 @@ boost::json::value OpResult(store::Store& store, const WriteOp& op) {
   return Present(store, op.ctx, op.info, *op.ctx.collection, OpRow(store, op)).at(0);
 }
 
+// ---- response cache ----
+
+// The Traits of a rule or filter, remembered per thread (rules are few and parsed often).
+query::Traits TraitsOfText(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return {};
+  thread_local std::unordered_map<std::string, query::Traits> memo;
+  if (auto it = memo.find(*text); it != memo.end()) return it->second;
+  if (memo.size() >= 4096) memo.clear();
+  return memo.emplace(*text, query::TraitsOf(*text)).first->second;
+}
+
+void Merge(query::Traits& into, const query::Traits& t) {
+  into.time = into.time || t.time;
+  into.headers = into.headers || t.headers;
+  into.auth = into.auth || t.auth;
+}
+
+// The Traits of every view rule: an expanded record is shown under its own collection's rule.
+query::Traits ViewRuleTraits(const schema::Snapshot& snap) {
+  struct Memo {
+    const schema::Snapshot* snap = nullptr;
+    int64_t version = -1;
+    query::Traits traits;
+  };
+  thread_local Memo memo;
+  if (memo.snap != &snap || memo.version != snap.version()) {
+    memo = {&snap, snap.version(), {}};
+    for (const auto& c : snap.collections()) Merge(memo.traits, TraitsOfText(c.view_rule));
+  }
+  return memo.traits;
+}
+
+// The response cache key of a list ('L') or view ('V') request, or nullopt when its answer may
+// not be kept: it depends on the time (datetime macros), on request headers, or on chance
+// (@random). The key holds the collection and schema version, the query string as sent and, when
+// the answer depends on who asks, the requester: an answer is never shared between requesters
+// the rules may treat differently.
+std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx,
+                                    const std::optional<std::string>& rule, char kind,
+                                    const cache::ResponseCache& cache) {
+  if (!cache.enabled()) return std::nullopt;
+  const Collection& c = *ctx.collection;
+  const auto sort = req.QueryParam("sort");
+  if (sort && sort->find("@random") != std::string::npos) return std::nullopt;
+  query::Traits traits = TraitsOfText(rule);
+  const auto filter = req.QueryParam("filter");
+  if (kind == 'L') Merge(traits, TraitsOfText(filter));
+  const bool expands = req.QueryParam("expand").has_value();
+  if (expands) Merge(traits, ViewRuleTraits(*ctx.snapshot));
+  if (traits.time || traits.headers) return std::nullopt;
+  std::string key;
+  key.reserve(64 + req.query().size());
+  key += kind;
+  key += c.id;
+  key += '\n';
+  key += std::to_string(ctx.snapshot->version());
+  key += '\n';
+  // Email visibility on auth collections and the rules of expanded collections also depend on
+  // who asks.
+  const bool personal = traits.auth || expands || c.type == CollectionType::kAuth;
+  if (ctx.auth && personal) {
+    key += ctx.auth->superuser ? "su:" : "";
+    key += ctx.auth->collection ? ctx.auth->collection->id : std::string();
+    key += ':';
+    key += ctx.auth->record_id;
+  } else if (ctx.superuser()) {
+    key += "su";
+  }
+  key += '\n';
+  if (kind == 'V') {
+    key += req.Param("id");
+    key += '\n';
+  }
+  key += req.query();
+  return key;
+}
+
+// A 200 answer with its entity tag and, for guests of a collection whose rule lets everyone in and
+// that sets cacheMaxAge, a Cache-Control that lets shared caches keep it.
+http::Response Answer(const Context& ctx, const std::optional<std::string>& rule, cache::CachedResponse r) {
+  auto res = http::Response::Json(200, std::move(r.body));
+  res.headers.emplace_back("ETag", std::move(r.etag));
+  const int64_t max_age = ctx.collection->cache_max_age;
+  if (max_age > 0 && rule && rule->empty() && !ctx.auth) {
+    res.headers.emplace_back("Cache-Control", fmt::format("public, max-age={}", max_age));
+  }
+  return res;
+}
+
+// Answers with `body`, keeping it under `key` (when there is one) with the tables `reads` saw.
+http::Response Keep(cache::ResponseCache& cache, const std::optional<std::string>& key, store::ReadTracker& reads,
+                    const Context& ctx, const std::optional<std::string>& rule, std::string body) {
+  cache::CachedResponse r{.body = std::move(body), .etag = ""};
+  r.etag = http::ETagOf(r.body);
+  if (key) cache.Put(*key, r, reads.Tables(), reads.mark());
+  return Answer(ctx, rule, std::move(r));
+}
+
+// The list endpoint's answer: one page of the records the list rule and the filter allow.
+std::string ListRecords(http::Request& req, const Context& ctx, store::Store& store) {
+  const RequestInfo info = MakeRequestInfo(req, ctx);
+  const std::string filter = req.QueryParam("filter").value_or("");
+  // The rule and the filter go into the one query: the database applies both.
+  const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
+  const Condition user_filter = FilterCondition(ctx, filter, info);
+  const auto& c = *ctx.collection;
+  // ?search=: full-text search over the searchable fields, ranked by relevance unless sorted.
+  const Search search = SearchFor(c, req.QueryParam("search").value_or(""));
+  std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
+  util::SqlParams where_params;
+  if (search.active()) {
+    condition = search.match + " AND " + condition;
+    where_params.push_back(search.query);
+  }
+  where_params.insert(where_params.end(), rule.params.begin(), rule.params.end());
+  where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
+  const std::string from = Quote(c.name) + search.join;
+  const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
+  const std::string sort = req.QueryParam("sort").value_or("");
+  const auto cursor = req.QueryParam("cursor");
+  if (cursor) {
+    // Keyset pagination: the cost of a page does not depend on its depth.
+    const auto terms = CursorTerms(c, sort);
+    util::SqlParams params = where_params;
+    std::string where = "(" + condition + ")";
+    if (!cursor->empty()) where += " AND (" + AfterCursor(c, terms, *cursor, params) + ")";
+    std::string order;
+    for (const auto& t : terms) {
+      order += order.empty() ? "" : ", ";
+      order += Column(c, t.field->name) + (t.desc ? " DESC" : "");
+    }
+    params.emplace_back(per_page + 1);
+    auto rs = store.Query(
+        fmt::format("SELECT {}.* FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), from, where, order), params);
+    if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+    const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
+    if (more) rs->rows.pop_back();
+    boost::json::value next = nullptr;
+    if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
+    return ListJson(store, ctx, info, c, *rs,
+                    {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}});
+  }
+  const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
+  const auto skip = req.QueryParam("skipTotal").value_or("");
+  const bool skip_total = skip == "1" || skip == "true";
+  std::string order = OrderBy(c, sort);
+  if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
+  util::SqlParams page_params = where_params;
+  page_params.emplace_back(per_page);
+  page_params.emplace_back((page - 1) * per_page);
+  auto rs = store.Query(
+      fmt::format("SELECT {}.* FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name), from, condition, order),
+      page_params);
+  if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+  int64_t total = -1;
+  if (!skip_total) {
+    // Kept until a commit changes a table the count reads: a list with its total does not
+    // walk every matching row on every request.
+    // Not when the rule or filter reads the clock: the same query counts differently later.
+    const std::string count_sql = fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition);
+    const bool timed = TraitsOfText(c.list_rule).time || TraitsOfText(filter).time;
+    auto count = timed ? store.Query(count_sql, where_params) : store.QueryCached(count_sql, where_params);
+    if (!count) throw http::ApiError::Internal(count.error().ToString());
+    total = std::get<int64_t>(count->rows[0][0]);
+  }
+  return ListJson(store, ctx, info, c, *rs,
+                  {{"page", page},
+                   {"perPage", per_page},
+                   {"totalItems", total},
+                   {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}});
+}
+
+// The view endpoint's answer: the record, if the view rule allows it; 404 otherwise.
+std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& store) {
+  const RequestInfo info = MakeRequestInfo(req, ctx);
+  auto rs = FetchOne(store, *ctx.collection, req.Param("id"), RuleCondition(ctx, ctx.collection->view_rule, info));
+  if (!rs) throw http::ApiError::NotFound();
+  return PresentText(store, ctx, info, *ctx.collection, *rs, true);
+}
+
 }  // namespace
 
-void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens) {
+void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
+                     cache::ResponseCache& cache) {
   const http::RouteOptions json{.body_limit = http::kDefaultBodyLimit, .json_body = true};
 
-  router.Add(
-      http::Verb::kGet, "/api/collections/{collection}/records",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        Context ctx = Resolve(req, catalog, store, tokens);
-        RequireRule(ctx, ctx.collection->list_rule);
-        const RequestInfo info = MakeRequestInfo(req, ctx);
-        const std::string filter = req.QueryParam("filter").value_or("");
-        // The rule and the filter go into the one query: the database applies both.
-        const Condition rule = RuleCondition(ctx, ctx.collection->list_rule, info);
-        const Condition user_filter = FilterCondition(ctx, filter, info);
-        const auto& c = *ctx.collection;
-        // ?search=: full-text search over the searchable fields, ranked by relevance unless sorted.
-        const Search search = SearchFor(c, req.QueryParam("search").value_or(""));
-        std::string condition = "(" + rule.sql + ") AND (" + user_filter.sql + ")";
-        util::SqlParams where_params;
-        if (search.active()) {
-          condition = search.match + " AND " + condition;
-          where_params.push_back(search.query);
-        }
-        where_params.insert(where_params.end(), rule.params.begin(), rule.params.end());
-        where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
-        const std::string from = Quote(c.name) + search.join;
-        const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
-        const std::string sort = req.QueryParam("sort").value_or("");
-        const auto cursor = req.QueryParam("cursor");
-        if (cursor) {
-          // Keyset pagination: the cost of a page does not depend on its depth.
-          const auto terms = CursorTerms(c, sort);
-          util::SqlParams params = where_params;
-          std::string where = "(" + condition + ")";
-          if (!cursor->empty()) where += " AND (" + AfterCursor(c, terms, *cursor, params) + ")";
-          std::string order;
-          for (const auto& t : terms) {
-            order += order.empty() ? "" : ", ";
-            order += Column(c, t.field->name) + (t.desc ? " DESC" : "");
-          }
-          params.emplace_back(per_page + 1);
-          auto rs = store.Query(
-              fmt::format("SELECT {}.* FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), from, where, order),
-              params);
-          if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-          const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
-          if (more) rs->rows.pop_back();
-          boost::json::value next = nullptr;
-          if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
-          co_return http::Response::Json(
-              200,
-              ListJson(
-                  store, ctx, info, c, *rs,
-                  {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}}));
-        }
-        const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
-        const auto skip = req.QueryParam("skipTotal").value_or("");
-        const bool skip_total = skip == "1" || skip == "true";
-        std::string order = OrderBy(c, sort);
-        if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
-        util::SqlParams page_params = where_params;
-        page_params.emplace_back(per_page);
-        page_params.emplace_back((page - 1) * per_page);
-        auto rs = store.Query(fmt::format("SELECT {}.* FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name),
-                                          from, condition, order),
-                              page_params);
-        if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-        int64_t total = -1;
-        if (!skip_total) {
-          // Kept until a commit changes a table the count reads: a list with its total does not
-          // walk every matching row on every request.
-          auto count =
-              store.QueryCached(fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition), where_params);
-          if (!count) throw http::ApiError::Internal(count.error().ToString());
-          total = std::get<int64_t>(count->rows[0][0]);
-        }
-        co_return http::Response::Json(200,
-                                       ListJson(store, ctx, info, c, *rs,
-                                                {{"page", page},
-                                                 {"perPage", per_page},
-                                                 {"totalItems", total},
-                                                 {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}}));
-      });
+  router.Add(http::Verb::kGet, "/api/collections/{collection}/records",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               store::ReadTracker reads(store);
+               Context ctx = Resolve(req, catalog, store, tokens);
+               const auto& rule = ctx.collection->list_rule;
+               RequireRule(ctx, rule);
+               const auto key = CacheKey(req, ctx, rule, 'L', cache);
+               if (key) {
+                 if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
+               }
+               co_return Keep(cache, key, reads, ctx, rule, ListRecords(req, ctx, store));
+             });
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records/{id}",
              [&](http::Request& req) -> net::awaitable<http::Response> {
+               store::ReadTracker reads(store);
                Context ctx = Resolve(req, catalog, store, tokens);
-               RequireRule(ctx, ctx.collection->view_rule);
-               const RequestInfo info = MakeRequestInfo(req, ctx);
-               auto rs = FetchOne(store, *ctx.collection, req.Param("id"),
-                                  RuleCondition(ctx, ctx.collection->view_rule, info));
-               if (!rs) throw http::ApiError::NotFound();
-               co_return http::Response::Json(200, PresentText(store, ctx, info, *ctx.collection, *rs, true));
+               const auto& rule = ctx.collection->view_rule;
+               RequireRule(ctx, rule);
+               const auto key = CacheKey(req, ctx, rule, 'V', cache);
+               if (key) {
+                 if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
+               }
+               co_return Keep(cache, key, reads, ctx, rule, ViewRecord(req, ctx, store));
              });
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.

@@ -14,10 +14,15 @@ class Catalog;
 namespace strata::auth {
 class TokenService;
 }
+namespace strata::cache {
+class ResponseCache;
+}
 
 namespace strata::api {
 
-// Registers /api/collections/{collection}/records[/{id}]. The arguments must outlive the router.
-void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens);
+// Registers /api/collections/{collection}/records[/{id}]. List and view answers are kept in
+// `cache` until a commit changes what they were built from. The arguments must outlive the router.
+void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
+                     cache::ResponseCache& cache);
 
 }  // namespace strata::api

@@ -34,6 +34,7 @@
 
 #include "http/compress.hpp"
 #include "http/cors.hpp"
+#include "http/etag.hpp"
 #include "http/json_body.hpp"
 #include "http/raw_request.hpp"
 #include "obs/access_log.hpp"
@@ -430,6 +431,21 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
     }
   }
 
+  // Conditional GET: a strong ETag on every successful JSON read, and 304 when the client holds it.
+  std::string etag;
+  bool not_modified = false;  // answered 304 once the headers are settled
+  if ((verb == Verb::kGet || verb == Verb::kHead) && res->status == 200 && res->content_type == kJsonContentType) {
+    for (const auto& [name, value] : res->headers) {
+      if (beast::iequals(name, "ETag")) etag = value;
+    }
+    if (etag.empty()) {
+      etag = ETagOf(res->body);
+      res->headers.emplace_back("ETag", etag);
+    }
+    auto inm = msg.find(bhttp::field::if_none_match);
+    not_modified = inm != msg.end() && IfNoneMatch(inm->value(), etag);
+  }
+
   HeaderList headers;
   SetCommonHeaders(headers, request_id);
   if (!res->content_type.empty() && res->status != 204 && res->status != 304) {
@@ -442,6 +458,7 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
     }
   }
   std::string vary;
+  std::string gzip_etag;  // outlives `headers`' view of it
   if (cors.varies_by_origin()) vary = "Origin";
   for (const auto& [name, value] : res->headers) headers.Set(name, value);
   bool has_encoding = false;
@@ -449,14 +466,26 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   if (res->body.size() >= kCompressMinBytes && !has_encoding) {
     vary += vary.empty() ? "Accept-Encoding" : ", Accept-Encoding";
     auto ae = msg.find(bhttp::field::accept_encoding);
-    if (ae != msg.end() && AcceptsGzip(ae->value())) {
+    if (ae != msg.end() && AcceptsGzip(ae->value()) && not_modified) {
+      gzip_etag = GzipETag(etag);
+      headers.Set("ETag", gzip_etag);  // the tag a 200 would have carried
+    } else if (ae != msg.end() && AcceptsGzip(ae->value())) {
       if (auto gz = Gzip(res->body)) {
         res->body = std::move(*gz);
         headers.Set("Content-Encoding", "gzip");
+        // A strong tag names one representation: the compressed one gets its own.
+        if (!etag.empty()) {
+          gzip_etag = GzipETag(etag);
+          headers.Set("ETag", gzip_etag);
+        }
       }
     }
   }
   if (!vary.empty()) headers.Set("Vary", vary);
+  if (not_modified) {
+    res->status = 304;
+    res->body.clear();
+  }
   const bool keep = !linger && !w.stopping && msg.keep_alive();
   SerializeHead(head, res->status, headers, res->body.size(), keep, msg.version() == 10);
   const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;

@@ -26,15 +26,14 @@ class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     router_.Add(Verb::kGet, "/echo/{word}", [](Request& req) -> net::awaitable<Response> {
-      co_return Response::Json(200, "{\"word\":\"" + req.Param("word") + "\",\"q\":\"" +
-                                        req.QueryParam("q").value_or("") + "\"}");
+      co_return Response::Json(
+          200, "{\"word\":\"" + req.Param("word") + "\",\"q\":\"" + req.QueryParam("q").value_or("") + "\"}");
     });
-    router_.Add(
-        Verb::kPost, "/json",
-        [](Request& req) -> net::awaitable<Response> {
-          co_return Response::Json(200, boost::json::serialize(req.json()));
-        },
-        {.body_limit = 1024, .json_body = true});
+    router_.Add(Verb::kPost, "/json",
+                [](Request& req) -> net::awaitable<Response> {
+                  co_return Response::Json(200, boost::json::serialize(req.json()));
+                },
+                {.body_limit = 1024, .json_body = true});
     router_.Add(Verb::kGet, "/boom", [](Request&) -> net::awaitable<Response> {
       throw std::runtime_error("secret internal detail");
       co_return Response{};
@@ -111,7 +110,9 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   StartServer();
   TestConnection c(server_->port());
   std::string batch;
-  for (int i = 0; i < 20; ++i) batch += "GET " + std::string(i % 7 == 0 ? "/slow" : "/echo/w" + std::to_string(i)) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 20; ++i)
+    batch +=
+        "GET " + std::string(i % 7 == 0 ? "/slow" : "/echo/w" + std::to_string(i)) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   c.Send(batch);
   for (int i = 0; i < 20; ++i) {
     auto r = c.Read();
@@ -238,6 +239,37 @@ TEST_F(ServerTest, CompressesLargeBodiesWhenAccepted) {
   EXPECT_EQ(Gunzip(gz->body), plain->body);
   auto small = Get("/echo/a", "Accept-Encoding: gzip\r\n");
   EXPECT_EQ(small->Header("content-encoding"), "");
+}
+
+TEST_F(ServerTest, JsonReadsCarryAStrongETagAnd304WhenItMatches) {
+  StartServer();
+  auto first = Get("/echo/tag");
+  ASSERT_TRUE(first);
+  const std::string etag = first->Header("etag");
+  EXPECT_EQ(etag.size(), 34u);
+  EXPECT_EQ(Get("/echo/tag")->Header("etag"), etag);
+  EXPECT_NE(Get("/echo/other")->Header("etag"), etag);
+
+  auto not_modified = Get("/echo/tag", "If-None-Match: \"nope\", " + etag + "\r\n");
+  ASSERT_TRUE(not_modified);
+  EXPECT_EQ(not_modified->status, 304);
+  EXPECT_EQ(not_modified->body, "");
+  EXPECT_EQ(not_modified->Header("etag"), etag);
+  auto changed = Get("/echo/tag2", "If-None-Match: " + etag + "\r\n");
+  EXPECT_EQ(changed->status, 200);
+
+  // The gzip representation has its own tag; either validates the same resource.
+  auto gz = Get("/big", "Accept-Encoding: gzip\r\n");
+  auto plain = Get("/big");
+  ASSERT_TRUE(gz && plain);
+  EXPECT_NE(gz->Header("etag"), plain->Header("etag"));
+  auto gz_again = Get("/big", "Accept-Encoding: gzip\r\nIf-None-Match: " + gz->Header("etag") + "\r\n");
+  EXPECT_EQ(gz_again->status, 304);
+  EXPECT_EQ(gz_again->Header("etag"), gz->Header("etag"));
+  EXPECT_EQ(Get("/big", "If-None-Match: " + gz->Header("etag") + "\r\n")->status, 304);
+
+  // Errors and writes carry none.
+  EXPECT_EQ(Get("/missing")->Header("etag"), "");
 }
 
 TEST_F(ServerTest, HeadSendsHeadersOnly) {

@@ -1,5 +1,7 @@
 #include "query/ast.hpp"
 
+#include <cctype>
+
 namespace strata::query {
 
 std::string_view OpText(Op op) {
@@ -105,6 +107,52 @@ std::string ToString(const Operand& operand) {
     }
   }
   return {};
+}
+
+namespace {
+
+void AddTraits(const Operand& op, Traits& t) {
+  switch (op.kind) {
+    case Operand::Kind::kMacro:
+      t.time = true;
+      return;
+    case Operand::Kind::kIdentifier:
+      t.headers = t.headers || op.text.starts_with("@request.headers.");
+      t.auth = t.auth || op.text.starts_with("@request.auth.");
+      return;
+    case Operand::Kind::kFunction:
+      if (op.function == Function::kStrftime) {
+        // strftime(format) formats the current time, as does any time value written as 'now'.
+        if (op.args.size() < 2) t.time = true;
+        for (const auto& a : op.args) {
+          if (a.kind != Operand::Kind::kText) continue;
+          std::string lower = a.text;
+          for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (lower.find("now") != std::string::npos) t.time = true;
+        }
+      }
+      for (const auto& a : op.args) AddTraits(a, t);
+      return;
+    default:
+      return;
+  }
+}
+
+void AddTraits(const Expr& expr, Traits& t) {
+  if (expr.kind == Expr::Kind::kComparison) {
+    AddTraits(expr.comparison.left, t);
+    AddTraits(expr.comparison.right, t);
+    return;
+  }
+  for (const auto& child : expr.children) AddTraits(child, t);
+}
+
+}  // namespace
+
+Traits TraitsOf(const Expr& expr) {
+  Traits t;
+  AddTraits(expr, t);
+  return t;
 }
 
 std::string ToString(const Expr& expr) {

@@ -91,4 +91,13 @@ std::pair<std::string_view, std::string_view> SplitModifier(std::string_view ide
 // as they are (JSON values, geoDistance); kEnforced: always COALESCE (strftime results).
 enum class NullFallback : uint8_t { kAuto, kDisabled, kEnforced };
 
+// What a filter's outcome depends on besides the records it reads, for deciding whether an
+// answer built with it may be kept and shared.
+struct Traits {
+  bool time = false;     // datetime macros (@now, @todayStart, …) or strftime() of the current time
+  bool headers = false;  // @request.headers.*
+  bool auth = false;     // @request.auth.*
+};
+Traits TraitsOf(const Expr& expr);
+
 }  // namespace strata::query

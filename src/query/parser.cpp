@@ -479,4 +479,11 @@ util::Result<Expr> Parse(std::string_view filter) {
   return Parser(filter).Run();
 }
 
+Traits TraitsOf(std::string_view filter) {
+  if (filter.empty()) return {};
+  auto expr = Parse(filter);
+  if (!expr) return {.time = true, .headers = true, .auth = true};
+  return TraitsOf(*expr);
+}
+
 }  // namespace strata::query

@@ -15,4 +15,8 @@ namespace strata::query {
 // query/limits.hpp (length, comparisons, nesting). Work is linear in the filter's length.
 util::Result<Expr> Parse(std::string_view filter);
 
+// The Traits of a filter's text; a filter that does not parse has all of them (it is refused
+// elsewhere, and nothing built with it may be kept).
+Traits TraitsOf(std::string_view filter);
+
 }  // namespace strata::query

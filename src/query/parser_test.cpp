@@ -323,3 +323,25 @@ TEST(ParserTest, TextRoundTripsThroughToString) {
 
 }  // namespace
 }  // namespace strata::query
+
+namespace strata::query {
+namespace {
+
+TEST(ParserTest, TraitsSayWhatAFilterDependsOn) {
+  EXPECT_FALSE(TraitsOf("").time);
+  const Traits plain = TraitsOf("status = 'active' && author.name ~ 'x'");
+  EXPECT_FALSE(plain.time || plain.headers || plain.auth);
+  EXPECT_TRUE(TraitsOf("created > @now").time);
+  EXPECT_TRUE(TraitsOf("a = 1 || (b = 2 && created >= @todayStart)").time);
+  EXPECT_TRUE(TraitsOf("strftime('%Y') = '2026'").time);
+  EXPECT_TRUE(TraitsOf("strftime('%Y', 'now', '-1 day') = '2026'").time);
+  EXPECT_FALSE(TraitsOf("strftime('%Y', created) = '2026'").time);
+  EXPECT_TRUE(TraitsOf("@request.headers.x_token = 'a'").headers);
+  EXPECT_TRUE(TraitsOf("author = @request.auth.id").auth);
+  EXPECT_FALSE(TraitsOf("author = @request.query.x").auth);
+  const Traits bad = TraitsOf("a = (");
+  EXPECT_TRUE(bad.time && bad.headers && bad.auth);
+}
+
+}  // namespace
+}  // namespace strata::query

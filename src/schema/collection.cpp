@@ -1,16 +1,17 @@
 #include "schema/collection.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <ctime>
 #include <utility>
 
 #include "schema/index.hpp"
+#include "schema/limits.hpp"
 #include "util/random.hpp"
 
 namespace strata::schema {
@@ -53,7 +54,8 @@ const char kDigits[] = "0123456789";
 
 std::string NewFieldId(FieldType type) { return std::string(FieldTypeName(type)) + util::RandomString(10, kDigits); }
 
-Field MakeField(std::string name, FieldType type, bool system, bool hidden, bool required, boost::json::object options) {
+Field MakeField(std::string name, FieldType type, bool system, bool hidden, bool required,
+                boost::json::object options) {
   Field f;
   f.id = NewFieldId(type);
   f.name = std::move(name);
@@ -331,8 +333,8 @@ ParseResult CollectionFromJson(const boost::json::object& body, const Collection
   }
 
   if (base) {
-    if (auto it = body.find("type"); it != body.end() && it->value().is_string() &&
-                                     it->value().as_string() != CollectionTypeName(base->type)) {
+    if (auto it = body.find("type");
+        it != body.end() && it->value().is_string() && it->value().as_string() != CollectionTypeName(base->type)) {
       AddError(errors, "type", "validation_collection_type_change", "Collection type cannot be changed.");
     }
   } else {
@@ -345,6 +347,16 @@ ParseResult CollectionFromJson(const boost::json::object& body, const Collection
   ReadRule(body, "createRule", c.create_rule, errors);
   ReadRule(body, "updateRule", c.update_rule, errors);
   ReadRule(body, "deleteRule", c.delete_rule, errors);
+
+  if (auto it = body.find("cacheMaxAge"); it != body.end() && !it->value().is_null()) {
+    const auto n = it->value().is_number() ? it->value().to_number<double>() : -1;
+    if (n < 0 || n > kMaxCacheMaxAge || n != static_cast<double>(static_cast<int64_t>(n))) {
+      AddError(errors, "cacheMaxAge", "validation_invalid_value",
+               fmt::format("Must be a whole number of seconds from 0 to {}.", kMaxCacheMaxAge));
+    } else {
+      c.cache_max_age = static_cast<int64_t>(n);
+    }
+  }
 
   if (auto it = body.find("indexes"); it != body.end() && !it->value().is_null()) {
     if (!it->value().is_array()) {
@@ -412,9 +424,8 @@ ParseResult CollectionFromJson(const boost::json::object& body, const Collection
         for (std::size_t i = 0; i < base->fields.size(); ++i) {
           const Field& sys = base->fields[i];
           if (!sys.system) continue;
-          const bool present = std::any_of(fields.begin(), fields.end(), [&](const Field& f) {
-            return f.id == sys.id || f.name == sys.name;
-          });
+          const bool present = std::any_of(fields.begin(), fields.end(),
+                                           [&](const Field& f) { return f.id == sys.id || f.name == sys.name; });
           if (!present) fields.insert(fields.begin() + static_cast<std::ptrdiff_t>(std::min(i, fields.size())), sys);
         }
       }
@@ -467,6 +478,7 @@ boost::json::object CollectionToJson(const Collection& c) {
   o["system"] = c.system;
   o["created"] = c.created;
   o["updated"] = c.updated;
+  if (c.cache_max_age > 0) o["cacheMaxAge"] = c.cache_max_age;
   for (const auto& [k, v] : c.options) o[k] = v;
   return o;
 }

@@ -73,11 +73,14 @@ struct Collection {
   std::vector<std::string> indexes;
   std::string created;
   std::string updated;
+  // Beyond PocketBase ("cacheMaxAge"): seconds a shared cache (a CDN) may keep the guests' answers
+  // of the list and view endpoints while their rule is "" (Cache-Control: public). 0: not sent.
+  int64_t cache_max_age = 0;
   // Type-specific options in their JSON form: "viewQuery" for views; for auth collections
   // authRule, manageRule, passwordAuth, oauth2, otp, mfa, token and template settings.
   boost::json::object options;
 
-  const Field* FindField(std::string_view name) const;      // case-sensitive, as PocketBase
+  const Field* FindField(std::string_view name) const;  // case-sensitive, as PocketBase
   const Field* FindFieldById(std::string_view id) const;
 };
 

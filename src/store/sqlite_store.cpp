@@ -20,6 +20,9 @@
 namespace strata::store {
 namespace {
 
+// The calling thread's ReadTracker sink (Store::TrackReads).
+thread_local std::vector<std::string>* t_read_sink = nullptr;
+
 util::Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
   const std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
@@ -290,42 +293,43 @@ class SqliteStore final : public Store {
   }
 
   util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
-    auto reader = ThreadReader();
-    if (!reader) return std::unexpected(reader.error());
-    Reader& r = **reader;
-    const auto now = Refresh(r);
-    auto rs = r.conn->Query(sql, params);
-    if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
-    return rs;
+    return ReadQuery(sql, params, t_read_sink);
   }
 
   util::Result<ResultSet> QueryCached(std::string_view sql, const util::SqlParams& params) override {
     std::string key = ResultKey(sql, params);
     {
       std::shared_lock lock(results_mu_);
-      if (auto it = results_.find(key); it != results_.end() && Current(it->second)) return it->second.rs;
+      if (auto it = results_.find(key); it != results_.end() && !ChangedSince(it->second.tables, it->second.mark)) {
+        if (t_read_sink) t_read_sink->insert(t_read_sink->end(), it->second.tables.begin(), it->second.tables.end());
+        return it->second.rs;
+      }
     }
-    auto reader = ThreadReader();
-    if (!reader) return std::unexpected(reader.error());
-    auto tables = (*reader)->conn->Tables(sql);
-    if (!tables) return std::unexpected(tables.error());
-    // The versions are read before the query: a commit that lands meanwhile makes the entry
-    // out of date at once, never the other way round.
-    CachedResult entry;
-    {
-      std::shared_lock lock(versions_mu_);
-      entry.epoch = epoch_;
-      for (const auto& t : *tables) entry.versions.push_back(VersionLocked(t));
-    }
-    entry.tables = std::move(*tables);
-    auto rs = Query(sql, params);
+    // The mark is read before the query: a commit that lands meanwhile makes the entry out of
+    // date at once, never the other way round.
+    CachedResult entry{.rs = {}, .tables = {}, .mark = ChangeMark()};
+    auto rs = ReadQuery(sql, params, &entry.tables);
     if (!rs) return rs;
+    if (t_read_sink) t_read_sink->insert(t_read_sink->end(), entry.tables.begin(), entry.tables.end());
     entry.rs = *rs;
     std::unique_lock lock(results_mu_);
     if (results_.size() >= kMaxCachedResults) results_.clear();
     results_.insert_or_assign(std::move(key), std::move(entry));
     return rs;
   }
+
+  uint64_t ChangeMark() const override { return published_.load(std::memory_order_acquire); }
+
+  bool ChangedSince(const std::vector<std::string>& tables, uint64_t mark) const override {
+    std::shared_lock lock(versions_mu_);
+    if (epoch_at_ > mark) return true;
+    for (const auto& t : tables) {
+      if (auto it = versions_.find(t); it != versions_.end() && it->second > mark) return true;
+    }
+    return false;
+  }
+
+  void TrackReads(std::vector<std::string>* sink) override { t_read_sink = sink; }
 
   void ReleaseStaleSnapshot() override {
     auto reader = ThreadReader();
@@ -415,6 +419,27 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
+  // Runs a query on the calling thread's reader; appends the tables it reads to `tables` when
+  // given (after the snapshot is current: a statement is prepared against the schema it sees).
+  util::Result<ResultSet> ReadQuery(std::string_view sql, const util::SqlParams& params,
+                                    std::vector<std::string>* tables) {
+    auto reader = ThreadReader();
+    if (!reader) return std::unexpected(reader.error());
+    Reader& r = **reader;
+    const auto now = Refresh(r);
+    if (tables) {
+      auto read = r.conn->Tables(sql);
+      if (!read) {
+        EndSnapshot(r);
+        return std::unexpected(read.error());
+      }
+      tables->insert(tables->end(), read->begin(), read->end());
+    }
+    auto rs = r.conn->Query(sql, params);
+    if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
+    return rs;
+  }
+
   // A thread's read connection and the read transaction it keeps open between queries.
   struct Reader {
     std::unique_ptr<Connection> conn;
@@ -464,8 +489,7 @@ class SqliteStore final : public Store {
   struct CachedResult {
     ResultSet rs;
     std::vector<std::string> tables;
-    std::vector<uint64_t> versions;  // of `tables` when the query ran
-    uint64_t epoch = 0;
+    uint64_t mark = 0;  // ChangeMark() before the query ran
   };
 
   static std::string ResultKey(std::string_view sql, const util::SqlParams& params) {
@@ -493,20 +517,6 @@ class SqliteStore final : public Store {
     return key;
   }
 
-  uint64_t VersionLocked(const std::string& table) const {
-    auto it = versions_.find(table);
-    return it == versions_.end() ? 0 : it->second;
-  }
-
-  bool Current(const CachedResult& e) const {
-    std::shared_lock lock(versions_mu_);
-    if (e.epoch != epoch_) return false;
-    for (std::size_t i = 0; i < e.tables.size(); ++i) {
-      if (VersionLocked(e.tables[i]) != e.versions[i]) return false;
-    }
-    return true;
-  }
-
   // Every row the writer inserts, updates or deletes: its table's version moves at the commit.
   static void OnUpdate(void* self, int, const char*, const char* table, sqlite3_int64) {
     auto& touched = static_cast<SqliteStore*>(self)->touched_;
@@ -527,9 +537,15 @@ class SqliteStore final : public Store {
     }
     const bool foreign = ForeignCommit();
     if (touched_.empty() && !schema_changed && !foreign) return;
-    std::unique_lock lock(versions_mu_);
-    for (const auto& t : touched_) ++versions_[t];
-    if (schema_changed || foreign) ++epoch_;
+    // Another process's commit: threads' kept read transactions predate it and must start over.
+    if (foreign) commits_.fetch_add(1, std::memory_order_release);
+    {
+      std::unique_lock lock(versions_mu_);
+      const uint64_t seq = published_.load(std::memory_order_relaxed) + 1;
+      for (const auto& t : touched_) versions_[t] = seq;
+      if (schema_changed || foreign) epoch_at_ = seq;
+      published_.store(seq, std::memory_order_release);
+    }
     touched_.clear();
   }
 
@@ -599,10 +615,14 @@ class SqliteStore final : public Store {
   std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
   std::vector<std::unique_ptr<Reader>> readers_;
 
-  // Table versions for QueryCached. touched_, schema_version_ and data_version_: writer thread only.
+  // Change tracking (ChangeMark, ChangedSince, QueryCached). Each batch that changed something
+  // publishes the next sequence number; versions_ holds, per table, the last one that changed it,
+  // and epoch_at_ the last that changed the schema or saw another process's commit.
+  // touched_, schema_version_ and data_version_: writer thread only.
   mutable std::shared_mutex versions_mu_;
   std::unordered_map<std::string, uint64_t> versions_;
-  uint64_t epoch_ = 0;
+  uint64_t epoch_at_ = 0;
+  std::atomic<uint64_t> published_{0};
   std::vector<std::string> touched_;
   int64_t schema_version_ = -1;
   int64_t data_version_ = -1;

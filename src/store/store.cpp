@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include <algorithm>
 #include <future>
 
 namespace strata::store {
@@ -9,6 +10,13 @@ int ResultSet::ColumnIndex(std::string_view name) const {
     if (columns[i] == name) return static_cast<int>(i);
   }
   return -1;
+}
+
+std::vector<std::string> ReadTracker::Tables() {
+  Stop();
+  std::sort(tables_.begin(), tables_.end());
+  tables_.erase(std::unique(tables_.begin(), tables_.end()), tables_.end());
+  return tables_;
 }
 
 util::Status Store::WriteAndWait(WriteFn work) {

@@ -68,6 +68,21 @@ class Store {
     return Query(sql, params);
   }
 
+  // Change tracking, for caches of answers built from several reads (see ReadTracker).
+  // The position of the last published change: every write acknowledged before the call is at or
+  // before it.
+  virtual uint64_t ChangeMark() const { return 0; }
+  // Whether a commit after `mark` changed one of `tables` (or the schema, or the database from
+  // another process). Without tracking (the default), always true.
+  virtual bool ChangedSince(const std::vector<std::string>& tables, uint64_t mark) const {
+    (void)tables;
+    (void)mark;
+    return true;
+  }
+  // While `sink` is set, the names of the tables each of the calling thread's Query calls reads
+  // are appended to it (duplicates included). nullptr stops. Use ReadTracker.
+  virtual void TrackReads(std::vector<std::string>* sink) { (void)sink; }
+
   // Ends the calling thread's kept read transaction if it is older than the reuse window (a
   // read transaction held by an idle thread would hold back the database's checkpoints). I/O
   // threads call it now and then.
@@ -78,6 +93,32 @@ class Store {
 
   // Queues a write and waits for its outcome: for the command line and tests, never for I/O threads.
   util::Status WriteAndWait(WriteFn work);
+};
+
+// Records what a piece of work reads, for caching its result: the change mark before the first
+// read and the tables of every query the calling thread runs while it lives. The work must not
+// suspend (co_await) in between, or another coroutine's reads on the thread would be counted.
+class ReadTracker {
+ public:
+  explicit ReadTracker(Store& store) : store_(store), mark_(store.ChangeMark()) { store_.TrackReads(&tables_); }
+  ~ReadTracker() { Stop(); }
+  ReadTracker(const ReadTracker&) = delete;
+  ReadTracker& operator=(const ReadTracker&) = delete;
+
+  void Stop() {
+    if (!active_) return;
+    active_ = false;
+    store_.TrackReads(nullptr);
+  }
+  uint64_t mark() const { return mark_; }
+  // The tables read, sorted and without duplicates (stops tracking).
+  std::vector<std::string> Tables();
+
+ private:
+  Store& store_;
+  uint64_t mark_;
+  bool active_ = true;
+  std::vector<std::string> tables_;
 };
 
 }  // namespace strata::store

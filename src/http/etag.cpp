@@ -1,0 +1,50 @@
+#include "http/etag.hpp"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+namespace strata::http {
+namespace {
+
+constexpr std::string_view kGzipSuffix = "-gzip";
+
+// The opaque part of a tag: without W/, quotes or the coding suffix.
+std::string_view Opaque(std::string_view tag) {
+  if (tag.starts_with("W/")) tag.remove_prefix(2);
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+  if (tag.ends_with(kGzipSuffix)) tag.remove_suffix(kGzipSuffix.size());
+  return tag;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string ETagOf(std::string_view body) {
+  const XXH128_hash_t h = XXH3_128bits(body.data(), body.size());
+  return fmt::format("\"{:016x}{:016x}\"", h.high64, h.low64);
+}
+
+bool IfNoneMatch(std::string_view header, std::string_view etag) {
+  const std::string_view want = Opaque(etag);
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    const std::string_view item = Trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (item == "*") return true;
+    if (!item.empty() && Opaque(item) == want) return true;
+  }
+  return false;
+}
+
+std::string GzipETag(std::string_view etag) {
+  std::string out(etag);
+  if (out.size() >= 2 && out.back() == '"') out.insert(out.size() - 1, kGzipSuffix);
+  return out;
+}
+
+}  // namespace strata::http

@@ -1,0 +1,23 @@
+// Entity tags for conditional GETs: a strong tag from the bytes of a response body, and the
+// If-None-Match comparison of RFC 9110 §13.1.2.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace strata::http {
+
+// A strong entity tag for `body`: a quoted 128-bit hash ("\"…\""), the same in every process
+// and on every instance.
+std::string ETagOf(std::string_view body);
+
+// Whether an If-None-Match header value matches `etag`: "*", or one of its comma-separated
+// tags by weak comparison (a W/ prefix on either side is ignored). A content coding suffix
+// added to the tag (…-gzip") is ignored too, so a tag sent with a compressed body still
+// validates the same representation.
+bool IfNoneMatch(std::string_view header, std::string_view etag);
+
+// `etag` marked as the tag of the gzip-coded representation: "\"…-gzip\"".
+std::string GzipETag(std::string_view etag);
+
+}  // namespace strata::http
