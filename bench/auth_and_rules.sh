@@ -34,7 +34,8 @@ url="http://127.0.0.1:$port"
 node bench/seed.mjs "$work/strata/data.db" "$work/peer.db" "$POSTS" "$work" >/dev/null
 "$BIN" superuser upsert root@bench.test root-password-1 --dir "$work/strata" >/dev/null
 # Logins are measured, not limited.
-"$BIN" serve --http "127.0.0.1:$port" --dir "$work/strata" --threads "$THREADS" --log-level warn --login-rate 0 \
+"$BIN" settings set '{"rateLimits":{"enabled":false}}' --dir "$work/strata" >/dev/null
+"$BIN" serve --http "127.0.0.1:$port" --dir "$work/strata" --threads "$THREADS" --log-level warn \
   >/dev/null 2>"$work/strata.err" &
 pid=$!
 for _ in $(seq 100); do curl -sf "$url/api/health" >/dev/null && break; sleep 0.1; done

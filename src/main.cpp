@@ -21,7 +21,10 @@
 #include "api/health.hpp"
 #include "api/metrics_route.hpp"
 #include "api/oauth2.hpp"
+#include "api/rate_limits.hpp"
 #include "api/records_routes.hpp"
+#include "api/settings.hpp"
+#include "api/settings_routes.hpp"
 #include "auth/password.hpp"
 #include "auth/superusers.hpp"
 #include "auth/token.hpp"
@@ -57,7 +60,6 @@ struct ServeFlags {
   std::string smtp_password;
   api::MailSettings mail;
   std::string client_ip_header;
-  int64_t login_rate = api::kDefaultLoginRate;
   std::size_t cache_mib = cache::kDefaultCacheBytes >> 20;
 };
 
@@ -149,8 +151,15 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   api::AddHealthRoutes(router, **store);
+  auto settings = api::SettingsService::Open(**store);
+  if (!settings) {
+    spdlog::critical("cannot load the settings: {}", settings.error().ToString());
+    return 1;
+  }
   auto limiter = ratelimit::MakeMemoryRateLimiter();
-  api::AddAuthRoutes(router, **store, **catalog, **tokens, *limiter, flags.login_rate);
+  api::RateLimits rate_limits(**settings, *limiter, **catalog, **tokens);
+  api::AddSettingsRoutes(router, **store, **catalog, **tokens, **settings);
+  api::AddAuthRoutes(router, **store, **catalog, **tokens, rate_limits);
   std::unique_ptr<mail::Mailer> mailer;
   if (!flags.smtp_url.empty()) {
     mailer =
@@ -162,7 +171,7 @@ int Serve(const ServeFlags& flags) {
     mailer = mail::MakeCaptureMailer(outbox);
     spdlog::info("no SMTP server set (--smtp-url): mail is written to {}", outbox.string());
   }
-  api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, *mailer, flags.mail);
+  api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, rate_limits, *mailer, flags.mail);
   api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
@@ -170,7 +179,14 @@ int Serve(const ServeFlags& flags) {
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);
-  options.on_sweep = [&db = **store] { db.ReleaseStaleSnapshot(); };
+  options.on_sweep = [&db = **store, &settings = **settings] {
+    db.ReleaseStaleSnapshot();
+    settings.Refresh();
+  };
+  options.before_handler = [&rate_limits](http::Request& req, const http::Route& route,
+                                          std::vector<std::pair<std::string, std::string>>& headers) {
+    rate_limits.Check(req, route, headers);
+  };
   http::Server server(options, router, metrics, access_log);
   if (auto st = server.Start(); !st.ok()) {
     spdlog::critical("{}", st.ToString());
@@ -257,6 +273,45 @@ int KeysList(const std::string& dir) {
   return 0;
 }
 
+int SettingsGet(const std::string& dir) {
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  auto settings = api::SettingsService::Open(*ctx->store);
+  if (!settings) {
+    fmt::print(stderr, "cannot read the settings: {}\n", settings.error().ToString());
+    return 1;
+  }
+  fmt::print("{}\n", boost::json::serialize(api::SettingsToJson(*(*settings)->Current())));
+  return 0;
+}
+
+int SettingsSet(const std::string& dir, const std::string& patch) {
+  auto parsed = http::ParseJsonBody(patch);
+  if (!parsed) {
+    fmt::print(stderr, "invalid JSON: {}\n", parsed.error().message);
+    return 2;
+  }
+  auto ctx = OpenAdmin(dir);
+  if (!ctx) return 1;
+  auto settings = api::SettingsService::Open(*ctx->store);
+  if (!settings) {
+    fmt::print(stderr, "cannot read the settings: {}\n", settings.error().ToString());
+    return 1;
+  }
+  api::Settings next = *(*settings)->Current();
+  boost::json::object errors;
+  if (!api::PatchSettings(*parsed, next, errors)) {
+    fmt::print(stderr, "invalid settings: {}\n", boost::json::serialize(errors));
+    return 2;
+  }
+  if (auto st = (*settings)->SaveAndWait(next); !st.ok()) {
+    fmt::print(stderr, "cannot save the settings: {}\n", st.ToString());
+    return 1;
+  }
+  fmt::print("{}\n", boost::json::serialize(api::SettingsToJson(next)));
+  return 0;
+}
+
 int CollectionsExport(const std::string& dir) {
   auto ctx = OpenAdmin(dir);
   if (!ctx) return 1;
@@ -331,12 +386,6 @@ int main(int argc, char** argv) {
                     "Behind a reverse proxy: the header with the client address (X-Real-IP, or X-Forwarded-For's "
                     "last entry), for rate limits.");
   serve
-      ->add_option("--login-rate", serve_flags.login_rate,
-                   "Password login attempts a minute per identity and address (6x per identity, 12x per address); "
-                   "0: no limit.")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  serve
       ->add_option("--cache-size", serve_flags.cache_mib,
                    "MiB of memory for kept answers of record lists and views; 0 turns the response cache off.")
       ->capture_default_str()
@@ -383,6 +432,17 @@ int main(int argc, char** argv) {
   auto* list_keys = keys->add_subcommand("list", "List the signing keys.");
   list_keys->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
 
+  auto* settings_cmd = app.add_subcommand(
+      "settings", "Show or change the settings (rate limits), also while a server runs on the directory.");
+  settings_cmd->require_subcommand(1);
+  std::string settings_patch;
+  auto* settings_get = settings_cmd->add_subcommand("get", "Print the settings as JSON.");
+  settings_get->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+  auto* settings_set = settings_cmd->add_subcommand(
+      "set", "Change the settings: a JSON object with the keys to change, as PATCH /api/settings takes.");
+  settings_set->add_option("json", settings_patch, "e.g. '{\"rateLimits\":{\"enabled\":false}}'")->required();
+  settings_set->add_option("--dir", admin_dir, "Data directory.")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (*serve) return Serve(serve_flags);
   if (*upsert) return SuperuserUpsert(admin_dir, su_email, su_password);
@@ -390,5 +450,7 @@ int main(int argc, char** argv) {
   if (*export_cmd) return CollectionsExport(admin_dir);
   if (*rotate) return KeysRotate(admin_dir, key_alg);
   if (*list_keys) return KeysList(admin_dir);
+  if (*settings_get) return SettingsGet(admin_dir);
+  if (*settings_set) return SettingsSet(admin_dir, settings_patch);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/auth_internal.hpp"
+#include "api/rate_limits.hpp"
 #include "api/record_json.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
@@ -112,26 +113,6 @@ const schema::Collection* AuthCollection(const schema::Snapshot& snap, const std
   return c && c->type == schema::CollectionType::kAuth ? c : nullptr;
 }
 
-// Password logins: at most `rate` (5 by default) attempts a minute for one identity from one
-// address, 6 × rate a minute for one identity from anywhere (a guesser spread over many addresses)
-// and 12 × rate a minute from one address (one address trying many identities); 0: no limit. Every attempt counts, so
-// that parallel requests cannot run ahead of the failures. Refused attempts get 429 with Retry-After, before any
-// password is checked.
-void LimitLoginAttempts(ratelimit::RateLimiter& limiter, int64_t rate, const schema::Collection& c,
-                        std::string_view identity, std::string_view address) {
-  using std::chrono::minutes;
-  if (rate <= 0) return;
-  std::string who(identity);
-  for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  const std::string id_key = "login:" + c.id + ":" + who;
-  const std::array<std::pair<std::string, ratelimit::Rule>, 3> checks{{
-      {"login-from:" + std::string(address), {12 * rate, minutes(1)}},
-      {id_key + "|" + std::string(address), {rate, minutes(1)}},
-      {id_key, {6 * rate, minutes(1)}},
-  }};
-  for (const auto& [key, rule] : checks) Limit(limiter, key, rule);
-}
-
 void Limit(ratelimit::RateLimiter& limiter, const std::string& key, const ratelimit::Rule& rule) {
   // Keys hold request text (identities, ids): a fixed-size digest keeps each entry small.
   const auto d = limiter.Take(auth::TokenKeyFingerprint(key), rule);
@@ -171,11 +152,18 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
   return info;
 }
 
+void RequireSuperuser(const http::Request& req, schema::Catalog& catalog, store::Store& store,
+                      const auth::TokenService& tokens) {
+  auto who = Authenticate(req, catalog.Current(), store, tokens);
+  if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
+  if (!who->superuser) throw http::ApiError::Forbidden("The authorized record is not allowed to perform this action.");
+}
+
 void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                   ratelimit::RateLimiter& limiter, int64_t login_rate) {
+                   RateLimits& limits) {
   router.Add(
       http::Verb::kPost, "/api/collections/{collection}/auth-with-password",
-      [&store, &catalog, &tokens, &limiter, login_rate](http::Request& req) -> net::awaitable<http::Response> {
+      [&store, &catalog, &tokens, &limits](http::Request& req) -> net::awaitable<http::Response> {
         auto snap = catalog.Current();
         const schema::Collection* c = AuthCollection(*snap, req.Param("collection"));
         if (!c) throw http::ApiError::NotFound("Missing or invalid auth collection context.");
@@ -210,7 +198,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           params.emplace_back(identity);
         }
         if (where.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
-        LimitLoginAttempts(limiter, login_rate, *c, identity, req.remote_address());
+        limits.CheckLogin(req, *c, "authWithPassword", identity);
         auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE {} LIMIT 1", c->name, where), params);
         if (!rs) throw http::ApiError::Internal(rs.error().ToString());
         std::string hash = DummyHash();
@@ -223,7 +211,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
         if (!ok || rs->rows.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
         co_return AuthResponse(tokens, *c, *rs, rs->rows[0]);
       },
-      {.body_limit = 64 * 1024, .json_body = true});
+      {.body_limit = 64 * 1024, .json_body = true, .tags = "authWithPassword,auth", .tags_in_handler = true});
 
   router.Add(http::Verb::kPost, "/api/collections/{collection}/auth-refresh",
              [&store, &catalog, &tokens](http::Request& req) -> net::awaitable<http::Response> {
@@ -245,7 +233,8 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
                auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c->name), {who->record_id});
                if (!rs || rs->rows.empty()) throw http::ApiError::NotFound();
                co_return AuthResponse(tokens, *c, *rs, rs->rows[0]);
-             });
+             },
+             {.tags = "authRefresh"});
 
   router.Add(http::Verb::kGet, "/api/.well-known/jwks.json",
              [&tokens](http::Request&) -> net::awaitable<http::Response> {

@@ -24,6 +24,8 @@ class TokenService;
 
 namespace strata::api {
 
+class RateLimits;
+
 // Who sent a request.
 struct AuthInfo {
   std::shared_ptr<const schema::Snapshot> snapshot;  // keeps `collection` alive
@@ -39,13 +41,15 @@ struct AuthInfo {
 std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                                      store::Store& store, const auth::TokenService& tokens);
 
+// 401 without a valid token, 403 unless it is a superuser's.
+void RequireSuperuser(const http::Request& req, schema::Catalog& catalog, store::Store& store,
+                      const auth::TokenService& tokens);
+
 // Registers auth-with-password and auth-refresh for every auth collection, and
-// GET /api/.well-known/jwks.json. The arguments must outlive the router.
-// `limiter` limits password logins to `login_rate` attempts a minute per identity and address
-// (and proportionally more per identity and per address; see LimitLoginAttempts); 0: no limit.
-inline constexpr int64_t kDefaultLoginRate = 5;
+// GET /api/.well-known/jwks.json. Password logins are limited by `limits` (RateLimits::CheckLogin).
+// The arguments must outlive the router.
 void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                   ratelimit::RateLimiter& limiter, int64_t login_rate = kDefaultLoginRate);
+                   RateLimits& limits);
 
 struct MailSettings {
   std::string from = "Strata <no-reply@localhost>";  // the sender of every message
@@ -56,7 +60,9 @@ struct MailSettings {
 // Registers auth-methods, request/confirm-verification, request/confirm-password-reset,
 // request/confirm-email-change, request-otp, auth-with-otp and impersonate for every auth
 // collection. Mail goes through `mailer`. The arguments must outlive the router.
+// One-time-code logins are limited by `limits`; mail requests by fixed limits in `limiter`.
 void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                       ratelimit::RateLimiter& limiter, mail::Mailer& mailer, const MailSettings& settings);
+                       ratelimit::RateLimiter& limiter, RateLimits& limits, mail::Mailer& mailer,
+                       const MailSettings& settings);
 
 }  // namespace strata::api

@@ -12,6 +12,7 @@
 #include "api/auth.hpp"
 #include "api/auth_internal.hpp"
 #include "api/oauth2.hpp"
+#include "api/rate_limits.hpp"
 #include "auth/password.hpp"
 #include "http/router.hpp"
 #include "schema/values.hpp"
@@ -179,8 +180,8 @@ constexpr char kOtpTable[] =
 }  // namespace
 
 void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                       ratelimit::RateLimiter& limiter, mail::Mailer& mailer, const MailSettings& settings) {
-  const http::RouteOptions small_json{.body_limit = 64 * 1024, .json_body = true};
+                       ratelimit::RateLimiter& limiter, RateLimits& limits, mail::Mailer& mailer,
+                       const MailSettings& settings) {
   auto letter = [&settings](std::string to, std::string subject, std::string text) {
     return mail::Message{.from = settings.from,
                          .to = std::move(to),
@@ -206,279 +207,279 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                    {"mfa", {{"enabled", false}, {"duration", 0}}},
                    {"otp", {{"enabled", OtpEnabled(c)}, {"duration", OptionDuration(c, "otp", 180)}}}};
                co_return http::Response::Json(200, boost::json::serialize(body));
-             });
+             },
+             {.tags = "listAuthMethods"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/request-verification",
-      [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        const std::string email = RequireEmail(req, "email");
-        limit_mail(req, c, email);
-        // The answer is the same whether or not the account exists.
-        if (auto rs = FindRecord(store, c, "email", email); rs && Column(*rs, rs->rows[0], "verified") != "1") {
-          const std::string to = Column(*rs, rs->rows[0], "email");
-          const std::string token = RecordToken(tokens, c, *rs, "verification", "verificationToken", 259200);
-          SendLater(mailer, letter(to, "Verify your email",
-                                   fmt::format("Thank you for joining us at {}.\n\nConfirm your email address:\n"
-                                               "{}/_/#/auth/confirm-verification/{}\n\nToken: {}\n",
-                                               settings.app_name, settings.app_url, token, token)));
-        }
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/request-verification",
+             [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               const std::string email = RequireEmail(req, "email");
+               limit_mail(req, c, email);
+               // The answer is the same whether or not the account exists.
+               if (auto rs = FindRecord(store, c, "email", email); rs && Column(*rs, rs->rows[0], "verified") != "1") {
+                 const std::string to = Column(*rs, rs->rows[0], "email");
+                 const std::string token = RecordToken(tokens, c, *rs, "verification", "verificationToken", 259200);
+                 SendLater(mailer, letter(to, "Verify your email",
+                                          fmt::format("Thank you for joining us at {}.\n\nConfirm your email address:\n"
+                                                      "{}/_/#/auth/confirm-verification/{}\n\nToken: {}\n",
+                                                      settings.app_name, settings.app_url, token, token)));
+               }
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "requestVerification"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/confirm-verification",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "verification", kInvalidVerification);
-        auto rs = FindRecord(store, c, "id", claims.record_id);
-        if (!rs || Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
-          throw FieldError("token", "validation_invalid_value", kInvalidVerification);
-        }
-        if (Column(*rs, rs->rows[0], "verified") != "1") {
-          std::vector<std::pair<std::string, util::SqlValue>> values;
-          values.emplace_back("verified", int64_t{1});
-          auto st = co_await Update(store, c, claims.record_id, std::move(values));
-          if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-        }
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/confirm-verification",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               const auto claims =
+                   CheckToken(tokens, c, BodyString(req, "token"), "verification", kInvalidVerification);
+               auto rs = FindRecord(store, c, "id", claims.record_id);
+               if (!rs || Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
+                 throw FieldError("token", "validation_invalid_value", kInvalidVerification);
+               }
+               if (Column(*rs, rs->rows[0], "verified") != "1") {
+                 std::vector<std::pair<std::string, util::SqlValue>> values;
+                 values.emplace_back("verified", int64_t{1});
+                 auto st = co_await Update(store, c, claims.record_id, std::move(values));
+                 if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+               }
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "confirmVerification"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/request-password-reset",
-      [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        const std::string email = RequireEmail(req, "email");
-        limit_mail(req, c, email);
-        if (auto rs = FindRecord(store, c, "email", email)) {
-          const std::string to = Column(*rs, rs->rows[0], "email");
-          // Bound to the tokenKey: the reset itself changes it, so a token works once.
-          const std::string token = RecordToken(tokens, c, *rs, "passwordReset", "passwordResetToken", 1800);
-          SendLater(mailer, letter(to, "Reset your password",
-                                   fmt::format("Someone asked to reset your {} password. If it was you:\n"
-                                               "{}/_/#/auth/confirm-password-reset/{}\n\nToken: {}\n\n"
-                                               "If it was not you, ignore this message.\n",
-                                               settings.app_name, settings.app_url, token, token)));
-        }
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/request-password-reset",
+             [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               const std::string email = RequireEmail(req, "email");
+               limit_mail(req, c, email);
+               if (auto rs = FindRecord(store, c, "email", email)) {
+                 const std::string to = Column(*rs, rs->rows[0], "email");
+                 // Bound to the tokenKey: the reset itself changes it, so a token works once.
+                 const std::string token = RecordToken(tokens, c, *rs, "passwordReset", "passwordResetToken", 1800);
+                 SendLater(mailer, letter(to, "Reset your password",
+                                          fmt::format("Someone asked to reset your {} password. If it was you:\n"
+                                                      "{}/_/#/auth/confirm-password-reset/{}\n\nToken: {}\n\n"
+                                                      "If it was not you, ignore this message.\n",
+                                                      settings.app_name, settings.app_url, token, token)));
+               }
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "requestPasswordReset"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/confirm-password-reset",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "passwordReset", kInvalidReset);
-        const std::string password = BodyString(req, "password");
-        CheckNewPassword(c, password, BodyString(req, "passwordConfirm"));
-        auto rs = FindRecord(store, c, "id", claims.record_id);
-        if (!rs || !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
-                                             claims.key_fingerprint)) {
-          throw FieldError("token", "validation_invalid_value", kInvalidReset);
-        }
-        std::string hashed = co_await HashOffThread(password);
-        std::vector<std::pair<std::string, util::SqlValue>> values;
-        values.emplace_back("password", std::move(hashed));
-        values.emplace_back("tokenKey", auth::RandomSecret(50));
-        // The reset proved the address.
-        if (Lower(Column(*rs, rs->rows[0], "email")) == Lower(claims.email))
-          values.emplace_back("verified", int64_t{1});
-        auto st = co_await Update(store, c, claims.record_id, std::move(values));
-        if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/confirm-password-reset",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "passwordReset", kInvalidReset);
+               const std::string password = BodyString(req, "password");
+               CheckNewPassword(c, password, BodyString(req, "passwordConfirm"));
+               auto rs = FindRecord(store, c, "id", claims.record_id);
+               if (!rs || !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
+                                                    claims.key_fingerprint)) {
+                 throw FieldError("token", "validation_invalid_value", kInvalidReset);
+               }
+               std::string hashed = co_await HashOffThread(password);
+               std::vector<std::pair<std::string, util::SqlValue>> values;
+               values.emplace_back("password", std::move(hashed));
+               values.emplace_back("tokenKey", auth::RandomSecret(50));
+               // The reset proved the address.
+               if (Lower(Column(*rs, rs->rows[0], "email")) == Lower(claims.email))
+                 values.emplace_back("verified", int64_t{1});
+               auto st = co_await Update(store, c, claims.record_id, std::move(values));
+               if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "confirmPasswordReset"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/request-email-change",
-      [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        auto who = Authenticate(req, snap, store, tokens);
-        if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
-        if (who->collection->id != c.id) {
-          throw http::ApiError::Forbidden("The authorized record is not allowed to perform this action.");
-        }
-        const std::string new_email = RequireEmail(req, "newEmail");
-        if (FindRecord(store, c, "email", new_email)) {
-          throw FieldError("newEmail", "validation_invalid_new_email", "Invalid new email address.");
-        }
-        limit_mail(req, c, new_email);
-        auto rs = FindRecord(store, c, "id", who->record_id);
-        if (!rs) throw http::ApiError::NotFound();
-        const std::string token = RecordToken(tokens, c, *rs, "emailChange", "emailChangeToken", 1800, new_email);
-        SendLater(mailer, letter(new_email, "Confirm your new email address",
-                                 fmt::format("Confirm {} as the new email address of your {} account:\n"
-                                             "{}/_/#/auth/confirm-email-change/{}\n\nToken: {}\n",
-                                             new_email, settings.app_name, settings.app_url, token, token)));
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/request-email-change",
+             [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               auto who = Authenticate(req, snap, store, tokens);
+               if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
+               if (who->collection->id != c.id) {
+                 throw http::ApiError::Forbidden("The authorized record is not allowed to perform this action.");
+               }
+               const std::string new_email = RequireEmail(req, "newEmail");
+               if (FindRecord(store, c, "email", new_email)) {
+                 throw FieldError("newEmail", "validation_invalid_new_email", "Invalid new email address.");
+               }
+               limit_mail(req, c, new_email);
+               auto rs = FindRecord(store, c, "id", who->record_id);
+               if (!rs) throw http::ApiError::NotFound();
+               const std::string token =
+                   RecordToken(tokens, c, *rs, "emailChange", "emailChangeToken", 1800, new_email);
+               SendLater(mailer, letter(new_email, "Confirm your new email address",
+                                        fmt::format("Confirm {} as the new email address of your {} account:\n"
+                                                    "{}/_/#/auth/confirm-email-change/{}\n\nToken: {}\n",
+                                                    new_email, settings.app_name, settings.app_url, token, token)));
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "requestEmailChange"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/confirm-email-change",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
-        // It checks a password: limited as logins are.
-        Limit(limiter, "login-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
-        const std::string password = BodyString(req, "password");
-        if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
-        auto rs = FindRecord(store, c, "id", claims.record_id);
-        if (!rs || claims.new_email.empty() ||
-            !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
-                                      claims.key_fingerprint) ||
-            Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
-          throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
-        }
-        if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
-          throw FieldError("password", "validation_invalid_password", "Missing or invalid auth record password.");
-        }
-        std::vector<std::pair<std::string, util::SqlValue>> values;
-        values.emplace_back("email", claims.new_email);
-        values.emplace_back("verified", int64_t{1});
-        values.emplace_back("tokenKey", auth::RandomSecret(50));
-        auto st = co_await Update(store, c, claims.record_id, std::move(values));
-        if (st.code() == util::Status::Code::kConstraint) {
-          throw FieldError("token", "validation_invalid_new_email", "The new email address is already in use.");
-        }
-        if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-        co_return http::Response{204, "", "", {}};
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/confirm-email-change",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
+               // It checks a password: limited as logins are.
+               Limit(limiter, "otp-request-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
+               const std::string password = BodyString(req, "password");
+               if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
+               auto rs = FindRecord(store, c, "id", claims.record_id);
+               if (!rs || claims.new_email.empty() ||
+                   !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
+                                             claims.key_fingerprint) ||
+                   Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
+                 throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
+               }
+               if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
+                 throw FieldError("password", "validation_invalid_password",
+                                  "Missing or invalid auth record password.");
+               }
+               std::vector<std::pair<std::string, util::SqlValue>> values;
+               values.emplace_back("email", claims.new_email);
+               values.emplace_back("verified", int64_t{1});
+               values.emplace_back("tokenKey", auth::RandomSecret(50));
+               auto st = co_await Update(store, c, claims.record_id, std::move(values));
+               if (st.code() == util::Status::Code::kConstraint) {
+                 throw FieldError("token", "validation_invalid_new_email", "The new email address is already in use.");
+               }
+               if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+               co_return http::Response{204, "", "", {}};
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "confirmEmailChange"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/request-otp",
-      [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        if (!OtpEnabled(c))
-          throw http::ApiError::Forbidden("The collection is not configured to allow OTP authentication.");
-        const std::string email = RequireEmail(req, "email");
-        limit_mail(req, c, email);
-        // An id either way: the answer does not tell whether the account exists.
-        const std::string otp_id = util::RandomString(15, "abcdefghijklmnopqrstuvwxyz0123456789");
-        if (auto rs = FindRecord(store, c, "email", email)) {
-          const std::string code = util::RandomString(static_cast<std::size_t>(OtpLength(c)), "0123456789");
-          const std::string to = Column(*rs, rs->rows[0], "email");
-          std::string hashed = co_await HashOffThread(code);
-          util::SqlParams params;
-          params.emplace_back(otp_id);
-          params.emplace_back(c.id);
-          params.emplace_back(Column(*rs, rs->rows[0], "id"));
-          params.emplace_back(std::move(hashed));
-          params.emplace_back(to);
-          params.emplace_back(NowSeconds());
-          auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
-            store.Write(
-                [params](store::Tx& tx) -> util::Status {
-                  if (auto r = tx.Exec(kOtpTable); !r) return r.error();
-                  // Codes past their time are of no use: they go as new ones are made.
-                  if (auto r = tx.Exec("DELETE FROM `_otps` WHERE `created` < ?", {NowSeconds() - 86400}); !r) {
-                    return r.error();
-                  }
-                  auto r = tx.Exec("INSERT INTO `_otps` VALUES (?, ?, ?, ?, ?, ?)", params);
-                  return r ? util::Status::Ok() : r.error();
-                },
-                std::move(done));
-          });
-          if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-          SendLater(mailer, letter(to, "OTP",
-                                   fmt::format("Your one-time password: {}\n\nIt is valid for {} minutes. If you did "
-                                               "not ask for it, ignore this message.\n",
-                                               code, (OptionDuration(c, "otp", 180) + 59) / 60)));
-        }
-        co_return http::Response::Json(200, boost::json::serialize(boost::json::object{{"otpId", otp_id}}));
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/request-otp",
+             [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               if (!OtpEnabled(c))
+                 throw http::ApiError::Forbidden("The collection is not configured to allow OTP authentication.");
+               const std::string email = RequireEmail(req, "email");
+               limit_mail(req, c, email);
+               // An id either way: the answer does not tell whether the account exists.
+               const std::string otp_id = util::RandomString(15, "abcdefghijklmnopqrstuvwxyz0123456789");
+               if (auto rs = FindRecord(store, c, "email", email)) {
+                 const std::string code = util::RandomString(static_cast<std::size_t>(OtpLength(c)), "0123456789");
+                 const std::string to = Column(*rs, rs->rows[0], "email");
+                 std::string hashed = co_await HashOffThread(code);
+                 util::SqlParams params;
+                 params.emplace_back(otp_id);
+                 params.emplace_back(c.id);
+                 params.emplace_back(Column(*rs, rs->rows[0], "id"));
+                 params.emplace_back(std::move(hashed));
+                 params.emplace_back(to);
+                 params.emplace_back(NowSeconds());
+                 auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
+                   store.Write(
+                       [params](store::Tx& tx) -> util::Status {
+                         if (auto r = tx.Exec(kOtpTable); !r) return r.error();
+                         // Codes past their time are of no use: they go as new ones are made.
+                         if (auto r = tx.Exec("DELETE FROM `_otps` WHERE `created` < ?", {NowSeconds() - 86400}); !r) {
+                           return r.error();
+                         }
+                         auto r = tx.Exec("INSERT INTO `_otps` VALUES (?, ?, ?, ?, ?, ?)", params);
+                         return r ? util::Status::Ok() : r.error();
+                       },
+                       std::move(done));
+                 });
+                 if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+                 SendLater(mailer,
+                           letter(to, "OTP",
+                                  fmt::format("Your one-time password: {}\n\nIt is valid for {} minutes. If you did "
+                                              "not ask for it, ignore this message.\n",
+                                              code, (OptionDuration(c, "otp", 180) + 59) / 60)));
+               }
+               co_return http::Response::Json(200, boost::json::serialize(boost::json::object{{"otpId", otp_id}}));
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "requestOTP"});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/auth-with-otp",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        if (!OtpEnabled(c))
-          throw http::ApiError::Forbidden("The collection is not configured to allow OTP authentication.");
-        const std::string otp_id = BodyString(req, "otpId");
-        const std::string code = BodyString(req, "password");
-        if (otp_id.empty()) throw FieldError("otpId", "validation_required", "Cannot be blank.");
-        if (code.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
-        // A code has few digits: five tries per code, and per address as for passwords.
-        Limit(limiter, "otp:" + otp_id, {5, std::chrono::minutes(15)});
-        Limit(limiter, "login-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
-        const auto fail = [] { return http::ApiError::BadRequest("Failed to authenticate."); };
-        auto otp = store.Query(
-            "SELECT `recordRef`, `password`, `created`, `sentTo` FROM `_otps` WHERE `id` = ? AND "
-            "`collectionRef` = ?",
-            {otp_id, c.id});
-        const bool found = otp && !otp->rows.empty();
-        const std::string hash = found ? Column(*otp, otp->rows[0], "password") : DummyHash();
-        const bool ok = co_await VerifyOffThread(hash, code);
-        if (!found || !ok) throw fail();
-        const int64_t created = std::get<int64_t>(otp->rows[0][2]);
-        if (NowSeconds() - created > OptionDuration(c, "otp", 180)) throw fail();
-        const std::string record_id = Column(*otp, otp->rows[0], "recordRef");
-        auto rs = FindRecord(store, c, "id", record_id);
-        if (!rs) throw fail();
-        // Used once; the code went to the address, which proves it.
-        const bool proves = Lower(Column(*rs, rs->rows[0], "email")) == Lower(Column(*otp, otp->rows[0], "sentTo"));
-        auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
-          store.Write(
-              [otp_id, record_id, proves, table = c.name](store::Tx& tx) -> util::Status {
-                // Exactly one request may use a code.
-                auto r = tx.Exec("DELETE FROM `_otps` WHERE `id` = ?", {otp_id});
-                if (!r) return r.error();
-                if (*r != 1) return util::Status::NotFound("the code was used already");
-                if (proves) {
-                  if (auto r =
-                          tx.Exec(fmt::format("UPDATE `{}` SET `verified` = 1 WHERE `id` = ?", table), {record_id});
-                      !r) {
-                    return r.error();
-                  }
-                }
-                return util::Status::Ok();
-              },
-              std::move(done));
-        });
-        if (st.code() == util::Status::Code::kNotFound) throw fail();
-        if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-        rs = FindRecord(store, c, "id", record_id);
-        if (!rs) throw fail();
-        co_return AuthResponse(tokens, c, *rs, rs->rows[0]);
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/auth-with-otp",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               if (!OtpEnabled(c))
+                 throw http::ApiError::Forbidden("The collection is not configured to allow OTP authentication.");
+               const std::string otp_id = BodyString(req, "otpId");
+               const std::string code = BodyString(req, "password");
+               if (otp_id.empty()) throw FieldError("otpId", "validation_required", "Cannot be blank.");
+               if (code.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
+               // A code has few digits: five tries per code, whatever the settings; and the login rule of
+               // the settings, per code tried and address.
+               Limit(limiter, "otp:" + otp_id, {5, std::chrono::minutes(15)});
+               limits.CheckLogin(req, c, "authWithOTP", otp_id);
+               const auto fail = [] { return http::ApiError::BadRequest("Failed to authenticate."); };
+               auto otp = store.Query(
+                   "SELECT `recordRef`, `password`, `created`, `sentTo` FROM `_otps` WHERE `id` = ? AND "
+                   "`collectionRef` = ?",
+                   {otp_id, c.id});
+               const bool found = otp && !otp->rows.empty();
+               const std::string hash = found ? Column(*otp, otp->rows[0], "password") : DummyHash();
+               const bool ok = co_await VerifyOffThread(hash, code);
+               if (!found || !ok) throw fail();
+               const int64_t created = std::get<int64_t>(otp->rows[0][2]);
+               if (NowSeconds() - created > OptionDuration(c, "otp", 180)) throw fail();
+               const std::string record_id = Column(*otp, otp->rows[0], "recordRef");
+               auto rs = FindRecord(store, c, "id", record_id);
+               if (!rs) throw fail();
+               // Used once; the code went to the address, which proves it.
+               const bool proves =
+                   Lower(Column(*rs, rs->rows[0], "email")) == Lower(Column(*otp, otp->rows[0], "sentTo"));
+               auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
+                 store.Write(
+                     [otp_id, record_id, proves, table = c.name](store::Tx& tx) -> util::Status {
+                       // Exactly one request may use a code.
+                       auto r = tx.Exec("DELETE FROM `_otps` WHERE `id` = ?", {otp_id});
+                       if (!r) return r.error();
+                       if (*r != 1) return util::Status::NotFound("the code was used already");
+                       if (proves) {
+                         if (auto r = tx.Exec(fmt::format("UPDATE `{}` SET `verified` = 1 WHERE `id` = ?", table),
+                                              {record_id});
+                             !r) {
+                           return r.error();
+                         }
+                       }
+                       return util::Status::Ok();
+                     },
+                     std::move(done));
+               });
+               if (st.code() == util::Status::Code::kNotFound) throw fail();
+               if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+               rs = FindRecord(store, c, "id", record_id);
+               if (!rs) throw fail();
+               co_return AuthResponse(tokens, c, *rs, rs->rows[0]);
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "authWithOTP,auth", .tags_in_handler = true});
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/impersonate/{id}",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
-        auto snap = catalog.Current();
-        auto who = Authenticate(req, snap, store, tokens);
-        if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
-        if (!who->superuser) throw http::ApiError::Forbidden("The request requires superuser authorization token.");
-        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-        int64_t duration = 0;
-        if (req.json().is_object()) {
-          if (auto it = req.json().as_object().find("duration"); it != req.json().as_object().end()) {
-            if (!it->value().is_number() || it->value().to_number<double>() < 0) {
-              throw FieldError("duration", "validation_min_greater_equal_than_required", "Must be no less than 0.");
-            }
-            duration = it->value().to_number<int64_t>();
-          }
-        }
-        auto rs = FindRecord(store, c, "id", req.Param("id"));
-        if (!rs) throw http::ApiError::NotFound();
-        // Not refreshable: an impersonation ends when its token does.
-        co_return AuthResponse(tokens, c, *rs, rs->rows[0], /*refreshable=*/false,
-                               duration > 0 ? duration : OptionDuration(c, "authToken", 604800));
-      },
-      small_json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/impersonate/{id}",
+             [&](http::Request& req) -> net::awaitable<http::Response> {
+               auto snap = catalog.Current();
+               auto who = Authenticate(req, snap, store, tokens);
+               if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
+               if (!who->superuser)
+                 throw http::ApiError::Forbidden("The request requires superuser authorization token.");
+               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+               int64_t duration = 0;
+               if (req.json().is_object()) {
+                 if (auto it = req.json().as_object().find("duration"); it != req.json().as_object().end()) {
+                   if (!it->value().is_number() || it->value().to_number<double>() < 0) {
+                     throw FieldError("duration", "validation_min_greater_equal_than_required",
+                                      "Must be no less than 0.");
+                   }
+                   duration = it->value().to_number<int64_t>();
+                 }
+               }
+               auto rs = FindRecord(store, c, "id", req.Param("id"));
+               if (!rs) throw http::ApiError::NotFound();
+               // Not refreshable: an impersonation ends when its token does.
+               co_return AuthResponse(tokens, c, *rs, rs->rows[0], /*refreshable=*/false,
+                                      duration > 0 ? duration : OptionDuration(c, "authToken", 604800));
+             },
+             {.body_limit = 64 * 1024, .json_body = true, .tags = "impersonate"});
 }
 
 }  // namespace strata::api

@@ -25,6 +25,8 @@ boost::asio::awaitable<bool> VerifyOffThread(std::string hash, std::string passw
 // A valid argon2id hash to verify against when there is no account, so that refusing a missing
 // account takes as long as refusing a wrong password.
 const std::string& DummyHash();
+// The token of an Authorization header value ("Bearer …" or the bare token).
+std::string_view BearerToken(std::string_view header);
 // options.<key>.duration of an auth collection, in seconds, or `fallback`.
 int64_t OptionDuration(const schema::Collection& c, const char* key, int64_t fallback);
 std::vector<std::string> IdentityFields(const schema::Collection& c);

@@ -149,13 +149,6 @@ bool BoolParam(const http::Request& req, const char* name) {
       {}};
 }
 
-void RequireSuperuser(const http::Request& req, schema::Catalog& catalog, store::Store& store,
-                      const auth::TokenService& tokens) {
-  auto who = Authenticate(req, catalog.Current(), store, tokens);
-  if (!who) throw http::ApiError{401, "The request requires valid record authorization token.", {}, {}};
-  if (!who->superuser) throw http::ApiError::Forbidden("The authorized record is not allowed to perform this action.");
-}
-
 http::Response ChangeResponse(const schema::ChangeResult& r, const char* failure) {
   if (r.status.ok()) {
     if (!r.collection) return http::Response{204, "", "", {}};

@@ -342,7 +342,7 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
                                           {"rawUser", user->raw}};
         co_return http::Response::Json(200, boost::json::serialize(out));
       },
-      {.body_limit = 64 * 1024, .json_body = true});
+      {.body_limit = 64 * 1024, .json_body = true, .tags = "authWithOAuth2,auth"});
 }
 
 }  // namespace strata::api

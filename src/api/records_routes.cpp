@@ -1156,8 +1156,6 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                      cache::ResponseCache& cache) {
-  const http::RouteOptions json{.body_limit = http::kDefaultBodyLimit, .json_body = true};
-
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records",
              [&](http::Request& req) -> net::awaitable<http::Response> {
                store::ReadTracker reads(store);
@@ -1169,7 +1167,8 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
                }
                co_return Keep(cache, key, reads, ctx, rule, ListRecords(req, ctx, store));
-             });
+             },
+             {.tags = "list"});
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records/{id}",
              [&](http::Request& req) -> net::awaitable<http::Response> {
@@ -1182,7 +1181,8 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                  if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
                }
                co_return Keep(cache, key, reads, ctx, rule, ViewRecord(req, ctx, store));
-             });
+             },
+             {.tags = "view"});
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.
   auto run_one = [&store](WriteOp op) -> net::awaitable<http::Response> {
@@ -1201,32 +1201,31 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
     return MakeRequestInfo(req, ctx);
   };
 
-  router.Add(
-      http::Verb::kPost, "/api/collections/{collection}/records",
-      [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
-        Context ctx = Resolve(req, catalog, store, tokens);
-        RequestInfo info = body_info(req, ctx);
-        WriteOp op = co_await PrepareCreate(ctx, std::move(info));
-        co_return co_await run_one(std::move(op));
-      },
-      json);
+  router.Add(http::Verb::kPost, "/api/collections/{collection}/records",
+             [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
+               Context ctx = Resolve(req, catalog, store, tokens);
+               RequestInfo info = body_info(req, ctx);
+               WriteOp op = co_await PrepareCreate(ctx, std::move(info));
+               co_return co_await run_one(std::move(op));
+             },
+             {.body_limit = http::kDefaultBodyLimit, .json_body = true, .tags = "create"});
 
-  router.Add(
-      http::Verb::kPatch, "/api/collections/{collection}/records/{id}",
-      [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
-        Context ctx = Resolve(req, catalog, store, tokens);
-        RequestInfo info = body_info(req, ctx);
-        WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"));
-        co_return co_await run_one(std::move(op));
-      },
-      json);
+  router.Add(http::Verb::kPatch, "/api/collections/{collection}/records/{id}",
+             [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
+               Context ctx = Resolve(req, catalog, store, tokens);
+               RequestInfo info = body_info(req, ctx);
+               WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"));
+               co_return co_await run_one(std::move(op));
+             },
+             {.body_limit = http::kDefaultBodyLimit, .json_body = true, .tags = "update"});
 
   router.Add(http::Verb::kDelete, "/api/collections/{collection}/records/{id}",
              [&, run_one](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                WriteOp op = PrepareDelete(ctx, MakeRequestInfo(req, ctx), req.Param("id"));
                co_return co_await run_one(std::move(op));
-             });
+             },
+             {.tags = "delete"});
 
   // POST /api/batch: record creates, updates, upserts and deletes in one transaction.
   router.Add(

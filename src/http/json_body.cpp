@@ -1,12 +1,14 @@
 #include "http/json_body.hpp"
 
-#include <boost/json/object.hpp>
-#include <boost/json/stream_parser.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <cctype>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace strata::http {
 
@@ -57,7 +59,8 @@ std::optional<std::string> HeaderParam(std::string_view header, std::string_view
   std::size_t pos = 0;
   while (pos < header.size()) {
     auto semi = header.find(';', pos);
-    std::string_view item = Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+    std::string_view item =
+        Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     const auto eq = item.find('=');
     if (eq == std::string_view::npos || Lower(Trim(item.substr(0, eq))) != key) continue;
@@ -84,16 +87,23 @@ void AddValue(boost::json::object& out, const std::string& name, boost::json::va
   }
 }
 
-std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view content_type, std::string_view body) {
+// One part of a multipart/form-data body.
+struct Part {
+  std::optional<std::string> name, filename;
+  std::string_view content;
+};
+
+std::expected<std::vector<Part>, ApiError> SplitMultipart(std::string_view content_type, std::string_view body) {
   auto boundary = HeaderParam(content_type, "boundary");
-  if (!boundary || boundary->empty() || boundary->size() > 200) return std::unexpected(BadForm("missing multipart boundary"));
+  if (!boundary || boundary->empty() || boundary->size() > 200)
+    return std::unexpected(BadForm("missing multipart boundary"));
   const std::string delimiter = "--" + *boundary;
-  boost::json::object out;
+  std::vector<Part> parts;
   std::size_t pos = body.find(delimiter);
   if (pos == std::string_view::npos) return std::unexpected(BadForm("malformed multipart body"));
   pos += delimiter.size();
   for (;;) {
-    if (body.substr(pos, 2) == "--") return out;  // the closing delimiter
+    if (body.substr(pos, 2) == "--") return parts;  // the closing delimiter
     if (body.substr(pos, 2) != "\r\n") return std::unexpected(BadForm("malformed multipart body"));
     pos += 2;
     const auto headers_end = body.find("\r\n\r\n", pos);
@@ -102,10 +112,9 @@ std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view cont
     const auto content_start = headers_end + 4;
     const auto next = body.find("\r\n" + delimiter, content_start);
     if (next == std::string_view::npos) return std::unexpected(BadForm("truncated multipart body"));
-    const std::string_view content = body.substr(content_start, next - content_start);
+    Part part;
+    part.content = body.substr(content_start, next - content_start);
     pos = next + 2 + delimiter.size();
-
-    std::optional<std::string> name, filename;
     while (!headers.empty()) {
       const auto eol = headers.find("\r\n");
       std::string_view line = headers.substr(0, eol);
@@ -113,21 +122,31 @@ std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view cont
       const auto colon = line.find(':');
       if (colon == std::string_view::npos) continue;
       if (Lower(Trim(line.substr(0, colon))) == "content-disposition") {
-        name = HeaderParam(line.substr(colon + 1), "name");
-        filename = HeaderParam(line.substr(colon + 1), "filename");
+        part.name = HeaderParam(line.substr(colon + 1), "name");
+        part.filename = HeaderParam(line.substr(colon + 1), "filename");
       }
     }
-    if (!name) return std::unexpected(BadForm("a multipart part has no name"));
-    if (filename) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
-    if (*name == "@jsonPayload") {
-      auto parsed = ParseJsonBody(content);
+    if (!part.name) return std::unexpected(BadForm("a multipart part has no name"));
+    parts.push_back(std::move(part));
+  }
+}
+
+std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view content_type, std::string_view body) {
+  auto parts = SplitMultipart(content_type, body);
+  if (!parts) return std::unexpected(parts.error());
+  boost::json::object out;
+  for (const auto& part : *parts) {
+    if (part.filename) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
+    if (*part.name == "@jsonPayload") {
+      auto parsed = ParseJsonBody(part.content);
       if (!parsed) return std::unexpected(parsed.error());
       if (!parsed->is_object()) return std::unexpected(BadForm("@jsonPayload must be a JSON object"));
       for (auto& [k, v] : parsed->as_object()) out[k] = v;
       continue;
     }
-    AddValue(out, *name, boost::json::value(std::string(content)));
+    AddValue(out, *part.name, boost::json::value(std::string(part.content)));
   }
+  return out;
 }
 
 std::string FormDecode(std::string_view s) {
@@ -165,6 +184,12 @@ std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view co
     return out;
   }
   return ParseJsonBody(body);
+}
+
+bool HasFileParts(std::string_view content_type, std::string_view body) {
+  if (Lower(Trim(content_type.substr(0, content_type.find(';')))) != "multipart/form-data") return false;
+  auto parts = SplitMultipart(content_type, body);
+  return parts && std::any_of(parts->begin(), parts->end(), [](const Part& p) { return p.filename.has_value(); });
 }
 
 }  // namespace strata::http

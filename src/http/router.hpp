@@ -23,6 +23,13 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 struct RouteOptions {
   std::size_t body_limit = kDefaultBodyLimit;
   bool json_body = false;  // parse the body as JSON before the handler runs; malformed → 400
+  // The action names rate limit rules know the route by, comma-separated ("create",
+  // "authWithPassword,auth"); with a {collection} parameter they become "name:action" and
+  // "*:action" labels.
+  std::string_view tags = {};
+  // Rate limits by action are applied by the handler itself (logins, keyed by the identity
+  // tried); the server's hook applies the path rules only.
+  bool tags_in_handler = false;
 };
 
 struct Route {
@@ -48,8 +55,8 @@ class Router {
   struct Match {
     enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
     const Route* route = nullptr;
-    PathParams params;   // views into the path and the route pattern
-    std::string allow;   // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
+    PathParams params;  // views into the path and the route pattern
+    std::string allow;  // for kMethodNotAllowed: the methods the path accepts, "GET, HEAD, POST"
   };
   // Finds the route for `verb` and `path` (without query string).
   Match Find(Verb verb, std::string_view path) const;

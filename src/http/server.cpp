@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -407,7 +408,16 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       const detail::RawRequest raw{msg};
       Request req(raw, verb, path, query, request_id, ClientAddress(msg, opts.client_ip_header, remote));
       req.set_params(std::move(match.params));
-      if (route->options.json_body) {
+      std::vector<std::pair<std::string, std::string>> extra_headers;
+      if (opts.before_handler) {
+        try {
+          opts.before_handler(req, *route, extra_headers);
+        } catch (const ApiError& e) {
+          if (e.status >= 500) spdlog::error("request {} {} {}: {}", request_id, msg.method_string(), path, e.detail);
+          res = e.ToResponse();
+        }
+      }
+      if (!res && route->options.json_body) {
         auto ct = msg.find(bhttp::field::content_type);
         auto parsed =
             ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
@@ -427,6 +437,11 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
           spdlog::error("request {} {} {}: unhandled exception: {}", request_id, msg.method_string(), path, e.what());
           res = ApiError::Internal(e.what()).ToResponse();
         }
+      }
+      for (auto& [name, value] : extra_headers) {
+        const bool set = std::any_of(res->headers.begin(), res->headers.end(),
+                                     [&](const auto& h) { return beast::iequals(h.first, name); });
+        if (!set) res->headers.emplace_back(std::move(name), std::move(value));
       }
     }
   }

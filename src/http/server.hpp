@@ -38,6 +38,9 @@ struct ServerOptions {
   // Run on each I/O thread at every housekeeping sweep (every 100 ms), for per-thread chores of
   // other modules. Must not block.
   std::function<void()> on_sweep;
+  // Run before each routed request's handler, once its body is read: it may add headers to the
+  // response, or throw ApiError to answer in the handler's place (429 from the rate limits).
+  std::function<void(Request&, const Route&, std::vector<std::pair<std::string, std::string>>&)> before_handler;
 };
 
 class Server {

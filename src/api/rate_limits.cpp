@@ -1,0 +1,176 @@
+#include "api/rate_limits.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "api/auth_internal.hpp"
+#include "auth/token.hpp"
+#include "http/json_body.hpp"
+#include "http/request.hpp"
+#include "http/router.hpp"
+#include "ratelimit/limiter.hpp"
+#include "schema/catalog.hpp"
+
+namespace strata::api {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+int64_t Seconds(std::chrono::milliseconds d) { return std::chrono::ceil<std::chrono::seconds>(d).count(); }
+
+// The requester as the rate limits see it: from the token's signature alone (the handler still
+// checks the record), so that a limited request costs no database read.
+struct Requester {
+  bool authenticated = false;
+  bool superuser = false;
+  std::string id;  // collection id + ":" + record id
+};
+
+Requester Identify(const http::Request& req, const auth::TokenService& tokens, const schema::Snapshot& snap) {
+  Requester who;
+  auto header = req.Header("Authorization");
+  if (!header) return who;
+  const auto token = internal::BearerToken(*header);
+  if (token.empty()) return who;
+  auto claims = tokens.Verify(token);
+  if (!claims || claims->type != "auth") return who;
+  who.authenticated = true;
+  who.id = claims->collection_id + ":" + claims->record_id;
+  const schema::Collection* c = snap.Find(claims->collection_id);
+  who.superuser = c && c->id == claims->collection_id && c->name == schema::kSuperusersCollection;
+  return who;
+}
+
+std::vector<std::string_view> Tags(std::string_view tags) {
+  std::vector<std::string_view> out;
+  while (!tags.empty()) {
+    const auto comma = tags.find(',');
+    out.push_back(tags.substr(0, comma));
+    tags = comma == std::string_view::npos ? std::string_view{} : tags.substr(comma + 1);
+  }
+  return out;
+}
+
+// PocketBase's label order: "name:tag" for each tag, then "*:tag" for each, then the paths.
+void AddTagLabels(std::vector<std::string>& labels, const std::string& collection, std::string_view tags) {
+  const auto list = Tags(tags);
+  if (!collection.empty()) {
+    for (auto t : list) labels.push_back(collection + ":" + std::string(t));
+    for (auto t : list) labels.push_back("*:" + std::string(t));
+  } else {
+    for (auto t : list) labels.emplace_back(t);
+  }
+}
+
+// Counts one request of `key` under `rule`; 429 when over it, else the RateLimit headers.
+void Take(ratelimit::RateLimiter& limiter, const std::string& key, const RateLimitRule& rule, Headers* headers) {
+  const ratelimit::Rule r{rule.max_requests, std::chrono::seconds(rule.duration)};
+  // Keys hold request text (identities, addresses): a fixed-size digest keeps each entry small.
+  const auto d = limiter.Take(auth::TokenKeyFingerprint(key), r);
+  if (!d.allowed) {
+    auto e = http::ApiError::TooManyRequests(Seconds(d.retry_after));
+    e.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+    e.headers.emplace_back("RateLimit-Remaining", "0");
+    e.headers.emplace_back("RateLimit-Reset", std::to_string(Seconds(d.reset)));
+    throw e;
+  }
+  if (headers) {
+    headers->emplace_back("RateLimit-Limit", std::to_string(d.limit));
+    headers->emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
+    headers->emplace_back("RateLimit-Reset", std::to_string(Seconds(d.reset)));
+  }
+}
+
+// Whose requests `rule` counts together.
+std::string Who(const RateLimitRule& rule, const Requester& who, std::string_view address) {
+  if (rule.key == "auth" && who.authenticated) return "a:" + who.id;
+  if (rule.key == "ip+auth" && who.authenticated) return "ia:" + std::string(address) + "|" + who.id;
+  return "i:" + std::string(address);
+}
+
+bool Excluded(const RateLimitSettings& rl, std::string_view address) {
+  return std::find(rl.excluded_ips.begin(), rl.excluded_ips.end(), address) != rl.excluded_ips.end();
+}
+
+// Whether any rule could match these labels, whoever asks: only then is the token looked at.
+bool AnyRule(const RateLimitSettings& rl, const std::vector<std::string>& labels) {
+  return rl.Find(labels, false) || rl.Find(labels, true);
+}
+
+}  // namespace
+
+void RateLimits::Check(http::Request& req, const http::Route& route, Headers& headers) {
+  const auto settings = settings_.Current();
+  const RateLimitSettings& rl = settings->rate_limits;
+  if (!rl.enabled || rl.rules.empty() || Excluded(rl, req.remote_address())) return;
+
+  std::string collection_id;
+  std::string collection_name;
+  std::shared_ptr<const schema::Snapshot> snap = catalog_.Current();
+  if (auto param = req.Param("collection"); !param.empty()) {
+    if (const schema::Collection* c = snap->Find(param)) {
+      collection_id = c->id;
+      collection_name = c->name;
+    }
+  }
+  std::vector<std::string> labels;
+  if (!route.options.tags_in_handler && !route.options.tags.empty() &&
+      (!collection_name.empty() || route.pattern.find("{collection}") == std::string::npos)) {
+    AddTagLabels(labels, collection_name, route.options.tags);
+  }
+  const std::string path(req.path());
+  labels.push_back(std::string(req.method()) + " " + path);
+  labels.push_back(path);
+
+  // Uploads: requests that carry files, under their own rule (beyond PocketBase).
+  std::vector<std::string> upload_labels;
+  if (!collection_name.empty() && (req.verb() == http::Verb::kPost || req.verb() == http::Verb::kPatch)) {
+    if (auto ct = req.Header("Content-Type"); ct && http::HasFileParts(*ct, req.body())) {
+      upload_labels = {collection_name + ":upload", "*:upload"};
+    }
+  }
+  if (!AnyRule(rl, labels) && (upload_labels.empty() || !AnyRule(rl, upload_labels))) return;
+
+  const Requester who = Identify(req, tokens_, *snap);
+  if (who.superuser) return;
+  const std::string address(req.remote_address());
+  if (const RateLimitRule* rule = rl.Find(labels, who.authenticated)) {
+    // PocketBase keys a collection action by collection and route, a path rule by the rule itself.
+    const std::string scope =
+        rule->label.find(':') != std::string::npos ? collection_id + " " + route.pattern : std::string();
+    Take(limiter_, fmt::format("rl|{}|{}|{}|{}", rule->label, rule->audience, scope, Who(*rule, who, address)), *rule,
+         &headers);
+  }
+  if (!upload_labels.empty()) {
+    if (const RateLimitRule* rule = rl.Find(upload_labels, who.authenticated)) {
+      Take(limiter_,
+           fmt::format("rl|{}|{}|{}|{}", rule->label, rule->audience, collection_id, Who(*rule, who, address)), *rule,
+           nullptr);
+    }
+  }
+}
+
+void RateLimits::CheckLogin(const http::Request& req, const schema::Collection& c, std::string_view action,
+                            std::string_view identity) {
+  const auto settings = settings_.Current();
+  const RateLimitSettings& rl = settings->rate_limits;
+  if (!rl.enabled || Excluded(rl, req.remote_address())) return;
+  const std::vector<std::string> labels = {c.name + ":" + std::string(action), c.name + ":auth",
+                                           "*:" + std::string(action), "*:auth"};
+  const RateLimitRule* rule = rl.Find(labels, false);
+  if (!rule) return;
+  std::string who(identity);
+  for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string address(req.remote_address());
+  const std::string base = fmt::format("login|{}|{}|{}", rule->label, c.id, action);
+  RateLimitRule wide = *rule;
+  wide.max_requests = rule->max_requests * 12;
+  Take(limiter_, base + "|from:" + address, wide, nullptr);
+  Take(limiter_, base + "|" + who + "|" + address, *rule, nullptr);
+  wide.max_requests = rule->max_requests * 6;
+  Take(limiter_, base + "|" + who, wide, nullptr);
+}
+
+}  // namespace strata::api

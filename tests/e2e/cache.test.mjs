@@ -1,0 +1,195 @@
+// Kept answers of record lists and views: entity tags and 304, invalidation by writes (also to
+// expanded collections and to rules), isolation between requesters, Cache-Control for public lists.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import PocketBase from 'pocketbase';
+import { runStrata, startServer } from './helpers.mjs';
+
+describe('response cache and conditional requests', () => {
+  let server;
+  let admin;
+  const users = {};
+  before(async () => {
+    server = await startServer();
+    const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
+    assert.equal(r.code, 0, r.stderr);
+    admin = new PocketBase(server.url);
+    await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');
+    await admin.collections.create({
+      name: 'users',
+      type: 'auth',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [{ name: 'name', type: 'text' }],
+    });
+    for (const name of ['ann', 'bob']) {
+      await admin.collection('users').create({
+        email: `${name}@example.com`,
+        name,
+        password: 'right-password',
+        passwordConfirm: 'right-password',
+      });
+      const pb = new PocketBase(server.url);
+      await pb.collection('users').authWithPassword(`${name}@example.com`, 'right-password');
+      users[name] = pb;
+    }
+    await admin.collections.create({
+      name: 'counters',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      updateRule: '',
+      fields: [
+        { name: 'n', type: 'number' },
+        { name: 'owner', type: 'relation', collectionId: (await admin.collections.getOne('users')).id, maxSelect: 1 },
+      ],
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const get = (path, headers = {}) => fetch(`${server.url}${path}`, { headers });
+
+  test('every JSON read has a strong ETag; If-None-Match gives 304 until the data changes', async () => {
+    const rec = await admin.collection('counters').create({ n: 1 });
+    const path = `/api/collections/counters/records/${rec.id}`;
+    const first = await get(path);
+    const etag = first.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]{32}"$/);
+    assert.equal((await get(path)).headers.get('etag'), etag);
+    const again = await get(path, { 'If-None-Match': etag });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+    await admin.collection('counters').update(rec.id, { n: 2 });
+    const changed = await get(path, { 'If-None-Match': etag });
+    assert.equal(changed.status, 200);
+    assert.equal((await changed.json()).n, 2);
+    assert.notEqual(changed.headers.get('etag'), etag);
+    // Lists too, and the same answer has the same tag on every request.
+    const list = await get('/api/collections/counters/records?perPage=5');
+    const listTag = list.headers.get('etag');
+    assert.equal((await get('/api/collections/counters/records?perPage=5', { 'If-None-Match': listTag })).status, 304);
+  });
+
+  test('a read that starts after a write was answered never sees older data', async () => {
+    const rec = await admin.collection('counters').create({ n: 0 });
+    const view = `/api/collections/counters/records/${rec.id}`;
+    const list = `/api/collections/counters/records?filter=${encodeURIComponent(`id = "${rec.id}"`)}`;
+    let acknowledged = 0;
+    let stop = false;
+    let stale = 0;
+    let reads = 0;
+    // Readers keep the answers warm in the cache while the writer moves the counter on.
+    const reader = async () => {
+      while (!stop) {
+        const floor = acknowledged;
+        const [v, l] = await Promise.all([get(view).then((r) => r.json()), get(list).then((r) => r.json())]);
+        reads++;
+        if (v.n < floor || l.items[0].n < floor) stale++;
+      }
+    };
+    const readers = Array.from({ length: 6 }, reader);
+    for (let i = 1; i <= 150; i++) {
+      await admin.collection('counters').update(rec.id, { n: i });
+      acknowledged = i;
+      const v = await get(view).then((r) => r.json());
+      assert.equal(v.n, i);
+    }
+    stop = true;
+    await Promise.all(readers);
+    assert.equal(stale, 0);
+    assert.ok(reads > 50, `${reads} reads`);
+  });
+
+  test('answers with expand follow writes to the expanded collection', async () => {
+    const rec = await admin.collection('counters').create({ n: 7, owner: users.ann.authStore.record.id });
+    const path = `/api/collections/counters/records/${rec.id}?expand=owner`;
+    assert.equal((await get(path).then((r) => r.json())).expand.owner.name, 'ann');
+    assert.equal((await get(path).then((r) => r.json())).expand.owner.name, 'ann');
+    await admin.collection('users').update(users.ann.authStore.record.id, { name: 'ann v2' });
+    assert.equal((await get(path).then((r) => r.json())).expand.owner.name, 'ann v2');
+    await admin.collection('users').update(users.ann.authStore.record.id, { name: 'ann' });
+  });
+
+  test('two requesters whose rules differ never share an answer', async () => {
+    await admin.collections.create({
+      name: 'diaries',
+      listRule: 'owner = @request.auth.id',
+      viewRule: 'owner = @request.auth.id',
+      createRule: '@request.auth.id != ""',
+      fields: [
+        { name: 'text', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: (await admin.collections.getOne('users')).id, maxSelect: 1 },
+      ],
+    });
+    const mine = {};
+    for (const name of ['ann', 'bob']) {
+      mine[name] = await users[name]
+        .collection('diaries')
+        .create({ text: `${name}'s secret`, owner: users[name].authStore.record.id });
+    }
+    const url = '/api/collections/diaries/records?sort=text';
+    for (let round = 0; round < 3; round++) {
+      for (const name of ['ann', 'bob']) {
+        const body = await get(url, { Authorization: users[name].authStore.token }).then((r) => r.json());
+        assert.deepEqual(
+          body.items.map((r) => r.text),
+          [`${name}'s secret`],
+          `${name}, round ${round}`,
+        );
+      }
+      assert.equal((await get(url).then((r) => r.json())).items.length, 0);
+      assert.equal((await get(url, { Authorization: admin.authStore.token }).then((r) => r.json())).items.length, 2);
+      // The same view URL: the owner sees it, the other gets 404.
+      const view = `/api/collections/diaries/records/${mine.ann.id}`;
+      assert.equal((await get(view, { Authorization: users.ann.authStore.token })).status, 200);
+      assert.equal((await get(view, { Authorization: users.bob.authStore.token })).status, 404);
+    }
+    // Email visibility differs per requester on an auth collection.
+    const annPath = `/api/collections/users/records/${users.ann.authStore.record.id}`;
+    for (let round = 0; round < 2; round++) {
+      const own = await get(annPath, { Authorization: users.ann.authStore.token }).then((r) => r.json());
+      assert.equal(own.email, 'ann@example.com');
+      const other = await get(annPath, { Authorization: users.bob.authStore.token }).then((r) => r.json());
+      assert.equal(other.email, undefined);
+    }
+  });
+
+  test('a rule change takes effect at once', async () => {
+    const path = '/api/collections/counters/records?perPage=1';
+    assert.equal((await get(path)).status, 200);
+    assert.equal((await get(path)).status, 200);
+    await admin.collections.update('counters', { listRule: null });
+    assert.equal((await get(path)).status, 403);
+    await admin.collections.update('counters', { listRule: 'n > 1000' });
+    assert.equal((await get(path).then((r) => r.json())).items.length, 0);
+    await admin.collections.update('counters', { listRule: '' });
+    assert.equal((await get(path).then((r) => r.json())).items.length, 1);
+  });
+
+  test('cacheMaxAge: public lists tell shared caches how long to keep them', async () => {
+    await admin.collections.create({
+      name: 'offers',
+      listRule: '',
+      viewRule: '',
+      cacheMaxAge: 60,
+      fields: [{ name: 'title', type: 'text' }],
+    });
+    const saved = await admin.collections.getOne('offers');
+    assert.equal(saved.cacheMaxAge, 60);
+    const rec = await admin.collection('offers').create({ title: 'soup' });
+    for (const path of ['/api/collections/offers/records', `/api/collections/offers/records/${rec.id}`]) {
+      assert.equal((await get(path)).headers.get('cache-control'), 'public, max-age=60');
+      // Not for requests with a token, and not when the rule is not open to everyone.
+      assert.equal((await get(path, { Authorization: users.ann.authStore.token })).headers.get('cache-control'), null);
+    }
+    assert.equal((await get('/api/collections/counters/records')).headers.get('cache-control'), null);
+    await admin.collections.update('offers', { listRule: '@request.auth.id != ""' });
+    assert.equal((await get('/api/collections/offers/records')).headers.get('cache-control'), null);
+    const bad = await admin.collections.update('offers', { cacheMaxAge: -1 }).catch((e) => e);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.response.data.cacheMaxAge.code, 'validation_invalid_value');
+  });
+});
