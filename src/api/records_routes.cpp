@@ -1128,14 +1128,22 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   if (!rs) throw http::ApiError::Internal(rs.error().ToString());
   int64_t total = -1;
   if (!skip_total) {
-    // Kept until a commit changes a table the count reads: a list with its total does not
-    // walk every matching row on every request.
-    // Not when the rule or filter reads the clock: the same query counts differently later.
-    const std::string count_sql = fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition);
+    // A count kept current across writes (the store checks only the rows each commit changed),
+    // so that a list with its total does not walk every matching row on every request. Not when
+    // the rule or filter reads the clock (the same query counts differently later), nor with a
+    // search, which reads the search index too: those are counted by a query, kept until a
+    // commit changes a table it reads unless it reads the clock.
     const bool timed = TraitsOfText(c.list_rule).time || TraitsOfText(filter).time;
-    auto count = timed ? store.Query(count_sql, where_params) : store.QueryCached(count_sql, where_params);
-    if (!count) throw http::ApiError::Internal(count.error().ToString());
-    total = std::get<int64_t>(count->rows[0][0]);
+    if (!timed && !search.active()) {
+      auto count = store.CountWhere(c.name, condition, where_params);
+      if (!count) throw http::ApiError::Internal(count.error().ToString());
+      total = *count;
+    } else {
+      const std::string count_sql = fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition);
+      auto count = timed ? store.Query(count_sql, where_params) : store.QueryCached(count_sql, where_params);
+      if (!count) throw http::ApiError::Internal(count.error().ToString());
+      total = std::get<int64_t>(count->rows[0][0]);
+    }
   }
   return ListJson(store, ctx, info, c, *rs,
                   {{"page", page},

@@ -102,8 +102,10 @@ util::Result<std::vector<SigningKey>> LoadKeys(store::Tx& tx) {
 }
 
 util::Status SaveKeys(store::Tx& tx, const std::vector<SigningKey>& keys) {
-  auto r = tx.Exec("INSERT OR REPLACE INTO `_params` (`id`, `value`) VALUES ('token_keys', ?)",
-                   {boost::json::serialize(KeysToJson(keys))});
+  auto r = tx.Exec(
+      "INSERT INTO `_params` (`id`, `value`) VALUES ('token_keys', ?) "
+      "ON CONFLICT (`id`) DO UPDATE SET `value` = excluded.`value`",
+      {boost::json::serialize(KeysToJson(keys))});
   return r ? util::Status::Ok() : r.error();
 }
 

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "store/limits.hpp"
@@ -51,6 +52,16 @@ constexpr int kCacheKiB = 32 * 1024;
 constexpr int kCheckpointPages = 1000;
 // How often an idle writer looks for commits by other processes, which QueryCached must see.
 constexpr auto kForeignCommitPoll = std::chrono::milliseconds(100);
+// Rows a table's change log keeps (and rows one batch may list per table); past it, counts that
+// are further behind count again.
+constexpr std::size_t kChangeLogRows = 1 << 16;
+// Counts kept by CountWhere; past it they are all dropped.
+constexpr std::size_t kMaxCounts = 1024;
+// A kept count whose table has its rowids above this counts with a query instead (the set of
+// matching rows is a bitmap indexed by rowid: 8 MiB at most).
+constexpr int64_t kMaxCountedRowid = int64_t{1} << 26;
+// A kept count more than this many changed rows behind counts again rather than check each.
+constexpr std::size_t kMaxCatchUpRows = 4096;
 // Results kept by QueryCached; past it they are all dropped.
 constexpr std::size_t kMaxCachedResults = 4096;
 constexpr int kRestartPages = 4096;
@@ -233,10 +244,20 @@ class Connection {
 
   // Collects the tables a statement being prepared reads (SQLite asks for each one).
   static int Authorize(void* self, int action, const char* table, const char*, const char*, const char*) {
+    auto* conn = static_cast<Connection*>(self);
+    const int previous = std::exchange(conn->last_action_, action);
+    // A DELETE without WHERE would empty the table without visiting its rows, and the update hook
+    // (change tracking) would not see them: IGNORE turns that shortcut off, and the rows are still
+    // deleted. Not where IGNORE means "skip": SQLite's own tables, and the check DROP TABLE makes
+    // right after its own.
+    if (action == SQLITE_DELETE && table && sqlite3_strnicmp(table, "sqlite_", 7) != 0 &&
+        previous != SQLITE_DROP_TABLE && previous != SQLITE_DROP_TEMP_TABLE && previous != SQLITE_DROP_VTABLE) {
+      return SQLITE_IGNORE;
+    }
     if (action == SQLITE_READ && table) {
       std::string name(table);
       for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      auto& tables = static_cast<Connection*>(self)->preparing_tables_;
+      auto& tables = conn->preparing_tables_;
       if (std::find(tables.begin(), tables.end(), name) == tables.end()) tables.push_back(std::move(name));
     }
     return SQLITE_OK;
@@ -245,6 +266,7 @@ class Connection {
   sqlite3* db_;
   std::unordered_map<std::string, Cached, StringHash, std::equal_to<>> cache_;
   std::vector<std::string> preparing_tables_;
+  int last_action_ = 0;  // the authorizer's previous action code
 };
 
 class ConnectionTx final : public Tx {
@@ -262,6 +284,31 @@ class ConnectionTx final : public Tx {
 };
 
 std::atomic<uint64_t> next_store_id{1};
+
+// A count kept by SqliteStore::CountWhere: which rows of the table match (a bitmap by rowid) as of
+// the change mark `mark`.
+struct MaintainedCount {
+  std::mutex mu;  // one thread brings it up to date at a time
+  bool built = false;
+  bool fallback = false;  // not kept: counted by a cached query instead
+  std::string table;      // lower case
+  uint64_t mark = 0;
+  int64_t count = 0;
+  std::vector<uint64_t> bits;
+
+  void Set(int64_t rowid, bool match) {
+    const auto word = static_cast<std::size_t>(rowid >> 6);
+    const uint64_t bit = uint64_t{1} << (rowid & 63);
+    if (word >= bits.size()) {
+      if (!match) return;
+      bits.resize(std::max(word + 1, bits.size() * 2), 0);
+    }
+    const bool was = (bits[word] & bit) != 0;
+    if (was == match) return;
+    bits[word] ^= bit;
+    count += match ? 1 : -1;
+  }
+};
 
 class SqliteStore final : public Store {
  public:
@@ -316,6 +363,103 @@ class SqliteStore final : public Store {
     if (results_.size() >= kMaxCachedResults) results_.clear();
     results_.insert_or_assign(std::move(key), std::move(entry));
     return rs;
+  }
+
+  util::Result<int64_t> CountWhere(std::string_view table, std::string_view condition,
+                                   const util::SqlParams& params) override {
+    const std::string count_sql = fmt::format("SELECT count(*) FROM `{}` WHERE ({})", table, condition);
+    std::shared_ptr<MaintainedCount> entry;
+    {
+      std::lock_guard lock(counts_mu_);
+      auto& slot = counts_[ResultKey(count_sql, params)];
+      if (!slot) {
+        if (counts_.size() > kMaxCounts) {
+          counts_.clear();
+          entry = std::make_shared<MaintainedCount>();
+          counts_.emplace(ResultKey(count_sql, params), entry);
+        } else {
+          slot = std::make_shared<MaintainedCount>();
+          entry = slot;
+        }
+      } else {
+        entry = slot;
+      }
+    }
+    std::lock_guard lock(entry->mu);
+    if (!entry->built && !entry->fallback) {
+      auto reader = ThreadReader();
+      if (!reader) return std::unexpected(reader.error());
+      Reader& r = **reader;
+      Refresh(r);
+      auto tables = r.conn->Tables(count_sql);
+      if (!tables) {
+        EndSnapshot(r);
+        return std::unexpected(tables.error());
+      }
+      std::string lower(table);
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      // Only a condition on the table's own columns can be kept by checking changed rows.
+      entry->fallback = *tables != std::vector<std::string>{lower};
+      entry->table = std::move(lower);
+    }
+    if (entry->fallback) return Store::CountWhere(table, condition, params);
+    if (t_read_sink) t_read_sink->push_back(entry->table);
+    const uint64_t mark = ChangeMark();
+    if (entry->built && entry->mark == mark) return entry->count;
+
+    // The rows changed since the count was last brought up to date, or a reason to count again.
+    std::vector<int64_t> changed;
+    bool recount = !entry->built;
+    if (!recount) {
+      std::shared_lock versions(versions_mu_);
+      const auto v = versions_.find(entry->table);
+      if (epoch_at_ > entry->mark) {
+        recount = true;
+      } else if (v != versions_.end() && v->second > entry->mark) {
+        const auto log = logs_.find(entry->table);
+        if (log == logs_.end() || log->second.complete_after > entry->mark) {
+          recount = true;
+        } else {
+          for (auto it = log->second.rows.rbegin(); it != log->second.rows.rend() && it->first > entry->mark; ++it) {
+            if (it->first <= mark) changed.push_back(it->second);
+          }
+          recount = changed.size() > kMaxCatchUpRows;
+        }
+      }
+    }
+    if (recount) {
+      auto rows = ReadQuery(fmt::format("SELECT rowid FROM `{}` WHERE ({})", entry->table, condition), params, nullptr);
+      if (!rows) return std::unexpected(rows.error());
+      entry->bits.clear();
+      entry->count = 0;
+      for (const auto& row : rows->rows) {
+        const auto* rowid = std::get_if<int64_t>(&row[0]);
+        if (!rowid || *rowid < 0 || *rowid >= kMaxCountedRowid) {
+          entry->fallback = true;
+          return Store::CountWhere(table, condition, params);
+        }
+        entry->Set(*rowid, true);
+      }
+    } else {
+      std::sort(changed.begin(), changed.end());
+      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+      const std::string check = fmt::format("SELECT 1 FROM `{}` WHERE ({}) AND rowid = ?", entry->table, condition);
+      util::SqlParams check_params = params;
+      check_params.emplace_back(int64_t{0});
+      for (int64_t rowid : changed) {
+        if (rowid < 0 || rowid >= kMaxCountedRowid) {
+          entry->fallback = true;
+          return Store::CountWhere(table, condition, params);
+        }
+        check_params.back() = rowid;
+        auto hit = ReadQuery(check, check_params, nullptr);
+        if (!hit) return std::unexpected(hit.error());
+        entry->Set(rowid, !hit->rows.empty());
+      }
+    }
+    entry->built = true;
+    entry->mark = mark;
+    return entry->count;
   }
 
   uint64_t ChangeMark() const override { return published_.load(std::memory_order_acquire); }
@@ -517,13 +661,28 @@ class SqliteStore final : public Store {
     return key;
   }
 
-  // Every row the writer inserts, updates or deletes: its table's version moves at the commit.
-  static void OnUpdate(void* self, int, const char*, const char* table, sqlite3_int64) {
+  // Every row the writer inserts, updates or deletes: its table's version moves at the commit,
+  // and the row goes to the table's change log (for CountWhere).
+  static void OnUpdate(void* self, int, const char*, const char* table, sqlite3_int64 rowid) {
     auto& touched = static_cast<SqliteStore*>(self)->touched_;
-    if (!touched.empty() && touched.back() == table) return;
-    std::string name(table);
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (std::find(touched.begin(), touched.end(), name) == touched.end()) touched.push_back(std::move(name));
+    if (touched.empty() || sqlite3_stricmp(touched.back().table.c_str(), table) != 0) {
+      std::string name(table);
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      auto it = std::find_if(touched.begin(), touched.end(), [&](const Touched& t) { return t.table == name; });
+      if (it == touched.end()) {
+        touched.push_back({std::move(name), {}, false});
+      } else {
+        std::rotate(it, it + 1, touched.end());  // the last one is the one being written
+      }
+    }
+    Touched& t = touched.back();
+    if (t.overflow) return;
+    if (t.rowids.size() >= kChangeLogRows) {
+      t.overflow = true;
+      t.rowids.clear();
+      return;
+    }
+    t.rowids.push_back(rowid);
   }
 
   // After a batch, on the writer thread (after commits_ moved): new versions for the tables it
@@ -542,7 +701,20 @@ class SqliteStore final : public Store {
     {
       std::unique_lock lock(versions_mu_);
       const uint64_t seq = published_.load(std::memory_order_relaxed) + 1;
-      for (const auto& t : touched_) versions_[t] = seq;
+      for (auto& t : touched_) {
+        versions_[t.table] = seq;
+        ChangeLog& log = logs_[t.table];
+        if (t.overflow) {
+          log.rows.clear();
+          log.complete_after = seq;
+          continue;
+        }
+        for (int64_t rowid : t.rowids) log.rows.emplace_back(seq, rowid);
+        while (log.rows.size() > kChangeLogRows) {
+          log.complete_after = std::max(log.complete_after, log.rows.front().first);
+          log.rows.pop_front();
+        }
+      }
       if (schema_changed || foreign) epoch_at_ = seq;
       published_.store(seq, std::memory_order_release);
     }
@@ -621,9 +793,24 @@ class SqliteStore final : public Store {
   // touched_, schema_version_ and data_version_: writer thread only.
   mutable std::shared_mutex versions_mu_;
   std::unordered_map<std::string, uint64_t> versions_;
+  // Per table, the rows changed by recent batches: (sequence, rowid), oldest first. Complete for
+  // the batches after complete_after; older ones may have been dropped.
+  struct ChangeLog {
+    std::deque<std::pair<uint64_t, int64_t>> rows;
+    uint64_t complete_after = 0;
+  };
+  std::unordered_map<std::string, ChangeLog> logs_;
   uint64_t epoch_at_ = 0;
   std::atomic<uint64_t> published_{0};
-  std::vector<std::string> touched_;
+  struct Touched {
+    std::string table;
+    std::vector<int64_t> rowids;
+    bool overflow = false;  // more rows than the log keeps: the batch's rows are not listed
+  };
+  std::vector<Touched> touched_;
+  // Counts kept by CountWhere, by statement and parameters.
+  std::mutex counts_mu_;
+  std::unordered_map<std::string, std::shared_ptr<MaintainedCount>> counts_;
   int64_t schema_version_ = -1;
   int64_t data_version_ = -1;
   std::shared_mutex results_mu_;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -333,6 +334,100 @@ TEST_F(SqliteStoreTest, AStatementPreparedBeforeASchemaChangeNamesTheNewColumns)
   EXPECT_EQ(rs->columns, (std::vector<std::string>{"b", "c"}));
   ASSERT_EQ(rs->rows.size(), 1u);
   EXPECT_EQ(rs->rows[0].size(), 2u);
+}
+
+}  // namespace
+}  // namespace strata::store
+
+namespace strata::store {
+namespace {
+
+int64_t Truth(Store& db, const std::string& condition, const util::SqlParams& params) {
+  auto rs = db.Query("SELECT count(*) FROM items WHERE (" + condition + ")", params);
+  EXPECT_TRUE(rs) << rs.error().ToString();
+  return rs ? std::get<int64_t>(rs->rows.at(0).at(0)) : -1;
+}
+
+TEST_F(SqliteStoreTest, KeptCountsFollowInsertsUpdatesAndDeletes) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  Store& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE items (id TEXT PRIMARY KEY, status TEXT, n INTEGER)").ok());
+  ASSERT_TRUE(Exec(db, "CREATE TABLE other (id INTEGER PRIMARY KEY)").ok());
+  std::mt19937 rng(7);
+  const char* statuses[] = {"active", "hidden", "draft"};
+  const std::string cond = "`items`.`status` = ? AND n >= ?";
+  const util::SqlParams params = {std::string("active"), int64_t{10}};
+  for (int round = 0; round < 40; ++round) {
+    // A batch of random changes, some in one transaction.
+    ASSERT_TRUE(db.WriteAndWait([&](Tx& tx) {
+                    for (int i = 0; i < 25; ++i) {
+                      const std::string id = "r" + std::to_string(rng() % 300);
+                      switch (rng() % 3) {
+                        case 0:
+                          (void)tx.Exec(
+                              "INSERT INTO items VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                              "status = excluded.status, n = excluded.n",
+                              {id, std::string(statuses[rng() % 3]), int64_t(rng() % 20)});
+                          break;
+                        case 1:
+                          (void)tx.Exec("UPDATE items SET status = ?, n = ? WHERE id = ?",
+                                        {std::string(statuses[rng() % 3]), int64_t(rng() % 20), id});
+                          break;
+                        default:
+                          (void)tx.Exec("DELETE FROM items WHERE id = ?", {id});
+                      }
+                    }
+                    return util::Status::Ok();
+                  }).ok());
+    auto kept = db.CountWhere("items", cond, params);
+    ASSERT_TRUE(kept) << kept.error().ToString();
+    EXPECT_EQ(*kept, Truth(db, cond, params)) << "round " << round;
+    // Writes elsewhere and a second condition kept side by side.
+    ASSERT_TRUE(Exec(db, "INSERT INTO other DEFAULT VALUES").ok());
+    auto all = db.CountWhere("items", "1", {});
+    ASSERT_TRUE(all);
+    EXPECT_EQ(*all, Truth(db, "1", {}));
+  }
+  // Emptying the table is seen row by row.
+  ASSERT_TRUE(Exec(db, "DELETE FROM items").ok());
+  EXPECT_EQ(*db.CountWhere("items", cond, params), 0);
+  EXPECT_EQ(*db.CountWhere("items", "1", {}), 0);
+  ASSERT_TRUE(Exec(db, "INSERT INTO items VALUES ('a', 'active', 12), ('b', 'active', 1)").ok());
+  // A schema change counts again.
+  ASSERT_TRUE(Exec(db, "ALTER TABLE items ADD COLUMN extra TEXT").ok());
+  ASSERT_TRUE(Exec(db, "UPDATE items SET status = 'active', n = 15").ok());
+  EXPECT_EQ(*db.CountWhere("items", cond, params), Truth(db, cond, params));
+  // A condition that reads another table is counted by a query.
+  const std::string joined = "`items`.`n` < (SELECT count(*) FROM other)";
+  EXPECT_EQ(*db.CountWhere("items", joined, {}), Truth(db, joined, {}));
+  ASSERT_TRUE(Exec(db, "INSERT INTO other DEFAULT VALUES").ok());
+  ASSERT_TRUE(Exec(db, "UPDATE items SET n = 100 WHERE rowid % 2 = 0").ok());
+  EXPECT_EQ(*db.CountWhere("items", joined, {}), Truth(db, joined, {}));
+  EXPECT_FALSE(db.CountWhere("items", "no_such_column = 1", {}));
+}
+
+TEST_F(SqliteStoreTest, KeptCountsSurviveBatchesLargerThanTheChangeLog) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  Store& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE items (id INTEGER PRIMARY KEY, status TEXT, n INTEGER)").ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO items (status, n) SELECT 'active', value FROM generate_series(1, 1000)").ok() ||
+              Exec(db,
+                   "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 1000) "
+                   "INSERT INTO items (status, n) SELECT 'active', x FROM s")
+                  .ok());
+  const std::string cond = "status = 'active'";
+  EXPECT_EQ(*db.CountWhere("items", cond, {}), 1000);
+  ASSERT_TRUE(Exec(db,
+                   "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 70000) "
+                   "INSERT INTO items (status, n) SELECT 'active', x FROM s")
+                  .ok());
+  EXPECT_EQ(*db.CountWhere("items", cond, {}), 71000);
+  ASSERT_TRUE(Exec(db, "UPDATE items SET status = 'hidden' WHERE id % 10 = 0").ok());
+  EXPECT_EQ(*db.CountWhere("items", cond, {}), Truth(db, cond, {}));
+  ASSERT_TRUE(Exec(db, "DELETE FROM items WHERE id = 5").ok());
+  EXPECT_EQ(*db.CountWhere("items", cond, {}), Truth(db, cond, {}));
 }
 
 }  // namespace

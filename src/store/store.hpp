@@ -29,7 +29,9 @@ struct ResultSet {
   int ColumnIndex(std::string_view name) const;
 };
 
-// The statements of one write, run inside the writer's transaction. Only valid during the WriteFn
+// The statements of one write, run inside the writer's transaction. Change tracking (caches,
+// kept counts) sees every row a statement inserts, updates or deletes, except rows deleted by an
+// OR REPLACE conflict: write upserts as INSERT … ON CONFLICT DO UPDATE. Only valid during the WriteFn
 // call that received it; not thread-safe.
 class Tx {
  public:
@@ -67,6 +69,14 @@ class Store {
   virtual util::Result<ResultSet> QueryCached(std::string_view sql, const util::SqlParams& params = {}) {
     return Query(sql, params);
   }
+
+  // The number of rows of `table` for which `condition` (an SQL expression over that table's
+  // columns, with `params`) holds: what "SELECT count(*) FROM table WHERE condition" answers, on
+  // a snapshot that includes every write acknowledged before the call. Implementations may keep
+  // the count current across commits rather than count again; SQLite keeps the set of matching
+  // rows and, after a commit, checks only the rows it changed.
+  virtual util::Result<int64_t> CountWhere(std::string_view table, std::string_view condition,
+                                           const util::SqlParams& params);
 
   // Change tracking, for caches of answers built from several reads (see ReadTracker).
   // The position of the last published change: every write acknowledged before the call is at or

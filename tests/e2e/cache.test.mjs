@@ -103,6 +103,48 @@ describe('response cache and conditional requests', () => {
     assert.ok(reads > 50, `${reads} reads`);
   });
 
+  test('totalItems stays exact through creates, updates and deletes', async () => {
+    await admin.collections.create({
+      name: 'tasks',
+      listRule: '',
+      createRule: '',
+      updateRule: '',
+      deleteRule: '',
+      fields: [{ name: 'status', type: 'select', values: ['open', 'done'], maxSelect: 1 }],
+    });
+    const guest = new PocketBase(server.url);
+    const open = new Set();
+    const all = [];
+    const total = async () =>
+      (await guest.collection('tasks').getList(1, 5, { filter: "status = 'open'" })).totalItems;
+    assert.equal(await total(), 0);
+    let seed = 11;
+    const rand = (n) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let i = 0; i < 120; i++) {
+      const op = all.length < 5 ? 0 : rand(3);
+      if (op === 0) {
+        const status = rand(2) ? 'open' : 'done';
+        const rec = await guest.collection('tasks').create({ status });
+        all.push(rec.id);
+        if (status === 'open') open.add(rec.id);
+      } else if (op === 1) {
+        const id = all[rand(all.length)];
+        const status = rand(2) ? 'open' : 'done';
+        await guest.collection('tasks').update(id, { status });
+        if (status === 'open') open.add(id);
+        else open.delete(id);
+      } else {
+        const id = all.splice(rand(all.length), 1)[0];
+        await guest.collection('tasks').delete(id);
+        open.delete(id);
+      }
+      assert.equal(await total(), open.size, `after step ${i}`);
+    }
+  });
+
   test('answers with expand follow writes to the expanded collection', async () => {
     const rec = await admin.collection('counters').create({ n: 7, owner: users.ann.authStore.record.id });
     const path = `/api/collections/counters/records/${rec.id}?expand=owner`;
