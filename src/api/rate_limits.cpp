@@ -99,12 +99,37 @@ bool AnyRule(const RateLimitSettings& rl, const std::vector<std::string>& labels
   return rl.Find(labels, false) || rl.Find(labels, true);
 }
 
+// Whether a rule could apply to a request of `route` at all, before any label is built: a path
+// rule, or a tag rule naming one of the route's actions (or uploads, for writes).
+bool MayApply(const RateLimitSettings& rl, const http::Route& route, bool write) {
+  const std::string_view tags = route.options.tags_in_handler ? std::string_view{} : route.options.tags;
+  auto has_tag = [&](std::string_view action) {
+    for (std::string_view rest = tags; !rest.empty();) {
+      const auto comma = rest.find(',');
+      if (rest.substr(0, comma) == action) return true;
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    return false;
+  };
+  for (const auto& r : rl.rules) {
+    const std::string_view label = r.label;
+    if (label.starts_with('/') || label.find(' ') != std::string_view::npos) return true;
+    const auto colon = label.find(':');
+    const std::string_view action = colon == std::string_view::npos ? label : label.substr(colon + 1);
+    if (write && action == "upload") return true;
+    if (has_tag(action)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void RateLimits::Check(http::Request& req, const http::Route& route, Headers& headers) {
   const auto settings = settings_.Current();
   const RateLimitSettings& rl = settings->rate_limits;
-  if (!rl.enabled || rl.rules.empty() || Excluded(rl, req.remote_address())) return;
+  if (!rl.enabled || rl.rules.empty()) return;
+  const bool write = req.verb() == http::Verb::kPost || req.verb() == http::Verb::kPatch;
+  if (!MayApply(rl, route, write) || Excluded(rl, req.remote_address())) return;
 
   std::string collection_id;
   std::string collection_name;
@@ -126,7 +151,7 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
 
   // Uploads: requests that carry files, under their own rule (beyond PocketBase).
   std::vector<std::string> upload_labels;
-  if (!collection_name.empty() && (req.verb() == http::Verb::kPost || req.verb() == http::Verb::kPatch)) {
+  if (!collection_name.empty() && write) {
     if (auto ct = req.Header("Content-Type"); ct && http::HasFileParts(*ct, req.body())) {
       upload_labels = {collection_name + ":upload", "*:upload"};
     }

@@ -22,7 +22,9 @@
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "cache/response_cache.hpp"
+#include "http/compress.hpp"
 #include "http/etag.hpp"
+#include "http/limits.hpp"
 #include "http/router.hpp"
 #include "query/parser.hpp"
 #include "query/sql.hpp"
@@ -1050,9 +1052,25 @@ std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx
 }
 
 // A 200 answer with its entity tag and, for guests of a collection whose rule lets everyone in and
-// that sets cacheMaxAge, a Cache-Control that lets shared caches keep it.
-http::Response Answer(const Context& ctx, const std::optional<std::string>& rule, cache::CachedResponse r) {
-  auto res = http::Response::Json(200, std::move(r.body));
+// that sets cacheMaxAge, a Cache-Control that lets shared caches keep it. A kept answer (`key`)
+// is compressed once for the clients that accept gzip, and that form is kept beside it.
+http::Response Answer(const http::Request& req, const Context& ctx, const std::optional<std::string>& rule,
+                      cache::CachedResponse r, cache::ResponseCache& cache, const std::optional<std::string>& key) {
+  http::Response res{200, std::string(http::kJsonContentType), {}, {}, std::move(r.body)};
+  const auto accept = req.Header("Accept-Encoding");
+  if (key && accept && res.shared_body->size() >= http::kCompressMinBytes && http::AcceptsGzip(*accept)) {
+    if (!r.gzip) {
+      if (auto gz = http::Gzip(*res.shared_body)) {
+        r.gzip = std::make_shared<const std::string>(std::move(*gz));
+        cache.SetGzip(*key, r.etag, r.gzip);
+      }
+    }
+    if (r.gzip) {
+      res.shared_body = std::move(r.gzip);
+      res.headers.emplace_back("Content-Encoding", "gzip");
+      r.etag = http::GzipETag(r.etag);
+    }
+  }
   res.headers.emplace_back("ETag", std::move(r.etag));
   const int64_t max_age = ctx.collection->cache_max_age;
   if (max_age > 0 && rule && rule->empty() && !ctx.auth) {
@@ -1062,12 +1080,13 @@ http::Response Answer(const Context& ctx, const std::optional<std::string>& rule
 }
 
 // Answers with `body`, keeping it under `key` (when there is one) with the tables `reads` saw.
-http::Response Keep(cache::ResponseCache& cache, const std::optional<std::string>& key, store::ReadTracker& reads,
-                    const Context& ctx, const std::optional<std::string>& rule, std::string body) {
-  cache::CachedResponse r{.body = std::move(body), .etag = ""};
-  r.etag = http::ETagOf(r.body);
+http::Response Keep(const http::Request& req, cache::ResponseCache& cache, const std::optional<std::string>& key,
+                    store::ReadTracker& reads, const Context& ctx, const std::optional<std::string>& rule,
+                    std::string body) {
+  cache::CachedResponse r{.body = std::make_shared<const std::string>(std::move(body)), .etag = ""};
+  r.etag = http::ETagOf(*r.body);
   if (key) cache.Put(*key, r, reads.Tables(), reads.mark());
-  return Answer(ctx, rule, std::move(r));
+  return Answer(req, ctx, rule, std::move(r), cache, key);
 }
 
 // The list endpoint's answer: one page of the records the list rule and the filter allow.
@@ -1172,9 +1191,9 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                RequireRule(ctx, rule);
                const auto key = CacheKey(req, ctx, rule, 'L', cache);
                if (key) {
-                 if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
+                 if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
                }
-               co_return Keep(cache, key, reads, ctx, rule, ListRecords(req, ctx, store));
+               co_return Keep(req, cache, key, reads, ctx, rule, ListRecords(req, ctx, store));
              },
              {.tags = "list"});
 
@@ -1186,9 +1205,9 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                RequireRule(ctx, rule);
                const auto key = CacheKey(req, ctx, rule, 'V', cache);
                if (key) {
-                 if (auto hit = cache.Get(*key)) co_return Answer(ctx, rule, std::move(*hit));
+                 if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
                }
-               co_return Keep(cache, key, reads, ctx, rule, ViewRecord(req, ctx, store));
+               co_return Keep(req, cache, key, reads, ctx, rule, ViewRecord(req, ctx, store));
              },
              {.tags = "view"});
 

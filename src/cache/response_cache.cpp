@@ -42,7 +42,8 @@ void ResponseCache::Put(std::string key, CachedResponse response, std::vector<st
   const std::size_t shard_budget = max_bytes_ / kShards;
   Entry entry{
       .key = std::move(key), .response = std::move(response), .tables = std::move(tables), .mark = mark, .bytes = 0};
-  entry.bytes = entry.key.size() + entry.response.body.size() + entry.response.etag.size() + sizeof(Entry) +
+  if (!entry.response.body) return;
+  entry.bytes = entry.key.size() + entry.response.body->size() + entry.response.etag.size() + sizeof(Entry) +
                 entry.tables.size() * 32;
   if (entry.bytes > shard_budget / 8) return;
   // Already out of date: a write landed while it was being built.
@@ -56,6 +57,17 @@ void ResponseCache::Put(std::string key, CachedResponse response, std::vector<st
   shard.lru.push_front(std::move(entry));
   shard.index.emplace(std::string_view(shard.lru.front().key), shard.lru.begin());
   while (shard.bytes > shard_budget && !shard.lru.empty()) Erase(shard, std::prev(shard.lru.end()));
+}
+
+void ResponseCache::SetGzip(std::string_view key, std::string_view etag, std::shared_ptr<const std::string> gzip) {
+  if (!enabled() || !gzip) return;
+  Shard& shard = ShardOf(key);
+  std::lock_guard lock(shard.mu);
+  auto found = shard.index.find(key);
+  if (found == shard.index.end() || found->second->response.etag != etag || found->second->response.gzip) return;
+  found->second->bytes += gzip->size();
+  shard.bytes += gzip->size();
+  found->second->response.gzip = std::move(gzip);
 }
 
 ResponseCache::Stats ResponseCache::stats() const {

@@ -26,8 +26,9 @@ namespace strata::cache {
 inline constexpr std::size_t kDefaultCacheBytes = std::size_t{64} << 20;
 
 struct CachedResponse {
-  std::string body;
+  std::shared_ptr<const std::string> body;  // shared with the answers that serve it, never copied
   std::string etag;
+  std::shared_ptr<const std::string> gzip = nullptr;  // the body gzip-compressed, once a client asked
 };
 
 class ResponseCache {
@@ -41,6 +42,9 @@ class ResponseCache {
   // Keeps an answer built from reads that began at `mark` and touched `tables`. Ignored when one
   // of them has already changed, or when it alone would take over an eighth of a shard.
   void Put(std::string key, CachedResponse response, std::vector<std::string> tables, uint64_t mark);
+
+  // Keeps the gzip form of the answer under `key` whose tag is `etag` (if it is still there).
+  void SetGzip(std::string_view key, std::string_view etag, std::shared_ptr<const std::string> gzip);
 
   bool enabled() const { return max_bytes_ > 0; }
 

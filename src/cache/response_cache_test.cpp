@@ -45,7 +45,8 @@ class ResponseCacheTest : public ::testing::Test {
     auto rs = store_->Query("SELECT n FROM counters WHERE id = 1");
     EXPECT_TRUE(rs);
     const std::string body = std::to_string(std::get<int64_t>(rs->rows.at(0).at(0)));
-    cache.Put(key, {.body = body, .etag = "\"" + body + "\""}, reads.Tables(), reads.mark());
+    cache.Put(key, {.body = std::make_shared<const std::string>(body), .etag = "\"" + body + "\""}, reads.Tables(),
+              reads.mark());
     return body;
   }
 
@@ -59,7 +60,7 @@ TEST_F(ResponseCacheTest, ServesUntilATableItReadChanges) {
   EXPECT_EQ(Build(cache, "k"), "0");
   auto hit = cache.Get("k");
   ASSERT_TRUE(hit);
-  EXPECT_EQ(hit->body, "0");
+  EXPECT_EQ(*hit->body, "0");
   EXPECT_EQ(hit->etag, "\"0\"");
 
   // A write to a table it did not read leaves it be.
@@ -69,7 +70,7 @@ TEST_F(ResponseCacheTest, ServesUntilATableItReadChanges) {
   ASSERT_TRUE(Exec("UPDATE counters SET n = 1").ok());
   EXPECT_FALSE(cache.Get("k"));
   EXPECT_EQ(Build(cache, "k"), "1");
-  EXPECT_EQ(cache.Get("k")->body, "1");
+  EXPECT_EQ(*cache.Get("k")->body, "1");
   const auto st = cache.stats();
   EXPECT_EQ(st.hits, 3u);
   EXPECT_EQ(st.entries, 1u);
@@ -88,7 +89,7 @@ TEST_F(ResponseCacheTest, AnAnswerBuiltAcrossAWriteIsNotKept) {
   auto rs = store_->Query("SELECT n FROM counters WHERE id = 1");
   ASSERT_TRUE(rs);
   ASSERT_TRUE(Exec("UPDATE counters SET n = 5").ok());  // lands after the reads began
-  cache.Put("k", {.body = "0", .etag = "\"0\""}, reads.Tables(), reads.mark());
+  cache.Put("k", {.body = std::make_shared<const std::string>("0"), .etag = "\"0\""}, reads.Tables(), reads.mark());
   EXPECT_FALSE(cache.Get("k"));
 }
 
@@ -98,7 +99,8 @@ TEST_F(ResponseCacheTest, StaysWithinItsBytesDroppingTheLeastRecentlyUsed) {
   for (int i = 0; i < 2000; ++i) {
     store::ReadTracker reads(*store_);
     ASSERT_TRUE(store_->Query("SELECT n FROM counters"));
-    cache.Put("key" + std::to_string(i), {.body = body, .etag = "\"e\""}, reads.Tables(), reads.mark());
+    cache.Put("key" + std::to_string(i), {.body = std::make_shared<const std::string>(body), .etag = "\"e\""},
+              reads.Tables(), reads.mark());
   }
   const auto st = cache.stats();
   EXPECT_LE(st.bytes, 256u * 1024);
@@ -108,7 +110,8 @@ TEST_F(ResponseCacheTest, StaysWithinItsBytesDroppingTheLeastRecentlyUsed) {
   EXPECT_FALSE(cache.Get("key0"));
   // Too big for the cache: not kept.
   store::ReadTracker reads(*store_);
-  cache.Put("huge", {.body = std::string(64 * 1024, 'y'), .etag = "\"h\""}, reads.Tables(), reads.mark());
+  cache.Put("huge", {.body = std::make_shared<const std::string>(64 * 1024, 'y'), .etag = "\"h\""}, reads.Tables(),
+            reads.mark());
   EXPECT_FALSE(cache.Get("huge"));
 }
 
@@ -141,7 +144,7 @@ TEST_F(ResponseCacheTest, NeverServesOlderThanAnAcknowledgedWrite) {
         const int64_t floor = acknowledged.load();
         std::string body;
         if (auto hit = cache.Get("counter")) {
-          body = hit->body;
+          body = *hit->body;
           hits.fetch_add(1);
         } else {
           body = Build(cache, "counter");

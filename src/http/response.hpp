@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,10 @@ struct Response {
   std::string body;
   // Extra headers; they replace the server's defaults of the same name (e.g. Content-Security-Policy).
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body, shared with its owner (a cache) rather than copied; `body` is then unused.
+  std::shared_ptr<const std::string> shared_body = nullptr;
+
+  std::string_view content() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
 
   static Response Json(int status, std::string body) {
     return Response{status, std::string(kJsonContentType), std::move(body), {}};

@@ -149,10 +149,11 @@ class HeaderList {
 
 void AppendHeaderText(std::string& out, std::string_view text) {
   // CR and LF would split the header: a handler bug must not become response splitting.
+  // One pass over the value (find_first_of would call memchr for every character).
   const std::size_t start = out.size();
   out += text;
-  for (std::size_t i = out.find_first_of("\r\n", start); i != std::string::npos; i = out.find_first_of("\r\n", i + 1)) {
-    out[i] = ' ';
+  for (std::size_t i = start; i < out.size(); ++i) {
+    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
   }
 }
 
@@ -454,7 +455,7 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       if (beast::iequals(name, "ETag")) etag = value;
     }
     if (etag.empty()) {
-      etag = ETagOf(res->body);
+      etag = ETagOf(res->content());
       res->headers.emplace_back("ETag", etag);
     }
     auto inm = msg.find(bhttp::field::if_none_match);
@@ -478,15 +479,18 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   for (const auto& [name, value] : res->headers) headers.Set(name, value);
   bool has_encoding = false;
   for (const auto& h : headers.items()) has_encoding = has_encoding || beast::iequals(h.first, "Content-Encoding");
-  if (res->body.size() >= kCompressMinBytes && !has_encoding) {
+  if (has_encoding) {
+    vary += vary.empty() ? "Accept-Encoding" : ", Accept-Encoding";  // the handler chose the coding
+  } else if (res->content().size() >= kCompressMinBytes) {
     vary += vary.empty() ? "Accept-Encoding" : ", Accept-Encoding";
     auto ae = msg.find(bhttp::field::accept_encoding);
     if (ae != msg.end() && AcceptsGzip(ae->value()) && not_modified) {
       gzip_etag = GzipETag(etag);
       headers.Set("ETag", gzip_etag);  // the tag a 200 would have carried
     } else if (ae != msg.end() && AcceptsGzip(ae->value())) {
-      if (auto gz = Gzip(res->body)) {
+      if (auto gz = Gzip(res->content())) {
         res->body = std::move(*gz);
+        res->shared_body = nullptr;
         headers.Set("Content-Encoding", "gzip");
         // A strong tag names one representation: the compressed one gets its own.
         if (!etag.empty()) {
@@ -500,12 +504,14 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   if (not_modified) {
     res->status = 304;
     res->body.clear();
+    res->shared_body = nullptr;
   }
   const bool keep = !linger && !w.stopping && msg.keep_alive();
-  SerializeHead(head, res->status, headers, res->body.size(), keep, msg.version() == 10);
+  const std::string_view body = res->content();
+  SerializeHead(head, res->status, headers, body.size(), keep, msg.version() == 10);
   const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;
-  const auto wec = co_await WriteResponse(conn, head, send_body ? std::string_view(res->body) : std::string_view{});
-  Record(w, route, msg.method_string(), verb, res->status, res->body.size(), request_id, path, remote, start);
+  const auto wec = co_await WriteResponse(conn, head, send_body ? body : std::string_view{});
+  Record(w, route, msg.method_string(), verb, res->status, body.size(), request_id, path, remote, start);
   co_return !wec && keep;
 }
 

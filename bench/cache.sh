@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The response cache benchmark: 100,000 posts; the same server binary with its response cache on
+# (the default) and off (--cache-size 0), side by side with /api/health in the same run,
+# alternating rounds, load generator on the same machine. Views read a hot set of 1,000 posts
+# (every seed app has one: the offers on screen, the feed's first page). The last row asks for
+# gzip, as browsers and the SDK do.
+#
+#   bench/cache.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64] [POSTS=100000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+SECONDS_PER_RUN=${2:-10}
+CONNECTIONS=${3:-64}
+POSTS=${4:-100000}
+THREADS=$(nproc)
+BIN=${STRATA_BIN:-build/strata}
+
+work=$(mktemp -d /tmp/strata-cache-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cached_port=$(free_port)
+plain_port=$(free_port)
+
+"$BIN" collections import bench/schema.json --dir "$work/strata" >/dev/null
+node bench/seed.mjs "$work/strata/data.db" "$work/peer.db" "$POSTS" "$work" >/dev/null
+head -n 1000 "$work/ids.txt" >"$work/hot.txt"
+
+# Two processes on one database: one keeps answers, the other builds every one.
+"$BIN" serve --http "127.0.0.1:$cached_port" --dir "$work/strata" --threads "$THREADS" --log-level warn \
+  >/dev/null 2>"$work/cached.err" &
+pids+=($!)
+"$BIN" serve --http "127.0.0.1:$plain_port" --dir "$work/strata" --threads "$THREADS" --log-level warn \
+  --cache-size 0 >/dev/null 2>"$work/plain.err" &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$cached_port/api/health" >/dev/null &&
+    curl -sf "http://127.0.0.1:$plain_port/api/health" >/dev/null && break
+  sleep 0.1
+done
+
+export IDS_FILE="$work/hot.txt"
+list_q="filter=status%3D%27active%27&sort=-created&perPage=50"
+declare -A paths=(
+  [health]="/api/health"
+  [view]="/api/collections/posts/records/X"
+  [list_skiptotal]="/api/collections/posts/records?$list_q&skipTotal=1"
+  [list_total]="/api/collections/posts/records?$list_q"
+  [list_total_gzip]="/api/collections/posts/records?$list_q"
+)
+order=(view list_skiptotal list_total list_total_gzip)
+
+# Both answer the same.
+for name in view list_total; do
+  id=$(head -n 1 "$work/hot.txt")
+  path=${paths[$name]/X/$id}
+  a=$(curl -s "http://127.0.0.1:$cached_port$path")
+  b=$(curl -s "http://127.0.0.1:$plain_port$path")
+  [[ "$a" == "$b" ]] || { echo "the cached and uncached servers disagree on $name" >&2; exit 1; }
+done
+
+run() {  # run PORT NAME → "req/s p99ms"
+  local port=$1 name=$2 out script=()
+  [[ $name == view ]] && script=(-s bench/wrk/view.lua)
+  # What browsers and the SDK send: the cached server keeps the compressed form, the other
+  # compresses every answer.
+  [[ $name == *_gzip ]] && script=(-H "Accept-Encoding: gzip, deflate, br")
+  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "${script[@]}" "http://127.0.0.1:$port${paths[$name]}")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $name on port $port:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/^Requests\/sec:/ {r=$2} $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p=v} END {print r, p}' <<<"$out"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "$POSTS posts, views over a hot set of 1,000; wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s; $ROUNDS alternating rounds"
+for round in $(seq "$ROUNDS"); do
+  run "$cached_port" health >>"$work/health"
+  for name in "${order[@]}"; do
+    run "$cached_port" "$name" >>"$work/$name.cached"
+    run "$plain_port" "$name" >>"$work/$name.plain"
+  done
+done
+h=$(awk '{print $1}' "$work/health" | median)
+printf '\n/api/health: %.0f req/s (median)\n' "$h"
+printf '\n%-16s %14s %9s %16s %9s %9s %11s\n' endpoint "cached req/s" "p99 ms" "uncached req/s" "p99 ms" speedup "vs health"
+for name in "${order[@]}"; do
+  c=$(awk '{print $1}' "$work/$name.cached" | median); cp=$(awk '{print $2}' "$work/$name.cached" | median)
+  u=$(awk '{print $1}' "$work/$name.plain" | median); up=$(awk '{print $2}' "$work/$name.plain" | median)
+  awk -v n="$name" -v c="$c" -v cp="$cp" -v u="$u" -v up="$up" -v h="$h" \
+    'BEGIN { printf "%-16s %14.0f %9.2f %16.0f %9.2f %8.1fx %10.2fx\n", n, c, cp, u, up, c/u, c/h }'
+done
