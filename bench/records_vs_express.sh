@@ -31,8 +31,10 @@ peer_port=$(free_port)
 "$BIN" collections import bench/schema.json --dir "$work/strata" >/dev/null
 node bench/seed.mjs "$work/strata/data.db" "$work/peer.db" "$POSTS" "$work"
 
+# The data path, like for like: the peer keeps no answers, so Strata's response cache is off
+# here (STRATA_CACHE_MIB to change it); bench/cache.sh measures the cache.
 "$BIN" serve --http "127.0.0.1:$strata_port" --dir "$work/strata" --threads "$THREADS" --log-level warn \
-  >/dev/null 2>"$work/strata.err" &
+  --cache-size "${STRATA_CACHE_MIB:-0}" >/dev/null 2>"$work/strata.err" &
 pids+=($!)
 PORT=$peer_port DB="$work/peer.db" WORKERS=$THREADS node bench/peers/express/server.js >"$work/peer.log" 2>&1 &
 pids+=($!)

@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 bench/health_vs_nginx.sh
 bench/records_vs_express.sh
 bench/auth_and_rules.sh
+bench/cache.sh
