@@ -157,7 +157,7 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   auto limiter = ratelimit::MakeMemoryRateLimiter();
-  api::RateLimits rate_limits(**settings, *limiter, **catalog, **tokens);
+  api::RateLimits rate_limits(**settings, *limiter, **catalog, **store, **tokens);
   api::AddSettingsRoutes(router, **store, **catalog, **tokens, **settings);
   api::AddAuthRoutes(router, **store, **catalog, **tokens, rate_limits);
   std::unique_ptr<mail::Mailer> mailer;
@@ -175,7 +175,7 @@ int Serve(const ServeFlags& flags) {
   api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
-  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache);
+  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, &rate_limits);
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);

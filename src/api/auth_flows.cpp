@@ -326,7 +326,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
                const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
                // It checks a password: limited as logins are.
-               Limit(limiter, "otp-request-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
+               Limit(limiter, "login-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
                const std::string password = BodyString(req, "password");
                if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
                auto rs = FindRecord(store, c, "id", claims.record_id);

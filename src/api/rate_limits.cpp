@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "api/auth.hpp"
 #include "api/auth_internal.hpp"
 #include "auth/token.hpp"
 #include "http/json_body.hpp"
@@ -145,8 +146,22 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
       (!collection_name.empty() || route.pattern.find("{collection}") == std::string::npos)) {
     AddTagLabels(labels, collection_name, route.options.tags);
   }
-  const std::string path(req.path());
-  labels.push_back(std::string(req.method()) + " " + path);
+  // The path as the route understood it (decoded, the collection by its name), so that another
+  // spelling of the same resource is counted under the same rule; HEAD is a GET.
+  std::string path;
+  for (const auto& seg : route.segments) {
+    path += '/';
+    if (seg.kind == http::Route::Segment::Kind::kLiteral) {
+      path += seg.text;
+    } else if (seg.text == "collection" && !collection_name.empty()) {
+      path += collection_name;
+    } else {
+      path += req.Param(seg.text);
+    }
+  }
+  if (path.empty()) path = "/";
+  const std::string_view method = req.verb() == http::Verb::kHead ? std::string_view("GET") : req.method();
+  labels.push_back(std::string(method) + " " + path);
   labels.push_back(path);
 
   // Uploads: requests that carry files, under their own rule (beyond PocketBase).
@@ -159,7 +174,11 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
   if (!AnyRule(rl, labels) && (upload_labels.empty() || !AnyRule(rl, upload_labels))) return;
 
   const Requester who = Identify(req, tokens_, *snap);
-  if (who.superuser) return;
+  // Superusers are not limited, once their token is checked against their record (a revoked
+  // token is a guest's).
+  if (who.superuser) {
+    if (auto full = Authenticate(req, snap, store_, tokens_); full && full->superuser) return;
+  }
   const std::string address(req.remote_address());
   if (const RateLimitRule* rule = rl.Find(labels, who.authenticated)) {
     // PocketBase keys a collection action by collection and route, a path rule by the rule itself.
@@ -174,6 +193,25 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
            fmt::format("rl|{}|{}|{}|{}", rule->label, rule->audience, collection_id, Who(*rule, who, address)), *rule,
            nullptr);
     }
+  }
+}
+
+void RateLimits::CheckAction(const http::Request& req, const schema::Collection& c, std::string_view action) {
+  const auto settings = settings_.Current();
+  const RateLimitSettings& rl = settings->rate_limits;
+  if (!rl.enabled || rl.rules.empty() || Excluded(rl, req.remote_address())) return;
+  const std::vector<std::string> labels = {c.name + ":" + std::string(action), "*:" + std::string(action)};
+  if (!AnyRule(rl, labels)) return;
+  auto snap = catalog_.Current();
+  const Requester who = Identify(req, tokens_, *snap);
+  if (who.superuser) {
+    if (auto full = Authenticate(req, snap, store_, tokens_); full && full->superuser) return;
+  }
+  if (const RateLimitRule* rule = rl.Find(labels, who.authenticated)) {
+    Take(limiter_,
+         fmt::format("rl|{}|{}|{} {}|{}", rule->label, rule->audience, c.id, action,
+                     Who(*rule, who, req.remote_address())),
+         *rule, nullptr);
   }
 }
 

@@ -27,18 +27,25 @@ struct Collection;
 namespace strata::auth {
 class TokenService;
 }
+namespace strata::store {
+class Store;
+}
 
 namespace strata::api {
 
 class RateLimits {
  public:
   // The arguments must outlive this object.
-  RateLimits(SettingsService& settings, ratelimit::RateLimiter& limiter, schema::Catalog& catalog,
+  RateLimits(SettingsService& settings, ratelimit::RateLimiter& limiter, schema::Catalog& catalog, store::Store& store,
              const auth::TokenService& tokens)
-      : settings_(settings), limiter_(limiter), catalog_(catalog), tokens_(tokens) {}
+      : settings_(settings), limiter_(limiter), catalog_(catalog), store_(store), tokens_(tokens) {}
 
   // The server's before-handler hook (http::ServerOptions::before_handler).
   void Check(http::Request& req, const http::Route& route, std::vector<std::pair<std::string, std::string>>& headers);
+
+  // One action of a request on `c` that does several (the requests of a batch): the
+  // "name:action" and "*:action" rules.
+  void CheckAction(const http::Request& req, const schema::Collection& c, std::string_view action);
 
   // A login attempt on `c` by `action` ("authWithPassword", "authWithOTP"): the rule for the
   // action (or "auth") counts attempts per identity tried and address; the same rule also caps
@@ -53,6 +60,7 @@ class RateLimits {
   SettingsService& settings_;
   ratelimit::RateLimiter& limiter_;
   schema::Catalog& catalog_;
+  store::Store& store_;
   const auth::TokenService& tokens_;
 };
 

@@ -17,6 +17,7 @@
 #include "api/auth_internal.hpp"
 #include "api/fields.hpp"
 #include "api/params.hpp"
+#include "api/rate_limits.hpp"
 #include "api/record_json.hpp"
 #include "api/record_resolver.hpp"
 #include "auth/password.hpp"
@@ -1072,9 +1073,12 @@ http::Response Answer(const http::Request& req, const Context& ctx, const std::o
     }
   }
   res.headers.emplace_back("ETag", std::move(r.etag));
+  // Only an answer that is the same for every guest (kept under a key without a requester, so no
+  // headers, clock or expand in it) may be held by a shared cache.
   const int64_t max_age = ctx.collection->cache_max_age;
-  if (max_age > 0 && rule && rule->empty() && !ctx.auth) {
+  if (max_age > 0 && rule && rule->empty() && !ctx.auth && key && !req.QueryParam("expand")) {
     res.headers.emplace_back("Cache-Control", fmt::format("public, max-age={}", max_age));
+    res.headers.emplace_back("Vary", "Authorization");
   }
   return res;
 }
@@ -1085,7 +1089,13 @@ http::Response Keep(const http::Request& req, cache::ResponseCache& cache, const
                     std::string body) {
   cache::CachedResponse r{.body = std::make_shared<const std::string>(std::move(body)), .etag = ""};
   r.etag = http::ETagOf(*r.body);
-  if (key) cache.Put(*key, r, reads.Tables(), reads.mark());
+  if (key) {
+    // Every answer also depends on the collection definitions (rules, fields): a change to them
+    // ends it even before this instance's catalog has caught up.
+    auto tables = reads.Tables();
+    tables.emplace_back(schema::kCollectionsTable);
+    cache.Put(*key, r, std::move(tables), reads.mark());
+  }
   return Answer(req, ctx, rule, std::move(r), cache, key);
 }
 
@@ -1182,7 +1192,7 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 }  // namespace
 
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache) {
+                     cache::ResponseCache& cache, RateLimits* limits) {
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records",
              [&](http::Request& req) -> net::awaitable<http::Response> {
                store::ReadTracker reads(store);
@@ -1257,7 +1267,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
   // POST /api/batch: record creates, updates, upserts and deletes in one transaction.
   router.Add(
       http::Verb::kPost, "/api/batch",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
+      [&, limits](http::Request& req) -> net::awaitable<http::Response> {
         if (!req.json().is_object() || !req.json().as_object().contains("requests") ||
             !req.json().as_object().at("requests").is_array()) {
           throw ValidationError(
@@ -1330,6 +1340,10 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                 info.query[http::PercentDecode(pair.substr(0, eq))] =
                     eq == std::string_view::npos ? std::string() : http::PercentDecode(pair.substr(eq + 1));
               }
+            }
+            if (limits) {
+              const char* action = method == "DELETE" ? "delete" : method == "PATCH" ? "update" : "create";
+              limits->CheckAction(req, *ctx.collection, action);
             }
             if (method == "POST" && id.empty()) {
               ops.push_back(co_await PrepareCreate(ctx, std::move(info)));

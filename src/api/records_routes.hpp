@@ -20,9 +20,12 @@ class ResponseCache;
 
 namespace strata::api {
 
+class RateLimits;
+
 // Registers /api/collections/{collection}/records[/{id}]. List and view answers are kept in
 // `cache` until a commit changes what they were built from. The arguments must outlive the router.
+// The requests of a batch are counted by `limits` (when given) under their actions' rules.
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache);
+                     cache::ResponseCache& cache, RateLimits* limits = nullptr);
 
 }  // namespace strata::api

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <cmath>
 #include <future>
 #include <optional>
 
@@ -58,8 +59,11 @@ boost::json::object Error(std::string_view code, std::string_view message) {
 std::optional<int64_t> WholeNumber(const boost::json::value& v) {
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64() && v.as_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v.as_uint64());
-  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<int64_t>(v.as_double()))) {
-    return static_cast<int64_t>(v.as_double());
+  if (v.is_double()) {
+    const double d = v.as_double();
+    // Within int64's range before converting (beyond it the conversion is undefined).
+    if (!(d > -9.2e18 && d < 9.2e18) || d != std::trunc(d)) return std::nullopt;
+    return static_cast<int64_t>(d);
   }
   return std::nullopt;
 }

@@ -1,5 +1,7 @@
 #include "cache/response_cache.hpp"
 
+#include <xxhash.h>
+
 #include <functional>
 
 namespace strata::cache {
@@ -7,22 +9,21 @@ namespace strata::cache {
 ResponseCache::ResponseCache(store::Store& store, std::size_t max_bytes)
     : store_(store), max_bytes_(max_bytes), shards_(std::make_unique<Shard[]>(kShards)) {}
 
-ResponseCache::Shard& ResponseCache::ShardOf(std::string_view key) {
-  return shards_[std::hash<std::string_view>{}(key) % kShards];
-}
+uint64_t ResponseCache::HashOf(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 void ResponseCache::Erase(Shard& shard, std::list<Entry>::iterator it) {
   shard.bytes -= it->bytes;
-  shard.index.erase(std::string_view(it->key));
+  shard.index.erase(it->hash);
   shard.lru.erase(it);
 }
 
 std::optional<CachedResponse> ResponseCache::Get(std::string_view key) {
   if (!enabled()) return std::nullopt;
-  Shard& shard = ShardOf(key);
+  const uint64_t hash = HashOf(key);
+  Shard& shard = ShardOf(hash);
   std::lock_guard lock(shard.mu);
-  auto found = shard.index.find(key);
-  if (found == shard.index.end()) {
+  auto found = shard.index.find(hash);
+  if (found == shard.index.end() || found->second->key != key) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
@@ -48,23 +49,26 @@ void ResponseCache::Put(std::string key, CachedResponse response, std::vector<st
   if (entry.bytes > shard_budget / 8) return;
   // Already out of date: a write landed while it was being built.
   if (store_.ChangedSince(entry.tables, entry.mark)) return;
-  Shard& shard = ShardOf(entry.key);
+  entry.hash = HashOf(entry.key);
+  Shard& shard = ShardOf(entry.hash);
   std::lock_guard lock(shard.mu);
-  if (auto found = shard.index.find(std::string_view(entry.key)); found != shard.index.end()) {
-    Erase(shard, found->second);
-  }
+  if (auto found = shard.index.find(entry.hash); found != shard.index.end()) Erase(shard, found->second);
   shard.bytes += entry.bytes;
   shard.lru.push_front(std::move(entry));
-  shard.index.emplace(std::string_view(shard.lru.front().key), shard.lru.begin());
+  shard.index.emplace(shard.lru.front().hash, shard.lru.begin());
   while (shard.bytes > shard_budget && !shard.lru.empty()) Erase(shard, std::prev(shard.lru.end()));
 }
 
 void ResponseCache::SetGzip(std::string_view key, std::string_view etag, std::shared_ptr<const std::string> gzip) {
   if (!enabled() || !gzip) return;
-  Shard& shard = ShardOf(key);
+  const uint64_t hash = HashOf(key);
+  Shard& shard = ShardOf(hash);
   std::lock_guard lock(shard.mu);
-  auto found = shard.index.find(key);
-  if (found == shard.index.end() || found->second->response.etag != etag || found->second->response.gzip) return;
+  auto found = shard.index.find(hash);
+  if (found == shard.index.end() || found->second->key != key || found->second->response.etag != etag ||
+      found->second->response.gzip) {
+    return;
+  }
   found->second->bytes += gzip->size();
   shard.bytes += gzip->size();
   found->second->response.gzip = std::move(gzip);

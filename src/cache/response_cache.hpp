@@ -63,16 +63,20 @@ class ResponseCache {
     std::vector<std::string> tables;
     uint64_t mark = 0;
     std::size_t bytes = 0;
+    uint64_t hash = 0;
   };
   struct Shard {
     mutable std::mutex mu;
-    std::list<Entry> lru;                                                    // most recently used first
-    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;  // views into lru keys
+    std::list<Entry> lru;  // most recently used first
+    // By a 64-bit hash of the key (the entry's key is compared on a hit; a colliding key replaces
+    // the entry).
+    std::unordered_map<uint64_t, std::list<Entry>::iterator> index;
     std::size_t bytes = 0;
   };
   static constexpr std::size_t kShards = 16;
 
-  Shard& ShardOf(std::string_view key);
+  static uint64_t HashOf(std::string_view key);
+  Shard& ShardOf(uint64_t hash) { return shards_[hash % kShards]; }
   static void Erase(Shard& shard, std::list<Entry>::iterator it);
 
   store::Store& store_;

@@ -43,7 +43,15 @@ bool IfNoneMatch(std::string_view header, std::string_view etag) {
 
 std::string GzipETag(std::string_view etag) {
   std::string out(etag);
-  if (out.size() >= 2 && out.back() == '"') out.insert(out.size() - 1, kGzipSuffix);
+  if (out.size() >= 2 && out.back() == '"' && !Opaque(etag).empty() && !etag.ends_with("-gzip\"")) {
+    out.insert(out.size() - 1, kGzipSuffix);
+  }
+  return out;
+}
+
+std::string IdentityETag(std::string_view etag) {
+  std::string out(etag);
+  if (etag.ends_with("-gzip\"")) out.erase(out.size() - 1 - kGzipSuffix.size(), kGzipSuffix.size());
   return out;
 }
 

@@ -19,5 +19,7 @@ bool IfNoneMatch(std::string_view header, std::string_view etag);
 
 // `etag` marked as the tag of the gzip-coded representation: "\"…-gzip\"".
 std::string GzipETag(std::string_view etag);
+// The identity representation's tag of a tag that may carry the gzip mark.
+std::string IdentityETag(std::string_view etag);
 
 }  // namespace strata::http

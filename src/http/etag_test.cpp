@@ -33,6 +33,9 @@ TEST(ETag, GzipTagDiffersFromTheIdentityTag) {
   const std::string tag = ETagOf("body");
   EXPECT_NE(GzipETag(tag), tag);
   EXPECT_TRUE(GzipETag(tag).ends_with("-gzip\""));
+  EXPECT_EQ(GzipETag(GzipETag(tag)), GzipETag(tag));
+  EXPECT_EQ(IdentityETag(GzipETag(tag)), tag);
+  EXPECT_EQ(IdentityETag(tag), tag);
 }
 
 }  // namespace

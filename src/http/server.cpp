@@ -141,6 +141,15 @@ class HeaderList {
     }
     items_.emplace_back(name, value);
   }
+  void Remove(std::string_view name) {
+    std::erase_if(items_, [&](const auto& h) { return beast::iequals(h.first, name); });
+  }
+  std::string_view Get(std::string_view name) const {
+    for (const auto& h : items_) {
+      if (beast::iequals(h.first, name)) return h.second;
+    }
+    return {};
+  }
   const std::vector<std::pair<std::string_view, std::string_view>>& items() const { return items_; }
 
  private:
@@ -476,7 +485,14 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   std::string vary;
   std::string gzip_etag;  // outlives `headers`' view of it
   if (cors.varies_by_origin()) vary = "Origin";
-  for (const auto& [name, value] : res->headers) headers.Set(name, value);
+  for (const auto& [name, value] : res->headers) {
+    if (beast::iequals(name, "Vary")) {
+      vary += vary.empty() ? "" : ", ";
+      vary += value;
+    } else {
+      headers.Set(name, value);
+    }
+  }
   bool has_encoding = false;
   for (const auto& h : headers.items()) has_encoding = has_encoding || beast::iequals(h.first, "Content-Encoding");
   if (has_encoding) {
@@ -501,10 +517,21 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
     }
   }
   if (!vary.empty()) headers.Set("Vary", vary);
+  std::string matched_etag;  // outlives `headers`' view of it
   if (not_modified) {
     res->status = 304;
     res->body.clear();
     res->shared_body = nullptr;
+    // The 304 describes the representation the client holds: its tag, and no coding.
+    headers.Remove("Content-Encoding");
+    const std::string_view sent = headers.Get("ETag");
+    const std::string_view inm = msg.find(bhttp::field::if_none_match)->value();
+    if (!sent.empty() && inm.find(sent) == std::string_view::npos) {
+      const std::string identity = IdentityETag(etag);
+      const std::string gz = GzipETag(identity);
+      matched_etag = inm.find(gz) != std::string_view::npos ? gz : identity;
+      headers.Set("ETag", matched_etag);
+    }
   }
   const bool keep = !linger && !w.stopping && msg.keep_alive();
   const std::string_view body = res->content();

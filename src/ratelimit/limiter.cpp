@@ -27,7 +27,9 @@ class MemoryRateLimiter final : public RateLimiter {
   Decision Take(std::string_view key, const Rule& rule, Clock::time_point now) override {
     const nanoseconds interval = rule.interval;
     const int64_t max = std::max<int64_t>(1, rule.max);
-    const nanoseconds emission = interval / max;  // one request's share of the interval
+    // One request's share of the interval; at least a nanosecond, however many requests a rule
+    // allows.
+    const nanoseconds emission = std::max(nanoseconds(1), interval / max);
     Decision d;
     d.limit = max;
     Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];

@@ -92,3 +92,16 @@ TEST(MemoryRateLimiter, CountsExactlyUnderConcurrency) {
 
 }  // namespace
 }  // namespace strata::ratelimit
+
+namespace strata::ratelimit {
+namespace {
+
+TEST(MemoryRateLimiter, RulesAllowingMoreRequestsThanNanosecondsStillCount) {
+  auto limiter = MakeMemoryRateLimiter(100);
+  const Rule rule{12'000'000'000, std::chrono::seconds(1)};
+  const auto now = Clock::now();
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limiter->Take("k", rule, now).allowed);
+}
+
+}  // namespace
+}  // namespace strata::ratelimit

@@ -1,10 +1,10 @@
 #include "schema/catalog.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cctype>
 #include <future>
 
@@ -43,7 +43,8 @@ util::Result<Collection> FromStored(const std::string& data) {
   const auto& obj = value.as_object();
   auto parsed = CollectionFromJson(obj, nullptr);
   if (!parsed.errors.empty()) {
-    return std::unexpected(util::Status::Internal("corrupt collection definition: " + boost::json::serialize(parsed.errors)));
+    return std::unexpected(
+        util::Status::Internal("corrupt collection definition: " + boost::json::serialize(parsed.errors)));
   }
   if (auto it = obj.find("created"); it != obj.end() && it->value().is_string()) {
     parsed.collection.created = std::string(it->value().as_string());
@@ -106,10 +107,11 @@ util::Status Migrate(store::Tx& tx, const Collection* before, Collection* after,
   for (const auto& sql : MigrationSql(before, after)) {
     if (auto r = tx.Exec(sql); !r) {
       const bool view = after && after->type == CollectionType::kView;
-      const char* key = view ? "viewQuery" : (r.error().code() == util::Status::Code::kConstraint ? "indexes" : "fields");
-      errors[key] = boost::json::object{{"code", view ? "validation_invalid_view_query" : "validation_migration_failed"},
-                                        {"message", (view ? "Invalid query - " : "Cannot apply the change - ") +
-                                                        r.error().message()}};
+      const char* key =
+          view ? "viewQuery" : (r.error().code() == util::Status::Code::kConstraint ? "indexes" : "fields");
+      errors[key] = boost::json::object{
+          {"code", view ? "validation_invalid_view_query" : "validation_migration_failed"},
+          {"message", (view ? "Invalid query - " : "Cannot apply the change - ") + r.error().message()}};
       return util::Status::InvalidArgument("migration failed");
     }
   }
@@ -177,16 +179,18 @@ struct Catalog::Pending {
 };
 
 Snapshot::Snapshot(std::vector<Collection> collections, int64_t version)
-    : collections_(std::move(collections)), version_(version) {}
+    : collections_(std::move(collections)), version_(version) {
+  for (std::size_t i = 0; i < collections_.size(); ++i) {
+    by_id_.emplace(collections_[i].id, i);
+    by_name_.emplace(Lower(collections_[i].name), i);
+  }
+}
 
 const Collection* Snapshot::Find(std::string_view id_or_name) const {
-  for (const auto& c : collections_) {
-    if (c.id == id_or_name) return &c;
-  }
-  const auto lower = Lower(id_or_name);
-  for (const auto& c : collections_) {
-    if (Lower(c.name) == lower) return &c;
-  }
+  if (auto it = by_id_.find(id_or_name); it != by_id_.end()) return &collections_[it->second];
+  // Names are matched case-insensitively; most requests name it as it was written.
+  if (auto it = by_name_.find(id_or_name); it != by_name_.end()) return &collections_[it->second];
+  if (auto it = by_name_.find(Lower(id_or_name)); it != by_name_.end()) return &collections_[it->second];
   return nullptr;
 }
 
@@ -286,7 +290,9 @@ void Catalog::Save(std::optional<std::string> id_or_name, boost::json::object bo
       Finish(pending, std::move(done)));
 }
 
-void Catalog::Create(boost::json::object body, ChangeDone done) { Save(std::nullopt, std::move(body), std::move(done)); }
+void Catalog::Create(boost::json::object body, ChangeDone done) {
+  Save(std::nullopt, std::move(body), std::move(done));
+}
 
 void Catalog::Update(std::string id_or_name, boost::json::object body, ChangeDone done) {
   Save(std::move(id_or_name), std::move(body), std::move(done));
@@ -305,8 +311,8 @@ void Catalog::Delete(std::string id_or_name, ChangeDone done) {
           if (other.id == c->id) continue;
           for (const auto& f : other.fields) {
             if (f.type == FieldType::kRelation && f.StringOption("collectionId") == c->id) {
-              return util::Status::InvalidArgument(fmt::format(
-                  "The collection is referenced by the relation field {:?} of {:?}.", f.name, other.name));
+              return util::Status::InvalidArgument(
+                  fmt::format("The collection is referenced by the relation field {:?} of {:?}.", f.name, other.name));
             }
           }
         }
@@ -340,8 +346,8 @@ void Catalog::Import(boost::json::array collections, bool delete_missing, Change
         boost::json::object item_errors;
         for (std::size_t i = 0; i < collections.size(); ++i) {
           if (!collections[i].is_object()) {
-            item_errors[std::to_string(i)] = boost::json::object{{"code", "validation_invalid_value"},
-                                                                 {"message", "Must be a collection object."}};
+            item_errors[std::to_string(i)] =
+                boost::json::object{{"code", "validation_invalid_value"}, {"message", "Must be a collection object."}};
             continue;
           }
           const auto& body = collections[i].as_object();

@@ -6,15 +6,15 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "schema/collection.hpp"
 #include "schema/validate.hpp"
@@ -25,6 +25,8 @@ namespace strata::schema {
 
 inline constexpr std::chrono::milliseconds kCatalogRefreshInterval{1000};
 inline constexpr std::string_view kSuperusersCollection = "_superusers";
+// The table that holds the collection definitions (lower case, as the store names tables).
+inline constexpr std::string_view kCollectionsTable = "_collections";
 
 // The collections at one point in time. Immutable; shared between threads.
 class Snapshot {
@@ -37,15 +39,23 @@ class Snapshot {
   const Collection* Find(std::string_view id_or_name) const;
 
  private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Index = std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>>;
+
   std::vector<Collection> collections_;
   int64_t version_;
+  Index by_id_;
+  Index by_name_;  // lower-case names
 };
 
 // The outcome of a change: the saved collection, or the validation errors (PocketBase's data map),
 // or a failure of the database.
 struct ChangeResult {
-  util::Status status;          // Ok; InvalidArgument with `errors`; NotFound; or the store's error
-  boost::json::object errors;   // validation errors, for InvalidArgument
+  util::Status status;         // Ok; InvalidArgument with `errors`; NotFound; or the store's error
+  boost::json::object errors;  // validation errors, for InvalidArgument
   std::optional<Collection> collection;
 };
 using ChangeDone = std::function<void(ChangeResult)>;

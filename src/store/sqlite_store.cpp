@@ -55,8 +55,9 @@ constexpr auto kForeignCommitPoll = std::chrono::milliseconds(100);
 // Rows a table's change log keeps (and rows one batch may list per table); past it, counts that
 // are further behind count again.
 constexpr std::size_t kChangeLogRows = 1 << 16;
-// Counts kept by CountWhere; past it they are all dropped.
+// Counts kept by CountWhere, and the memory of their bitmaps; past either, they are all dropped.
 constexpr std::size_t kMaxCounts = 1024;
+constexpr std::size_t kMaxCountedBytes = std::size_t{64} << 20;
 // A kept count whose table has its rowids above this counts with a query instead (the set of
 // matching rows is a bitmap indexed by rowid: 8 MiB at most).
 constexpr int64_t kMaxCountedRowid = int64_t{1} << 26;
@@ -132,7 +133,7 @@ class Connection {
     auto stmt = Prepare(sql, params);
     if (!stmt) return std::unexpected(stmt.error());
     ResultSet rs;
-    int rc = sqlite3_step(*stmt);
+    int rc = Step(sql, *stmt);
     // Columns are read after the first step: a statement prepared before a schema change is
     // prepared again by that step, and `SELECT *` may then name other columns.
     const int n = sqlite3_column_count(*stmt);
@@ -148,11 +149,33 @@ class Connection {
     return rs;
   }
 
-  // The tables `sql` reads (lower case).
+  // Calls `row` with the first column of each row, as an integer, without keeping the rows.
+  util::Status ScanInts(std::string_view sql, const util::SqlParams& params, const std::function<void(int64_t)>& row) {
+    auto stmt = Prepare(sql, params);
+    if (!stmt) return stmt.error();
+    int rc = Step(sql, *stmt);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(*stmt)) row(sqlite3_column_int64(*stmt, 0));
+    Reset(*stmt);
+    if (rc != SQLITE_DONE) return ErrorFrom(db_, rc, "query failed");
+    return util::Status::Ok();
+  }
+
+  // The tables `sql` reads (lower case), as of the last time it was prepared (Query keeps it
+  // current when a schema change makes SQLite prepare it again).
   util::Result<std::vector<std::string>> Tables(std::string_view sql) {
     auto cached = Statement(sql);
     if (!cached) return std::unexpected(cached.error());
     return (*cached)->tables;
+  }
+
+  // The tables `sql` reads under the current schema, from a fresh prepare (not cached).
+  util::Result<std::vector<std::string>> FreshTables(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    preparing_tables_.clear();
+    const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, nullptr);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK) return std::unexpected(ErrorFrom(db_, rc, "cannot prepare statement"));
+    return std::exchange(preparing_tables_, {});
   }
 
  private:
@@ -179,6 +202,18 @@ class Connection {
   static void Reset(sqlite3_stmt* stmt) {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
+  }
+
+  // The first step of `sql`'s cached statement. A schema change since it was prepared makes
+  // SQLite prepare it again inside this step; the tables it reads are then taken again.
+  int Step(std::string_view sql, sqlite3_stmt* stmt) {
+    const int before = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
+    preparing_tables_.clear();
+    const int rc = sqlite3_step(stmt);
+    if (sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0) != before) {
+      if (auto it = cache_.find(sql); it != cache_.end()) it->second.tables = std::exchange(preparing_tables_, {});
+    }
+    return rc;
   }
 
   // The cached statement for `sql`, prepared on first use.
@@ -250,8 +285,11 @@ class Connection {
     // (change tracking) would not see them: IGNORE turns that shortcut off, and the rows are still
     // deleted. Not where IGNORE means "skip": SQLite's own tables, and the check DROP TABLE makes
     // right after its own.
-    if (action == SQLITE_DELETE && table && sqlite3_strnicmp(table, "sqlite_", 7) != 0 &&
-        previous != SQLITE_DROP_TABLE && previous != SQLITE_DROP_TEMP_TABLE && previous != SQLITE_DROP_VTABLE) {
+    const bool after_drop =
+        previous == SQLITE_DROP_TABLE || previous == SQLITE_DROP_TEMP_TABLE || previous == SQLITE_DROP_VIEW ||
+        previous == SQLITE_DROP_TEMP_VIEW || previous == SQLITE_DROP_VTABLE || previous == SQLITE_DROP_INDEX ||
+        previous == SQLITE_DROP_TEMP_INDEX || previous == SQLITE_DROP_TRIGGER || previous == SQLITE_DROP_TEMP_TRIGGER;
+    if (action == SQLITE_DELETE && table && sqlite3_strnicmp(table, "sqlite_", 7) != 0 && !after_drop) {
       return SQLITE_IGNORE;
     }
     if (action == SQLITE_READ && table) {
@@ -288,10 +326,12 @@ std::atomic<uint64_t> next_store_id{1};
 // A count kept by SqliteStore::CountWhere: which rows of the table match (a bitmap by rowid) as of
 // the change mark `mark`.
 struct MaintainedCount {
-  std::mutex mu;  // one thread brings it up to date at a time
+  std::mutex mu;          // one thread brings it up to date at a time
+  bool decided = false;   // whether keepable was decided (again after each schema change)
+  bool keepable = false;  // else counted by a cached query
+  uint64_t decided_at = 0;
   bool built = false;
-  bool fallback = false;  // not kept: counted by a cached query instead
-  std::string table;      // lower case
+  std::string table;  // lower case
   uint64_t mark = 0;
   int64_t count = 0;
   std::vector<uint64_t> bits;
@@ -371,95 +411,23 @@ class SqliteStore final : public Store {
     std::shared_ptr<MaintainedCount> entry;
     {
       std::lock_guard lock(counts_mu_);
-      auto& slot = counts_[ResultKey(count_sql, params)];
-      if (!slot) {
-        if (counts_.size() > kMaxCounts) {
-          counts_.clear();
-          entry = std::make_shared<MaintainedCount>();
-          counts_.emplace(ResultKey(count_sql, params), entry);
-        } else {
-          slot = std::make_shared<MaintainedCount>();
-          entry = slot;
-        }
+      std::string key = ResultKey(count_sql, params);
+      if (auto it = counts_.find(key); it != counts_.end()) {
+        entry = it->second;
       } else {
-        entry = slot;
-      }
-    }
-    std::lock_guard lock(entry->mu);
-    if (!entry->built && !entry->fallback) {
-      auto reader = ThreadReader();
-      if (!reader) return std::unexpected(reader.error());
-      Reader& r = **reader;
-      Refresh(r);
-      auto tables = r.conn->Tables(count_sql);
-      if (!tables) {
-        EndSnapshot(r);
-        return std::unexpected(tables.error());
-      }
-      std::string lower(table);
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      // Only a condition on the table's own columns can be kept by checking changed rows.
-      entry->fallback = *tables != std::vector<std::string>{lower};
-      entry->table = std::move(lower);
-    }
-    if (entry->fallback) return Store::CountWhere(table, condition, params);
-    if (t_read_sink) t_read_sink->push_back(entry->table);
-    const uint64_t mark = ChangeMark();
-    if (entry->built && entry->mark == mark) return entry->count;
-
-    // The rows changed since the count was last brought up to date, or a reason to count again.
-    std::vector<int64_t> changed;
-    bool recount = !entry->built;
-    if (!recount) {
-      std::shared_lock versions(versions_mu_);
-      const auto v = versions_.find(entry->table);
-      if (epoch_at_ > entry->mark) {
-        recount = true;
-      } else if (v != versions_.end() && v->second > entry->mark) {
-        const auto log = logs_.find(entry->table);
-        if (log == logs_.end() || log->second.complete_after > entry->mark) {
-          recount = true;
-        } else {
-          for (auto it = log->second.rows.rbegin(); it != log->second.rows.rend() && it->first > entry->mark; ++it) {
-            if (it->first <= mark) changed.push_back(it->second);
-          }
-          recount = changed.size() > kMaxCatchUpRows;
+        if (counts_.size() >= kMaxCounts || counted_bytes_.load(std::memory_order_relaxed) > kMaxCountedBytes) {
+          counts_.clear();  // entries in use live on with their callers
+          counted_bytes_.store(0, std::memory_order_relaxed);
         }
+        entry = std::make_shared<MaintainedCount>();
+        counts_.emplace(std::move(key), entry);
       }
     }
-    if (recount) {
-      auto rows = ReadQuery(fmt::format("SELECT rowid FROM `{}` WHERE ({})", entry->table, condition), params, nullptr);
-      if (!rows) return std::unexpected(rows.error());
-      entry->bits.clear();
-      entry->count = 0;
-      for (const auto& row : rows->rows) {
-        const auto* rowid = std::get_if<int64_t>(&row[0]);
-        if (!rowid || *rowid < 0 || *rowid >= kMaxCountedRowid) {
-          entry->fallback = true;
-          return Store::CountWhere(table, condition, params);
-        }
-        entry->Set(*rowid, true);
-      }
-    } else {
-      std::sort(changed.begin(), changed.end());
-      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-      const std::string check = fmt::format("SELECT 1 FROM `{}` WHERE ({}) AND rowid = ?", entry->table, condition);
-      util::SqlParams check_params = params;
-      check_params.emplace_back(int64_t{0});
-      for (int64_t rowid : changed) {
-        if (rowid < 0 || rowid >= kMaxCountedRowid) {
-          entry->fallback = true;
-          return Store::CountWhere(table, condition, params);
-        }
-        check_params.back() = rowid;
-        auto hit = ReadQuery(check, check_params, nullptr);
-        if (!hit) return std::unexpected(hit.error());
-        entry->Set(rowid, !hit->rows.empty());
-      }
-    }
-    entry->built = true;
-    entry->mark = mark;
-    return entry->count;
+    std::unique_lock lock(entry->mu);
+    auto kept = KeepCount(*entry, table, condition, count_sql, params);
+    if (kept || kept.error().code() != util::Status::Code::kNotFound) return kept;
+    lock.unlock();
+    return Store::CountWhere(table, condition, params);  // not one that can be kept
   }
 
   uint64_t ChangeMark() const override { return published_.load(std::memory_order_acquire); }
@@ -563,6 +531,122 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
 
+  // Brings `e` up to date and returns its count; NotFound when the condition cannot be kept by
+  // checking changed rows (it reads other tables, or other rows of its own through a subquery,
+  // or the table's rowids are too large), and the caller counts with a query. `e.mu` is held.
+  util::Result<int64_t> KeepCount(MaintainedCount& e, std::string_view table, std::string_view condition,
+                                  const std::string& count_sql, const util::SqlParams& params) {
+    const util::Status not_kept = util::Status::NotFound("count not kept");
+    const uint64_t mark = ChangeMark();
+    if (e.built && e.mark == mark) return e.count;
+    bool schema_moved = false;
+    {
+      std::shared_lock versions(versions_mu_);
+      schema_moved = epoch_at_ > e.decided_at;
+    }
+    if (!e.decided || schema_moved) {
+      // Decided under the current schema (a renamed table or a view redefined reads others).
+      auto reader = ThreadReader();
+      if (!reader) return std::unexpected(reader.error());
+      auto tables = (*reader)->conn->FreshTables(count_sql);
+      if (!tables) return std::unexpected(tables.error());
+      std::string lower(table);
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string cond(condition);
+      for (auto& ch : cond) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      e.keepable = *tables == std::vector<std::string>{lower} && cond.find("select") == std::string::npos;
+      e.table = std::move(lower);
+      e.decided = true;
+      e.decided_at = mark;
+      e.built = false;
+      if (e.keepable) WatchTable(e.table);
+    }
+    if (!e.keepable) return std::unexpected(not_kept);
+    if (t_read_sink) t_read_sink->push_back(e.table);
+
+    // The rows changed since the count was last brought up to date, or a reason to count again.
+    std::vector<int64_t> changed;
+    bool recount = !e.built;
+    if (!recount) {
+      std::shared_lock versions(versions_mu_);
+      const auto v = versions_.find(e.table);
+      if (epoch_at_ > e.mark) {
+        recount = true;
+      } else if (v != versions_.end() && v->second > e.mark) {
+        const auto log = logs_.find(e.table);
+        if (log == logs_.end() || log->second.complete_after > e.mark) {
+          recount = true;
+        } else {
+          for (auto it = log->second.rows.rbegin(); it != log->second.rows.rend() && it->first > e.mark; ++it) {
+            if (it->first <= mark) changed.push_back(it->second);
+            if (changed.size() > kMaxCatchUpRows) break;
+          }
+          recount = changed.size() > kMaxCatchUpRows;
+        }
+      }
+    }
+    if (recount) {
+      const std::size_t before = e.bits.capacity() * sizeof(uint64_t);
+      e.bits.clear();
+      e.count = 0;
+      bool too_large = false;
+      auto st =
+          ReadScan(fmt::format("SELECT rowid FROM `{}` WHERE ({})", e.table, condition), params, [&](int64_t rowid) {
+            if (rowid < 0 || rowid >= kMaxCountedRowid) {
+              too_large = true;
+            } else if (!too_large) {
+              e.Set(rowid, true);
+            }
+          });
+      counted_bytes_.fetch_add(e.bits.capacity() * sizeof(uint64_t) - std::min(before, e.bits.capacity() * 8));
+      if (!st.ok()) return std::unexpected(st);
+      if (too_large) {
+        e.keepable = false;
+        return std::unexpected(not_kept);
+      }
+    } else {
+      std::sort(changed.begin(), changed.end());
+      changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+      const std::string check = fmt::format("SELECT 1 FROM `{}` WHERE ({}) AND rowid = ?", e.table, condition);
+      util::SqlParams check_params = params;
+      check_params.emplace_back(int64_t{0});
+      for (int64_t rowid : changed) {
+        if (rowid < 0 || rowid >= kMaxCountedRowid) {
+          e.keepable = false;
+          return std::unexpected(not_kept);
+        }
+        check_params.back() = rowid;
+        auto hit = ReadQuery(check, check_params, nullptr);
+        if (!hit) return std::unexpected(hit.error());
+        const std::size_t before = e.bits.capacity();
+        e.Set(rowid, !hit->rows.empty());
+        if (e.bits.capacity() > before) counted_bytes_.fetch_add((e.bits.capacity() - before) * sizeof(uint64_t));
+      }
+    }
+    e.built = true;
+    e.mark = mark;
+    return e.count;
+  }
+
+  // Starts the change log of `table` (rows are logged only for tables with kept counts). The log
+  // is complete from the next batch on.
+  void WatchTable(const std::string& table) {
+    std::unique_lock lock(versions_mu_);
+    if (logs_.contains(table)) return;
+    logs_[table].complete_after = published_.load(std::memory_order_relaxed);
+  }
+
+  // Runs a query on the calling thread's reader, passing the first column of each row to `row`.
+  util::Status ReadScan(std::string_view sql, const util::SqlParams& params, const std::function<void(int64_t)>& row) {
+    auto reader = ThreadReader();
+    if (!reader) return reader.error();
+    Reader& r = **reader;
+    const auto now = Refresh(r);
+    auto st = r.conn->ScanInts(sql, params, row);
+    if (!st.ok() || !KeepSnapshot(r, now)) EndSnapshot(r);
+    return st;
+  }
+
   // Runs a query on the calling thread's reader; appends the tables it reads to `tables` when
   // given (after the snapshot is current: a statement is prepared against the schema it sees).
   util::Result<ResultSet> ReadQuery(std::string_view sql, const util::SqlParams& params,
@@ -571,7 +655,9 @@ class SqliteStore final : public Store {
     if (!reader) return std::unexpected(reader.error());
     Reader& r = **reader;
     const auto now = Refresh(r);
-    if (tables) {
+    auto rs = r.conn->Query(sql, params);
+    if (rs && tables) {
+      // After the query: its step has prepared it again if the schema changed.
       auto read = r.conn->Tables(sql);
       if (!read) {
         EndSnapshot(r);
@@ -579,7 +665,6 @@ class SqliteStore final : public Store {
       }
       tables->insert(tables->end(), read->begin(), read->end());
     }
-    auto rs = r.conn->Query(sql, params);
     if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
     return rs;
   }
@@ -703,7 +788,9 @@ class SqliteStore final : public Store {
       const uint64_t seq = published_.load(std::memory_order_relaxed) + 1;
       for (auto& t : touched_) {
         versions_[t.table] = seq;
-        ChangeLog& log = logs_[t.table];
+        auto watched = logs_.find(t.table);
+        if (watched == logs_.end()) continue;  // no kept count reads it
+        ChangeLog& log = watched->second;
         if (t.overflow) {
           log.rows.clear();
           log.complete_after = seq;
@@ -808,9 +895,10 @@ class SqliteStore final : public Store {
     bool overflow = false;  // more rows than the log keeps: the batch's rows are not listed
   };
   std::vector<Touched> touched_;
-  // Counts kept by CountWhere, by statement and parameters.
+  // Counts kept by CountWhere, by statement and parameters, and the bytes of their bitmaps.
   std::mutex counts_mu_;
   std::unordered_map<std::string, std::shared_ptr<MaintainedCount>> counts_;
+  std::atomic<std::size_t> counted_bytes_{0};
   int64_t schema_version_ = -1;
   int64_t data_version_ = -1;
   std::shared_mutex results_mu_;

@@ -432,3 +432,58 @@ TEST_F(SqliteStoreTest, KeptCountsSurviveBatchesLargerThanTheChangeLog) {
 
 }  // namespace
 }  // namespace strata::store
+
+namespace strata::store {
+namespace {
+
+TEST_F(SqliteStoreTest, KeptCountsOfSelfReferencingAndViewConditionsStayExact) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  Store& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE nodes (id TEXT PRIMARY KEY, parent TEXT, status TEXT)").ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO nodes VALUES ('a', NULL, 'open'), ('b', 'a', 'x'), ('c', 'a', 'x')").ok());
+  // Rows whose parent is open: a change to the parent changes whether its children match.
+  const std::string cond = "EXISTS (SELECT 1 FROM nodes p WHERE p.id = nodes.parent AND p.status = 'open')";
+  EXPECT_EQ(*db.CountWhere("nodes", cond, {}), 2);
+  ASSERT_TRUE(Exec(db, "UPDATE nodes SET status = 'closed' WHERE id = 'a'").ok());
+  EXPECT_EQ(*db.CountWhere("nodes", cond, {}), 0);
+
+  // A view redefined over another table: its counts follow the new definition.
+  ASSERT_TRUE(Exec(db, "CREATE TABLE other (id TEXT PRIMARY KEY, status TEXT)").ok());
+  ASSERT_TRUE(Exec(db, "INSERT INTO other VALUES ('z', 'open')").ok());
+  ASSERT_TRUE(Exec(db, "CREATE VIEW v AS SELECT id, status FROM nodes").ok());
+  EXPECT_EQ(*db.CountWhere("v", "status = 'x'", {}), 2);
+  ASSERT_TRUE(Exec(db, "DROP VIEW v").ok());
+  ASSERT_TRUE(Exec(db, "CREATE VIEW v AS SELECT id, status FROM other").ok());
+  EXPECT_EQ(*db.CountWhere("v", "status = 'open'", {}), 1);
+  ASSERT_TRUE(Exec(db, "INSERT INTO other VALUES ('y', 'open')").ok());
+  EXPECT_EQ(*db.CountWhere("v", "status = 'open'", {}), 2);
+  // A table renamed under a view: cached statements read the new table.
+  ASSERT_TRUE(Exec(db, "ALTER TABLE other RENAME TO renamed").ok());
+  EXPECT_EQ(*db.CountWhere("v", "status = 'open'", {}), 2);
+  auto cached = db.QueryCached("SELECT count(*) FROM v WHERE status = 'open'");
+  ASSERT_TRUE(cached);
+  ASSERT_TRUE(Exec(db, "INSERT INTO renamed VALUES ('w', 'open')").ok());
+  EXPECT_EQ(*db.CountWhere("v", "status = 'open'", {}), 3);
+  EXPECT_EQ(std::get<int64_t>(db.QueryCached("SELECT count(*) FROM v WHERE status = 'open'")->rows[0][0]), 3);
+}
+
+TEST_F(SqliteStoreTest, DropStatementsStillDropWithChangeTracking) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  Store& db = **store;
+  for (const char* sql :
+       {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "CREATE INDEX t_v ON t (v)",
+        "CREATE VIEW tv AS SELECT * FROM t", "CREATE TRIGGER tt AFTER INSERT ON t BEGIN DELETE FROM t WHERE 0; END",
+        "CREATE VIRTUAL TABLE ft USING fts5(v)", "DROP TRIGGER tt", "DROP VIEW tv", "DROP INDEX t_v", "DROP TABLE ft",
+        "DROP TABLE t", "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE VIEW tv AS SELECT * FROM t",
+        "CREATE INDEX t_v ON t (id)"}) {
+    EXPECT_TRUE(Exec(db, sql).ok()) << sql;
+  }
+  auto rs = db.Query("SELECT count(*) FROM sqlite_master WHERE name IN ('tt', 'ft')");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(std::get<int64_t>(rs->rows[0][0]), 0);
+}
+
+}  // namespace
+}  // namespace strata::store

@@ -241,6 +241,25 @@ describe('response cache and conditional requests', () => {
     assert.equal((await get(path).then((r) => r.json())).items.length, 1);
   });
 
+  test('view collections: answers and totals follow their tables, and redefining or deleting them works', async () => {
+    await admin.collections.create({
+      name: 'big_counters',
+      type: 'view',
+      listRule: '',
+      viewQuery: 'SELECT id, n FROM counters WHERE n >= 1000',
+    });
+    const path = '/api/collections/big_counters/records?perPage=1';
+    const before = (await get(path).then((r) => r.json())).totalItems;
+    await admin.collection('counters').create({ n: 5000 });
+    assert.equal((await get(path).then((r) => r.json())).totalItems, before + 1);
+    await admin.collections.update('big_counters', { viewQuery: 'SELECT id, n FROM counters WHERE n >= 5000' });
+    assert.equal((await get(path).then((r) => r.json())).totalItems, 1);
+    await admin.collections.delete('big_counters');
+    assert.equal((await get(path)).status, 404);
+    await admin.collections.create({ name: 'big_counters', type: 'view', listRule: '', viewQuery: 'SELECT id FROM counters' });
+    assert.equal((await get(path)).status, 200);
+  });
+
   test('cacheMaxAge: public lists tell shared caches how long to keep them', async () => {
     await admin.collections.create({
       name: 'offers',
@@ -258,6 +277,10 @@ describe('response cache and conditional requests', () => {
       assert.equal((await get(path, { Authorization: users.ann.authStore.token })).headers.get('cache-control'), null);
     }
     assert.equal((await get('/api/collections/counters/records')).headers.get('cache-control'), null);
+    const publicList = await get('/api/collections/offers/records');
+    assert.match(publicList.headers.get('vary'), /Authorization/);
+    // Expanded answers depend on other collections' rules: never public.
+    assert.equal((await get('/api/collections/offers/records?expand=x')).headers.get('cache-control'), null);
     await admin.collections.update('offers', { listRule: '@request.auth.id != ""' });
     assert.equal((await get('/api/collections/offers/records')).headers.get('cache-control'), null);
     const bad = await admin.collections.update('offers', { cacheMaxAge: -1 }).catch((e) => e);

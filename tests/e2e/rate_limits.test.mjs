@@ -96,6 +96,39 @@ describe('rate limits', () => {
     await admin.collection('notes').create({ text: 'by root' });
   });
 
+  test('other spellings of a path and batch requests count under the same rules', async () => {
+    await admin.settings.update({
+      rateLimits: {
+        enabled: true,
+        rules: [
+          { label: 'POST /api/collections/notes/records', maxRequests: 2, duration: 60 },
+          { label: 'notes:update', maxRequests: 2, duration: 60 },
+        ],
+      },
+    });
+    const notes = await admin.collections.getOne('notes');
+    const statuses = [];
+    for (const spelling of ['notes', 'NOTES', notes.id, '%6Eotes']) {
+      statuses.push((await post(`${server.url}/api/collections/${spelling}/records`, { text: 's' })).status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429, 429]);
+
+    await admin.collections.update('notes', { updateRule: '' });
+    const rec = await admin.collection('notes').create({ text: 'batch me' });
+    const batch = (n) =>
+      post(`${server.url}/api/batch`, {
+        requests: Array.from({ length: n }, () => ({
+          method: 'PATCH',
+          url: `/api/collections/notes/records/${rec.id}`,
+          body: { text: 'x' },
+        })),
+      });
+    const three = await batch(3);
+    assert.equal(three.status, 400);
+    const body = await three.json();
+    assert.equal(body.data.requests['2'].response.status, 429);
+  });
+
   test('key "auth" counts each user apart, audience picks guests or users', async () => {
     await admin.settings.update({
       rateLimits: {
