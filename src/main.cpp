@@ -273,15 +273,23 @@ int KeysList(const std::string& dir) {
   return 0;
 }
 
+// The settings of `dir`'s database, for the settings commands; prints the error when they cannot
+// be read.
+std::unique_ptr<api::SettingsService> OpenSettings(store::Store& store) {
+  auto settings = api::SettingsService::Open(store);
+  if (!settings) {
+    fmt::print(stderr, "cannot read the settings: {}\n", settings.error().ToString());
+    return nullptr;
+  }
+  return std::move(*settings);
+}
+
 int SettingsGet(const std::string& dir) {
   auto ctx = OpenAdmin(dir);
   if (!ctx) return 1;
-  auto settings = api::SettingsService::Open(*ctx->store);
-  if (!settings) {
-    fmt::print(stderr, "cannot read the settings: {}\n", settings.error().ToString());
-    return 1;
-  }
-  fmt::print("{}\n", boost::json::serialize(api::SettingsToJson(*(*settings)->Current())));
+  auto settings = OpenSettings(*ctx->store);
+  if (!settings) return 1;
+  fmt::print("{}\n", boost::json::serialize(api::SettingsToJson(*settings->Current())));
   return 0;
 }
 
@@ -293,18 +301,15 @@ int SettingsSet(const std::string& dir, const std::string& patch) {
   }
   auto ctx = OpenAdmin(dir);
   if (!ctx) return 1;
-  auto settings = api::SettingsService::Open(*ctx->store);
-  if (!settings) {
-    fmt::print(stderr, "cannot read the settings: {}\n", settings.error().ToString());
-    return 1;
-  }
-  api::Settings next = *(*settings)->Current();
+  auto settings = OpenSettings(*ctx->store);
+  if (!settings) return 1;
+  api::Settings next = *settings->Current();
   boost::json::object errors;
   if (!api::PatchSettings(*parsed, next, errors)) {
     fmt::print(stderr, "invalid settings: {}\n", boost::json::serialize(errors));
     return 2;
   }
-  if (auto st = (*settings)->SaveAndWait(next); !st.ok()) {
+  if (auto st = settings->SaveAndWait(next); !st.ok()) {
     fmt::print(stderr, "cannot save the settings: {}\n", st.ToString());
     return 1;
   }

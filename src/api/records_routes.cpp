@@ -1193,33 +1193,26 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                      cache::ResponseCache& cache, RateLimits* limits) {
+  // A read endpoint: its kept answer when there is one still current, else built by `build`
+  // (ListRecords or ViewRecord) and kept. `kind` tells the two apart in the cache key.
+  auto cached_read = [&](char kind, std::optional<std::string> schema::Collection::*rule_of,
+                         std::string (*build)(http::Request&, const Context&, store::Store&)) {
+    return [&, kind, rule_of, build](http::Request& req) -> net::awaitable<http::Response> {
+      store::ReadTracker reads(store);
+      Context ctx = Resolve(req, catalog, store, tokens);
+      const auto& rule = ctx.collection->*rule_of;
+      RequireRule(ctx, rule);
+      const auto key = CacheKey(req, ctx, rule, kind, cache);
+      if (key) {
+        if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
+      }
+      co_return Keep(req, cache, key, reads, ctx, rule, build(req, ctx, store));
+    };
+  };
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
-               store::ReadTracker reads(store);
-               Context ctx = Resolve(req, catalog, store, tokens);
-               const auto& rule = ctx.collection->list_rule;
-               RequireRule(ctx, rule);
-               const auto key = CacheKey(req, ctx, rule, 'L', cache);
-               if (key) {
-                 if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
-               }
-               co_return Keep(req, cache, key, reads, ctx, rule, ListRecords(req, ctx, store));
-             },
-             {.tags = "list"});
-
+             cached_read('L', &schema::Collection::list_rule, &ListRecords), {.tags = "list"});
   router.Add(http::Verb::kGet, "/api/collections/{collection}/records/{id}",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
-               store::ReadTracker reads(store);
-               Context ctx = Resolve(req, catalog, store, tokens);
-               const auto& rule = ctx.collection->view_rule;
-               RequireRule(ctx, rule);
-               const auto key = CacheKey(req, ctx, rule, 'V', cache);
-               if (key) {
-                 if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
-               }
-               co_return Keep(req, cache, key, reads, ctx, rule, ViewRecord(req, ctx, store));
-             },
-             {.tags = "view"});
+             cached_read('V', &schema::Collection::view_rule, &ViewRecord), {.tags = "view"});
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.
   auto run_one = [&store](WriteOp op) -> net::awaitable<http::Response> {
