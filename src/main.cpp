@@ -176,6 +176,17 @@ int Serve(const ServeFlags& flags) {
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
   api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, &rate_limits);
+  metrics.AddCallbackGauge("strata_response_cache_entries", "Answers kept by the response cache.",
+                           [&response_cache] { return static_cast<double>(response_cache.stats().entries); });
+  metrics.AddCallbackGauge("strata_response_cache_bytes", "Memory held by the response cache's answers.",
+                           [&response_cache] { return static_cast<double>(response_cache.stats().bytes); });
+  metrics.AddCallbackGauge("strata_response_cache_hits", "Reads answered from the response cache since start.",
+                           [&response_cache] { return static_cast<double>(response_cache.stats().hits); });
+  metrics.AddCallbackGauge("strata_response_cache_misses",
+                           "Cacheable reads that had to be built since start (absent or out of date).",
+                           [&response_cache] { return static_cast<double>(response_cache.stats().misses); });
+  metrics.AddCallbackGauge("strata_rate_limit_keys", "Clients (keys) the rate limiter holds.",
+                           [&limiter = *limiter] { return static_cast<double>(limiter.size()); });
   api::AddMetricsRoute(router, metrics);
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);

@@ -73,6 +73,12 @@ describe('response cache and conditional requests', () => {
     const list = await get('/api/collections/counters/records?perPage=5');
     const listTag = list.headers.get('etag');
     assert.equal((await get('/api/collections/counters/records?perPage=5', { 'If-None-Match': listTag })).status, 304);
+    // The cache reports itself in the metrics.
+    const metrics = await get('/metrics').then((r) => r.text());
+    const value = (name) => Number(metrics.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+    assert.ok(value('strata_response_cache_hits') >= 2, metrics);
+    assert.ok(value('strata_response_cache_entries') >= 1);
+    assert.ok(value('strata_response_cache_bytes') > 0);
   });
 
   test('gzip: a kept answer is compressed once, with its own tag', async () => {
