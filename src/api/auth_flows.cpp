@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <cmath>
 
 #include "api/async.hpp"
 #include "api/auth.hpp"
@@ -178,6 +179,9 @@ constexpr char kOtpTable[] =
     "`recordRef` TEXT NOT NULL, `password` TEXT NOT NULL, `sentTo` TEXT NOT NULL, `created` INTEGER NOT NULL)";
 
 }  // namespace
+
+// The longest impersonation token, in seconds (ten years).
+constexpr int64_t kMaxImpersonationSeconds = int64_t{10} * 365 * 24 * 3600;
 
 void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                        ratelimit::RateLimiter& limiter, RateLimits& limits, mail::Mailer& mailer,
@@ -466,11 +470,19 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                int64_t duration = 0;
                if (req.json().is_object()) {
                  if (auto it = req.json().as_object().find("duration"); it != req.json().as_object().end()) {
-                   if (!it->value().is_number() || it->value().to_number<double>() < 0) {
+                   const auto& v = it->value();
+                   const double d = v.is_number() ? v.to_number<double>() : -1;
+                   if (d < 0) {
                      throw FieldError("duration", "validation_min_greater_equal_than_required",
                                       "Must be no less than 0.");
                    }
-                   duration = it->value().to_number<int64_t>();
+                   if (d > kMaxImpersonationSeconds) {
+                     throw FieldError("duration", "validation_max_less_equal_than_required",
+                                      fmt::format("Must be no greater than {}.", kMaxImpersonationSeconds));
+                   }
+                   if (d != std::trunc(d))
+                     throw FieldError("duration", "validation_invalid_value", "Must be whole seconds.");
+                   duration = static_cast<int64_t>(d);
                  }
                }
                auto rs = FindRecord(store, c, "id", req.Param("id"));

@@ -353,10 +353,12 @@ struct MaintainedCount {
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, std::unique_ptr<Connection> writer)
-      : path_(std::move(path)), writer_(std::move(writer)), writer_thread_([this] { WriterLoop(); }) {
+      : path_(std::move(path)), writer_(std::move(writer)) {
     // Replaces SQLite's automatic checkpoint: see Checkpoint().
     sqlite3_wal_hook(writer_->db(), &SqliteStore::OnWalCommit, this);
     sqlite3_update_hook(writer_->db(), &SqliteStore::OnUpdate, this);
+    // Last, once the connection is set up: from here on only the writer thread uses it.
+    writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
   ~SqliteStore() override {
@@ -908,7 +910,7 @@ class SqliteStore final : public Store {
   std::atomic<uint64_t> commits_{0};  // transactions committed by the writer
   std::atomic<std::chrono::steady_clock::rep> last_commit_{0};  // when the last one was, steady_clock ticks
 
-  std::thread writer_thread_;  // last: starts once everything above exists
+  std::thread writer_thread_;  // started by the constructor once everything above exists
 };
 
 }  // namespace

@@ -179,6 +179,16 @@ describe('auth flows', () => {
     await pb.collection('users').authWithPassword('ivan@example.com', 'first-password');
     const denied = await pb.collection('users').impersonate(user.id, 60).catch((e) => e);
     assert.equal(denied.status, 403);
+    for (const [duration, code] of [
+      [1.5, 'validation_invalid_value'],
+      [1e30, 'validation_max_less_equal_than_required'],
+      [-1, 'validation_min_greater_equal_than_required'],
+      ['60', 'validation_min_greater_equal_than_required'],
+    ]) {
+      const bad = await admin.collection('users').impersonate(user.id, duration).catch((e) => e);
+      assert.equal(bad.status, 400, String(duration));
+      assert.equal(bad.response.data.duration.code, code, String(duration));
+    }
   });
 });
 
