@@ -39,6 +39,12 @@ bool ValidThumb(std::string_view t) {
   return !(m[1].str() == "0" && m[2].str() == "0");
 }
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector<const Collection*>& others,
                           boost::json::object& fe) {
   auto nonneg = [&](std::string_view key) {
@@ -54,6 +60,14 @@ void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector
     } else if (it->value().get_bool() && (!text || f.hidden || f.IsPrimaryKey())) {
       AddError(fe, "searchable", "validation_invalid_value",
                "Only visible text, editor, email and url fields can be searchable.");
+    } else if (it->value().get_bool() && c.type == CollectionType::kView) {
+      AddError(fe, "searchable", "validation_invalid_value", "Fields of view collections cannot be searchable.");
+    } else if (it->value().get_bool() && c.type == CollectionType::kAuth && f.name == "email") {
+      // A search would tell who has which address, whatever emailVisibility says.
+      AddError(fe, "searchable", "validation_invalid_value", "The email of an auth collection cannot be searchable.");
+    } else if (it->value().get_bool() && (EqualsIgnoreCase(f.name, "rank") || EqualsIgnoreCase(f.name, "rowid"))) {
+      AddError(fe, "searchable", "validation_invalid_value",
+               "A searchable field cannot be named rank or rowid (the search index uses those names).");
     }
   }
   switch (f.type) {

@@ -48,7 +48,8 @@ TEST(ValidateTest, CollectionNames) {
   EXPECT_EQ(Code(Validate(Parse(R"J({"name":"_internal"})J"), nullptr, {}, {}), "name"),
             "validation_collection_name_invalid");
   EXPECT_EQ(Code(Validate(Parse(R"J({"name":"bad name"})J"), nullptr, {}, {}), "name"), "validation_match_invalid");
-  EXPECT_EQ(Code(Validate(Parse(R"J({"name":"x; DROP TABLE y"})J"), nullptr, {}, {}), "name"), "validation_match_invalid");
+  EXPECT_EQ(Code(Validate(Parse(R"J({"name":"x; DROP TABLE y"})J"), nullptr, {}, {}), "name"),
+            "validation_match_invalid");
   EXPECT_EQ(Code(Validate(Parse(R"J({"name":""})J"), nullptr, {}, {}), "name"), "validation_required");
 }
 
@@ -73,6 +74,21 @@ TEST(ValidateTest, FieldNamesAndOptions) {
   EXPECT_EQ(FieldCode(errors, 8, "onCreate"), "validation_required");
 }
 
+TEST(ValidateTest, SearchableFieldsTheIndexCanHold) {
+  auto posts = Parse(R"J({"name":"posts","fields":[
+      {"name":"title","type":"text","searchable":true},
+      {"name":"rank","type":"text","searchable":true},
+      {"name":"n","type":"number","searchable":true}]})J");
+  auto errors = Validate(posts, nullptr, {}, {});
+  EXPECT_EQ(FieldCode(errors, 1, "searchable"), "");
+  EXPECT_EQ(FieldCode(errors, 2, "searchable"), "validation_invalid_value");
+  EXPECT_EQ(FieldCode(errors, 3, "searchable"), "validation_invalid_value");
+  auto users =
+      Parse(R"J({"name":"users","type":"auth","fields":[{"name":"email","type":"email","searchable":true}]})J");
+  auto user_errors = Validate(users, nullptr, {}, {});
+  ASSERT_TRUE(user_errors.contains("fields")) << boost::json::serialize(user_errors);
+}
+
 TEST(ValidateTest, SystemFieldsCannotBeRenamedOrDropped) {
   auto users = Parse(R"J({"name":"users","type":"auth"})J");
   auto renamed = users;
@@ -90,7 +106,8 @@ TEST(ValidateTest, SystemFieldsCannotBeRenamedOrDropped) {
 }
 
 TEST(ValidateTest, Indexes) {
-  auto other = Parse(R"J({"name":"o","fields":[{"name":"x","type":"text"}],"indexes":["CREATE INDEX idx_x ON o (x)"]})J");
+  auto other =
+      Parse(R"J({"name":"o","fields":[{"name":"x","type":"text"}],"indexes":["CREATE INDEX idx_x ON o (x)"]})J");
   auto c = Parse(R"J({"name":"t","fields":[{"name":"x","type":"text"}],"indexes":[
       "CREATE INDEX idx_x ON t (x)",
       "CREATE INDEX idx_y ON t (nope)",
@@ -134,15 +151,14 @@ TEST_P(IndexParse, Canonicalizes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, IndexParse,
-    ::testing::Values(
-        IndexCase{"CREATE INDEX idx ON t (a)", "CREATE INDEX `idx` ON `t` (`a`)"},
-        IndexCase{"create unique index if not exists `i` on \"t\" ([a] collate nocase desc, b asc);",
-                  "CREATE UNIQUE INDEX `i` ON `t` (`a` COLLATE nocase DESC, `b`)"},
-        IndexCase{"CREATE UNIQUE INDEX `e` ON `u` (`email`) WHERE `email` != ''",
-                  "CREATE UNIQUE INDEX `e` ON `u` (`email`) WHERE `email` != ''"},
-        IndexCase{"CREATE INDEX i ON t (lower(a))", nullptr}, IndexCase{"CREATE INDEX i ON t ()", nullptr},
-        IndexCase{"CREATE INDEX `i`x ON t (a)", nullptr}, IndexCase{"CREATE INDEX `a``b` ON t (a)", nullptr},
-        IndexCase{"CREATE TABLE x (a)", nullptr}));
+    ::testing::Values(IndexCase{"CREATE INDEX idx ON t (a)", "CREATE INDEX `idx` ON `t` (`a`)"},
+                      IndexCase{"create unique index if not exists `i` on \"t\" ([a] collate nocase desc, b asc);",
+                                "CREATE UNIQUE INDEX `i` ON `t` (`a` COLLATE nocase DESC, `b`)"},
+                      IndexCase{"CREATE UNIQUE INDEX `e` ON `u` (`email`) WHERE `email` != ''",
+                                "CREATE UNIQUE INDEX `e` ON `u` (`email`) WHERE `email` != ''"},
+                      IndexCase{"CREATE INDEX i ON t (lower(a))", nullptr},
+                      IndexCase{"CREATE INDEX i ON t ()", nullptr}, IndexCase{"CREATE INDEX `i`x ON t (a)", nullptr},
+                      IndexCase{"CREATE INDEX `a``b` ON t (a)", nullptr}, IndexCase{"CREATE TABLE x (a)", nullptr}));
 
 }  // namespace
 }  // namespace strata::schema
