@@ -1,0 +1,82 @@
+// FileStore: where uploaded files live, by key ("collectionId/recordId/name.jpg"). The local-disk
+// implementation keeps them under a folder; an S3 implementation (SigV4, presigned URLs) follows
+// with the distributed tier behind the same interface, so callers never see which one it is.
+//
+// Writes are atomic: a file appears whole under its key or not at all, and a failed or
+// abandoned upload leaves nothing behind. Reads stream: a file is never read whole into memory.
+// Every method is safe to call from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "util/status.hpp"
+
+namespace strata::files {
+
+struct FileInfo {
+  uint64_t size = 0;
+  std::chrono::system_clock::time_point modified;
+};
+
+// An open stored file, read in pieces at any offset (Range requests, thumbnails).
+class FileReader {
+ public:
+  virtual ~FileReader() = default;
+  virtual const FileInfo& info() const = 0;
+  // Reads up to out.size() bytes at `offset`; returns how many were read (0 at the end).
+  virtual util::Result<std::size_t> ReadAt(uint64_t offset, std::span<char> out) = 0;
+};
+
+// A file being written. Append the bytes in order, then Commit to make it appear under its key;
+// destroying it without Commit discards it.
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual util::Status Append(std::string_view bytes) = 0;
+  // Durable and visible under the key once this returns Ok. `bytes_written()` is its size.
+  virtual util::Status Commit() = 0;
+  virtual uint64_t bytes_written() const = 0;
+};
+
+class FileStore {
+ public:
+  virtual ~FileStore() = default;
+
+  // Starts writing `key`; an existing file under it is replaced at Commit.
+  virtual util::Result<std::unique_ptr<FileWriter>> Create(std::string_view key) = 0;
+  // Opens `key`; NotFound when there is none.
+  virtual util::Result<std::unique_ptr<FileReader>> Open(std::string_view key) = 0;
+  // NotFound when there is none.
+  virtual util::Result<FileInfo> Stat(std::string_view key) = 0;
+  // Removes `key`; Ok when it was not there.
+  virtual util::Status Delete(std::string_view key) = 0;
+  // Removes every file whose key starts with `prefix` + "/" (a record's files).
+  virtual util::Status DeleteAll(std::string_view prefix) = 0;
+  // A URL a client can fetch `key` from directly for `ttl`, when the store can give one (S3);
+  // nullopt when files are served through the API (local disk).
+  virtual std::optional<std::string> PresignedUrl(std::string_view key, std::chrono::seconds ttl) {
+    (void)key;
+    (void)ttl;
+    return std::nullopt;
+  }
+};
+
+// Whether `key` is acceptable: 1 to 1024 characters of [A-Za-z0-9._-] in '/'-separated segments,
+// none of them empty, "." or "..", and not starting with '.': a key can never name a place outside
+// the store or a hidden file.
+bool ValidKey(std::string_view key);
+
+// The local-disk store under `root` (created if missing). Partial uploads are written under
+// root/.partial and renamed into place at Commit; leftovers from a crash are removed on opening.
+util::Result<std::unique_ptr<FileStore>> OpenLocalFileStore(const std::filesystem::path& root);
+
+}  // namespace strata::files
