@@ -10,6 +10,7 @@
 #   bench/auth_and_rules.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64] [POSTS=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
@@ -19,16 +20,9 @@ THREADS=$(nproc)
 BIN=${STRATA_BIN:-build/strata}
 
 (cd bench/peers/express && npm ci --no-audit --no-fund --loglevel=error)
-work=$(mktemp -d /tmp/strata-auth-bench.XXXXXX)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir strata-auth-bench
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
 "$BIN" collections import bench/schema.json --dir "$work/strata" >/dev/null
 node bench/seed.mjs "$work/strata/data.db" "$work/peer.db" "$POSTS" "$work" >/dev/null
@@ -39,6 +33,7 @@ node bench/seed.mjs "$work/strata/data.db" "$work/peer.db" "$POSTS" "$work" >/de
 "$BIN" serve --http "127.0.0.1:$port" --dir "$work/strata" --threads "$THREADS" --log-level warn \
   --cache-size 0 >/dev/null 2>"$work/strata.err" &
 pid=$!
+pids+=("$pid")
 for _ in $(seq 100); do curl -sf "$url/api/health" >/dev/null && break; sleep 0.1; done
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -81,9 +76,8 @@ run() {  # run SCRIPT PATH → "req/s p99ms"
   local out
   out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency -s "$1" "$url$2")
   if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $2:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^Requests\/sec:/ {r=$2} $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p=v} END {print r, p}' <<<"$out"
+  wrk_summary <<<"$out"
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # Both lists must return the same page.
 set_rule '""'

@@ -8,6 +8,7 @@
 #   bench/cache.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64] [POSTS=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
@@ -16,16 +17,8 @@ POSTS=${4:-100000}
 THREADS=$(nproc)
 BIN=${STRATA_BIN:-build/strata}
 
-work=$(mktemp -d /tmp/strata-cache-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir strata-cache-bench
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cached_port=$(free_port)
 plain_port=$(free_port)
 
@@ -74,9 +67,8 @@ run() {  # run PORT NAME → "req/s p99ms"
   [[ $name == *_gzip ]] && script=(-H "Accept-Encoding: gzip, deflate, br")
   out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "${script[@]}" "http://127.0.0.1:$port${paths[$name]}")
   if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $name on port $port:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^Requests\/sec:/ {r=$2} $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p=v} END {print r, p}' <<<"$out"
+  wrk_summary <<<"$out"
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "$POSTS posts, views over a hot set of 1,000; wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s; $ROUNDS alternating rounds"
 for round in $(seq "$ROUNDS"); do

@@ -6,6 +6,7 @@
 #   bench/health_vs_nginx.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${1:-5}
 SECONDS_PER_RUN=${2:-10}
@@ -22,7 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 strata_port=$(free_port)
 nginx_port=$(free_port)
 
@@ -95,7 +95,6 @@ for round in $(seq "$ROUNDS"); do
   printf '%-6s %-8s %14s %10s\n' "$round" nginx "$rps" "$p99"
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 s_rps=$(awk '{print $1}' "$work/strata.txt" | median)
 n_rps=$(awk '{print $1}' "$work/nginx.txt" | median)
 s_p99=$(awk '{print $2}' "$work/strata.txt" | median)

@@ -5,6 +5,7 @@
 #   bench/records_vs_express.sh [ROUNDS=3] [SECONDS=10] [CONNECTIONS=64] [POSTS=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
@@ -15,16 +16,8 @@ BIN=${STRATA_BIN:-build/strata}
 
 (cd bench/peers/express && npm ci --no-audit --no-fund --loglevel=error)
 
-work=$(mktemp -d /tmp/strata-records-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir strata-records-bench
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 strata_port=$(free_port)
 peer_port=$(free_port)
 
@@ -71,9 +64,8 @@ run() {  # run PORT NAME → "req/s p99ms"
   esac
   out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "${script[@]}" "http://127.0.0.1:$port${paths[$name]}")
   if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $name on port $port:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^Requests\/sec:/ {r=$2} $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p=v} END {print r, p}' <<<"$out"
+  wrk_summary <<<"$out"
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "$POSTS posts; wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s; $ROUNDS alternating rounds; $(nproc) cores shared by both servers' load"
 for name in "${order[@]}"; do

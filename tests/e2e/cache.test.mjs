@@ -5,37 +5,17 @@ import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import PocketBase from 'pocketbase';
-import { runStrata, startServer } from './helpers.mjs';
+import { startWithAdmin } from './helpers.mjs';
 
 describe('response cache and conditional requests', () => {
   let server;
   let admin;
-  const users = {};
+  let users;
   before(async () => {
-    server = await startServer();
-    const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
-    assert.equal(r.code, 0, r.stderr);
-    admin = new PocketBase(server.url);
-    await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');
-    await admin.collections.create({
-      name: 'users',
-      type: 'auth',
-      listRule: '',
-      viewRule: '',
-      createRule: '',
-      fields: [{ name: 'name', type: 'text' }],
-    });
-    for (const name of ['ann', 'bob']) {
-      await admin.collection('users').create({
-        email: `${name}@example.com`,
-        name,
-        password: 'right-password',
-        passwordConfirm: 'right-password',
-      });
-      const pb = new PocketBase(server.url);
-      await pb.collection('users').authWithPassword(`${name}@example.com`, 'right-password');
-      users[name] = pb;
-    }
+    ({ server, admin, users } = await startWithAdmin({
+      users: ['ann', 'bob'],
+      usersCollection: { listRule: '', viewRule: '', fields: [{ name: 'name', type: 'text' }] },
+    }));
     await admin.collections.create({
       name: 'counters',
       listRule: '',

@@ -137,3 +137,31 @@ export function runStrata(args) {
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+// A server with a superuser, and a `pocketbase` client signed in as it; `users` named here get
+// an account (name@example.com, password "right-password") in a new auth collection `users`
+// (`usersCollection` sets its options) and a signed-in client each.
+export async function startWithAdmin({ args = [], users = [], usersCollection = {} } = {}) {
+  const { default: PocketBase } = await import('pocketbase');
+  const server = await startServer(args);
+  const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
+  if (r.code !== 0) throw new Error(`superuser upsert failed: ${r.stderr}`);
+  const admin = new PocketBase(server.url);
+  await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');
+  const clients = {};
+  if (users.length > 0) {
+    await admin.collections.create({ name: 'users', type: 'auth', createRule: '', ...usersCollection });
+    for (const name of users) {
+      await admin.collection('users').create({
+        email: `${name}@example.com`,
+        password: 'right-password',
+        passwordConfirm: 'right-password',
+        ...(usersCollection.fields?.some((f) => f.name === 'name') ? { name } : {}),
+      });
+      const pb = new PocketBase(server.url);
+      await pb.collection('users').authWithPassword(`${name}@example.com`, 'right-password');
+      clients[name] = pb;
+    }
+  }
+  return { server, admin, users: clients };
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import PocketBase from 'pocketbase';
-import { runStrata, sleep, startServer } from './helpers.mjs';
+import { runStrata, sleep, startWithAdmin } from './helpers.mjs';
 
 async function post(url, body, headers = {}) {
   return fetch(url, {
@@ -16,14 +16,9 @@ async function post(url, body, headers = {}) {
 describe('rate limits', () => {
   let server;
   let admin;
-  const users = {};
+  let users;
   before(async () => {
-    server = await startServer();
-    const r = await runStrata(['superuser', 'upsert', 'root@example.com', 'root-password-1', '--dir', server.dir]);
-    assert.equal(r.code, 0, r.stderr);
-    admin = new PocketBase(server.url);
-    await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');
-    await admin.collections.create({ name: 'users', type: 'auth', createRule: '', listRule: '', fields: [] });
+    ({ server, admin, users } = await startWithAdmin({ users: ['ann', 'bob'], usersCollection: { listRule: '' } }));
     await admin.collections.create({
       name: 'notes',
       listRule: '',
@@ -31,16 +26,6 @@ describe('rate limits', () => {
       createRule: '',
       fields: [{ name: 'text', type: 'text' }],
     });
-    for (const name of ['ann', 'bob']) {
-      await admin.collection('users').create({
-        email: `${name}@example.com`,
-        password: 'right-password',
-        passwordConfirm: 'right-password',
-      });
-      const pb = new PocketBase(server.url);
-      await pb.collection('users').authWithPassword(`${name}@example.com`, 'right-password');
-      users[name] = pb;
-    }
   });
   after(async () => {
     await server?.stop();
