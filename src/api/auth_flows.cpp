@@ -18,6 +18,7 @@
 #include "http/router.hpp"
 #include "schema/values.hpp"
 #include "util/random.hpp"
+#include "util/text.hpp"
 
 namespace strata::api {
 namespace {
@@ -40,11 +41,6 @@ std::string BodyString(const http::Request& req, const char* key) {
   auto it = req.json().as_object().find(key);
   return it != req.json().as_object().end() && it->value().is_string() ? std::string(it->value().as_string())
                                                                        : std::string();
-}
-
-std::string Lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
 }
 
 std::string Column(const store::ResultSet& rs, const std::vector<util::SqlValue>& row, std::string_view name) {
@@ -196,7 +192,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
   // flooded and no address can probe many accounts.
   auto limit_mail = [&limiter](const http::Request& req, const schema::Collection& c, const std::string& email) {
     Limit(limiter, "mail-from:" + std::string(req.remote_address()), {30, std::chrono::minutes(1)});
-    Limit(limiter, "mail-to:" + c.id + ":" + Lower(email), {3, std::chrono::minutes(1)});
+    Limit(limiter, "mail-to:" + c.id + ":" + util::Lower(email), {3, std::chrono::minutes(1)});
   };
 
   router.Add(http::Verb::kGet, "/api/collections/{collection}/auth-methods",
@@ -240,7 +236,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                const auto claims =
                    CheckToken(tokens, c, BodyString(req, "token"), "verification", kInvalidVerification);
                auto rs = FindRecord(store, c, "id", claims.record_id);
-               if (!rs || Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
+               if (!rs || util::Lower(Column(*rs, rs->rows[0], "email")) != util::Lower(claims.email)) {
                  throw FieldError("token", "validation_invalid_value", kInvalidVerification);
                }
                if (Column(*rs, rs->rows[0], "verified") != "1") {
@@ -290,7 +286,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                values.emplace_back("password", std::move(hashed));
                values.emplace_back("tokenKey", auth::RandomSecret(50));
                // The reset proved the address.
-               if (Lower(Column(*rs, rs->rows[0], "email")) == Lower(claims.email))
+               if (util::Lower(Column(*rs, rs->rows[0], "email")) == util::Lower(claims.email))
                  values.emplace_back("verified", int64_t{1});
                auto st = co_await Update(store, c, claims.record_id, std::move(values));
                if (!st.ok()) throw http::ApiError::Internal(st.ToString());
@@ -337,7 +333,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                if (!rs || claims.new_email.empty() ||
                    !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
                                              claims.key_fingerprint) ||
-                   Lower(Column(*rs, rs->rows[0], "email")) != Lower(claims.email)) {
+                   util::Lower(Column(*rs, rs->rows[0], "email")) != util::Lower(claims.email)) {
                  throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
                }
                if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
@@ -432,7 +428,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                if (!rs) throw fail();
                // Used once; the code went to the address, which proves it.
                const bool proves =
-                   Lower(Column(*rs, rs->rows[0], "email")) == Lower(Column(*otp, otp->rows[0], "sentTo"));
+                   util::Lower(Column(*rs, rs->rows[0], "email")) == util::Lower(Column(*otp, otp->rows[0], "sentTo"));
                auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
                  store.Write(
                      [otp_id, record_id, proves, table = c.name](store::Tx& tx) -> util::Status {

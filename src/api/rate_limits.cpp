@@ -13,6 +13,7 @@
 #include "http/router.hpp"
 #include "ratelimit/limiter.hpp"
 #include "schema/catalog.hpp"
+#include "util/text.hpp"
 
 namespace strata::api {
 namespace {
@@ -44,25 +45,23 @@ Requester Identify(const http::Request& req, const auth::TokenService& tokens, c
   return who;
 }
 
-std::vector<std::string_view> Tags(std::string_view tags) {
-  std::vector<std::string_view> out;
+// Calls `f` with each action of a comma-separated tag list ("authWithPassword,auth").
+template <typename F>
+void ForEachTag(std::string_view tags, F f) {
   while (!tags.empty()) {
     const auto comma = tags.find(',');
-    out.push_back(tags.substr(0, comma));
+    f(tags.substr(0, comma));
     tags = comma == std::string_view::npos ? std::string_view{} : tags.substr(comma + 1);
   }
-  return out;
 }
 
-// PocketBase's label order: "name:tag" for each tag, then "*:tag" for each, then the paths.
 void AddTagLabels(std::vector<std::string>& labels, const std::string& collection, std::string_view tags) {
-  const auto list = Tags(tags);
-  if (!collection.empty()) {
-    for (auto t : list) labels.push_back(collection + ":" + std::string(t));
-    for (auto t : list) labels.push_back("*:" + std::string(t));
-  } else {
-    for (auto t : list) labels.emplace_back(t);
+  if (collection.empty()) {
+    ForEachTag(tags, [&](std::string_view t) { labels.emplace_back(t); });
+    return;
   }
+  ForEachTag(tags, [&](std::string_view t) { labels.push_back(collection + ":" + std::string(t)); });
+  ForEachTag(tags, [&](std::string_view t) { labels.push_back("*:" + std::string(t)); });
 }
 
 // Counts one request of `key` under `rule`; 429 when over it, else the RateLimit headers.
@@ -96,6 +95,15 @@ bool Excluded(const RateLimitSettings& rl, std::string_view address) {
 }
 
 // Whether any rule could match these labels, whoever asks: only then is the token looked at.
+// Superusers are not limited, once their token is checked against their record (a revoked
+// token is a guest's).
+bool Exempt(const http::Request& req, const std::shared_ptr<const schema::Snapshot>& snap, const Requester& who,
+            store::Store& store, const auth::TokenService& tokens) {
+  if (!who.superuser) return false;
+  auto full = Authenticate(req, snap, store, tokens);
+  return full && full->superuser;
+}
+
 bool AnyRule(const RateLimitSettings& rl, const std::vector<std::string>& labels) {
   return rl.Find(labels, false) || rl.Find(labels, true);
 }
@@ -105,12 +113,9 @@ bool AnyRule(const RateLimitSettings& rl, const std::vector<std::string>& labels
 bool MayApply(const RateLimitSettings& rl, const http::Route& route, bool write) {
   const std::string_view tags = route.options.tags_in_handler ? std::string_view{} : route.options.tags;
   auto has_tag = [&](std::string_view action) {
-    for (std::string_view rest = tags; !rest.empty();) {
-      const auto comma = rest.find(',');
-      if (rest.substr(0, comma) == action) return true;
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-    return false;
+    bool found = false;
+    ForEachTag(tags, [&](std::string_view t) { found = found || t == action; });
+    return found;
   };
   for (const auto& r : rl.rules) {
     const std::string_view label = r.label;
@@ -174,11 +179,7 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
   if (!AnyRule(rl, labels) && (upload_labels.empty() || !AnyRule(rl, upload_labels))) return;
 
   const Requester who = Identify(req, tokens_, *snap);
-  // Superusers are not limited, once their token is checked against their record (a revoked
-  // token is a guest's).
-  if (who.superuser) {
-    if (auto full = Authenticate(req, snap, store_, tokens_); full && full->superuser) return;
-  }
+  if (Exempt(req, snap, who, store_, tokens_)) return;
   const std::string address(req.remote_address());
   if (const RateLimitRule* rule = rl.Find(labels, who.authenticated)) {
     // PocketBase keys a collection action by collection and route, a path rule by the rule itself.
@@ -204,9 +205,7 @@ void RateLimits::CheckAction(const http::Request& req, const schema::Collection&
   if (!AnyRule(rl, labels)) return;
   auto snap = catalog_.Current();
   const Requester who = Identify(req, tokens_, *snap);
-  if (who.superuser) {
-    if (auto full = Authenticate(req, snap, store_, tokens_); full && full->superuser) return;
-  }
+  if (Exempt(req, snap, who, store_, tokens_)) return;
   if (const RateLimitRule* rule = rl.Find(labels, who.authenticated)) {
     Take(limiter_,
          fmt::format("rl|{}|{}|{} {}|{}", rule->label, rule->audience, c.id, action,
@@ -224,8 +223,7 @@ void RateLimits::CheckLogin(const http::Request& req, const schema::Collection& 
                                            "*:" + std::string(action), "*:auth"};
   const RateLimitRule* rule = rl.Find(labels, false);
   if (!rule) return;
-  std::string who(identity);
-  for (auto& ch : who) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string who = util::Lower(identity);
   const std::string address(req.remote_address());
   const std::string base = fmt::format("login|{}|{}|{}", rule->label, c.id, action);
   RateLimitRule wide = *rule;

@@ -54,8 +54,6 @@ class RateLimits {
   void CheckLogin(const http::Request& req, const schema::Collection& c, std::string_view action,
                   std::string_view identity);
 
-  SettingsService& settings() { return settings_; }
-
  private:
   SettingsService& settings_;
   ratelimit::RateLimiter& limiter_;

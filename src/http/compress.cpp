@@ -5,14 +5,10 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "util/text.hpp"
+
 namespace strata::http {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -26,7 +22,7 @@ bool IEquals(std::string_view a, std::string_view b) {
 double QValue(std::string_view params) {
   while (!params.empty()) {
     const auto semi = params.find(';');
-    std::string_view p = Trim(params.substr(0, semi));
+    std::string_view p = util::TrimSpaces(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
     if (p.size() > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
       return std::strtod(std::string(p.substr(2)).c_str(), nullptr);
@@ -41,10 +37,10 @@ bool AcceptsGzip(std::string_view header) {
   double gzip_q = -1, star_q = -1;
   while (!header.empty()) {
     const auto comma = header.find(',');
-    std::string_view item = Trim(header.substr(0, comma));
+    std::string_view item = util::TrimSpaces(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     const auto semi = item.find(';');
-    const std::string_view coding = Trim(item.substr(0, semi));
+    const std::string_view coding = util::TrimSpaces(item.substr(0, semi));
     const double q = semi == std::string_view::npos ? 1 : QValue(item.substr(semi + 1));
     if (IEquals(coding, "gzip") || IEquals(coding, "x-gzip")) gzip_q = q;
     if (coding == "*") star_q = q;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "util/text.hpp"
+
 namespace strata::http {
 namespace {
 
@@ -16,12 +18,6 @@ std::string_view Opaque(std::string_view tag) {
   return tag;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::string ETagOf(std::string_view body) {
@@ -33,7 +29,7 @@ bool IfNoneMatch(std::string_view header, std::string_view etag) {
   const std::string_view want = Opaque(etag);
   while (!header.empty()) {
     const auto comma = header.find(',');
-    const std::string_view item = Trim(header.substr(0, comma));
+    const std::string_view item = util::TrimSpaces(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     if (item == "*") return true;
     if (!item.empty() && Opaque(item) == want) return true;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/text.hpp"
+
 namespace strata::http {
 
 std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body) {
@@ -42,29 +44,17 @@ std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body)
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The value of parameter `key` in a header value such as `form-data; name="x"; filename="y"`.
 std::optional<std::string> HeaderParam(std::string_view header, std::string_view key) {
   std::size_t pos = 0;
   while (pos < header.size()) {
     auto semi = header.find(';', pos);
     std::string_view item =
-        Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+        util::TrimSpaces(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     const auto eq = item.find('=');
-    if (eq == std::string_view::npos || Lower(Trim(item.substr(0, eq))) != key) continue;
-    std::string_view v = Trim(item.substr(eq + 1));
+    if (eq == std::string_view::npos || util::Lower(util::TrimSpaces(item.substr(0, eq))) != key) continue;
+    std::string_view v = util::TrimSpaces(item.substr(eq + 1));
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     return std::string(v);
   }
@@ -121,7 +111,7 @@ std::expected<std::vector<Part>, ApiError> SplitMultipart(std::string_view conte
       headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
       const auto colon = line.find(':');
       if (colon == std::string_view::npos) continue;
-      if (Lower(Trim(line.substr(0, colon))) == "content-disposition") {
+      if (util::Lower(util::TrimSpaces(line.substr(0, colon))) == "content-disposition") {
         part.name = HeaderParam(line.substr(colon + 1), "name");
         part.filename = HeaderParam(line.substr(colon + 1), "filename");
       }
@@ -168,7 +158,7 @@ std::string FormDecode(std::string_view s) {
 }  // namespace
 
 std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
-  const std::string type = Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  const std::string type = util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';'))));
   if (type == "multipart/form-data") return ParseMultipart(content_type, body);
   if (type == "application/x-www-form-urlencoded") {
     boost::json::object out;
@@ -187,7 +177,8 @@ std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view co
 }
 
 bool HasFileParts(std::string_view content_type, std::string_view body) {
-  if (Lower(Trim(content_type.substr(0, content_type.find(';')))) != "multipart/form-data") return false;
+  if (util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';')))) != "multipart/form-data")
+    return false;
   auto parts = SplitMultipart(content_type, body);
   return parts && std::any_of(parts->begin(), parts->end(), [](const Part& p) { return p.filename.has_value(); });
 }

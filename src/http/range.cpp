@@ -2,14 +2,10 @@
 
 #include <charconv>
 
+#include "util/text.hpp"
+
 namespace strata::http {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool Number(std::string_view s, uint64_t& out) {
   if (s.empty()) return false;
@@ -21,18 +17,18 @@ bool Number(std::string_view s, uint64_t& out) {
 
 ByteRange ParseRange(std::string_view header, uint64_t size) {
   ByteRange whole;
-  header = Trim(header);
+  header = util::TrimSpaces(header);
   constexpr std::string_view kUnit = "bytes=";
   if (header.size() < kUnit.size()) return whole;
   for (std::size_t i = 0; i < kUnit.size(); ++i) {
     if (static_cast<char>(header[i] | 0x20) != kUnit[i] && header[i] != kUnit[i]) return whole;
   }
-  const std::string_view spec = Trim(header.substr(kUnit.size()));
+  const std::string_view spec = util::TrimSpaces(header.substr(kUnit.size()));
   if (spec.find(',') != std::string_view::npos) return whole;  // several ranges: the whole file
   const auto dash = spec.find('-');
   if (dash == std::string_view::npos) return whole;
-  const std::string_view a = Trim(spec.substr(0, dash));
-  const std::string_view b = Trim(spec.substr(dash + 1));
+  const std::string_view a = util::TrimSpaces(spec.substr(0, dash));
+  const std::string_view b = util::TrimSpaces(spec.substr(dash + 1));
   ByteRange r{.kind = ByteRange::Kind::kPartial};
   if (a.empty()) {
     // The last N bytes.

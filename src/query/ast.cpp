@@ -1,6 +1,6 @@
 #include "query/ast.hpp"
 
-#include <cctype>
+#include "util/text.hpp"
 
 namespace strata::query {
 
@@ -126,9 +126,7 @@ void AddTraits(const Operand& op, Traits& t) {
         if (op.args.size() < 2) t.time = true;
         for (const auto& a : op.args) {
           if (a.kind != Operand::Kind::kText) continue;
-          std::string lower = a.text;
-          for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          if (lower.find("now") != std::string::npos) t.time = true;
+          if (util::Lower(a.text).find("now") != std::string::npos) t.time = true;
         }
       }
       for (const auto& a : op.args) AddTraits(a, t);

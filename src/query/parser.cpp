@@ -5,6 +5,7 @@
 #include <string>
 
 #include "query/limits.hpp"
+#include "util/text.hpp"
 
 namespace strata::query {
 namespace {
@@ -35,17 +36,6 @@ bool ParseSign(std::string_view s, Op* op) {
     }
   }
   return false;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 bool IsMacro(std::string_view name) {
@@ -340,11 +330,11 @@ class Parser {
     switch (tok_.kind) {
       case Token::Kind::kIdentifier:
         op.text = std::move(tok_.text);
-        if (EqualsIgnoreCase(op.text, "null")) {
+        if (util::EqualsIgnoreCase(op.text, "null")) {
           op.kind = Operand::Kind::kNull;
-        } else if (EqualsIgnoreCase(op.text, "true")) {
+        } else if (util::EqualsIgnoreCase(op.text, "true")) {
           op.kind = Operand::Kind::kTrue;
-        } else if (EqualsIgnoreCase(op.text, "false")) {
+        } else if (util::EqualsIgnoreCase(op.text, "false")) {
           op.kind = Operand::Kind::kFalse;
         } else if (IsMacro(op.text)) {
           op.kind = Operand::Kind::kMacro;

@@ -9,6 +9,7 @@
 #include <future>
 
 #include "schema/ddl.hpp"
+#include "util/text.hpp"
 
 namespace strata::schema {
 namespace {
@@ -23,12 +24,6 @@ constexpr const char* kCreateTables[] = {
 constexpr std::string_view kVersionQuery = "SELECT `value` FROM `_params` WHERE `id` = 'collections_version'";
 constexpr std::string_view kBumpVersion =
     "UPDATE `_params` SET `value` = `value` + 1 WHERE `id` = 'collections_version'";
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 int64_t AsInt(const util::SqlValue& v) {
   if (auto* i = std::get_if<int64_t>(&v)) return *i;
@@ -71,9 +66,9 @@ Collection* FindIn(std::vector<Collection>& all, std::string_view id_or_name) {
   for (auto& c : all) {
     if (c.id == id_or_name) return &c;
   }
-  const auto lower = Lower(id_or_name);
+  const auto lower = util::Lower(id_or_name);
   for (auto& c : all) {
-    if (Lower(c.name) == lower) return &c;
+    if (util::Lower(c.name) == lower) return &c;
   }
   return nullptr;
 }
@@ -182,7 +177,7 @@ Snapshot::Snapshot(std::vector<Collection> collections, int64_t version)
     : collections_(std::move(collections)), version_(version) {
   for (std::size_t i = 0; i < collections_.size(); ++i) {
     by_id_.emplace(collections_[i].id, i);
-    by_name_.emplace(Lower(collections_[i].name), i);
+    by_name_.emplace(util::Lower(collections_[i].name), i);
   }
 }
 
@@ -190,7 +185,7 @@ const Collection* Snapshot::Find(std::string_view id_or_name) const {
   if (auto it = by_id_.find(id_or_name); it != by_id_.end()) return &collections_[it->second];
   // Names are matched case-insensitively; most requests name it as it was written.
   if (auto it = by_name_.find(id_or_name); it != by_name_.end()) return &collections_[it->second];
-  if (auto it = by_name_.find(Lower(id_or_name)); it != by_name_.end()) return &collections_[it->second];
+  if (auto it = by_name_.find(util::Lower(id_or_name)); it != by_name_.end()) return &collections_[it->second];
   return nullptr;
 }
 
@@ -357,7 +352,7 @@ void Catalog::Import(boost::json::array collections, bool delete_missing, Change
             if (!before && it != body.end() && it->value().is_string()) {
               for (const auto& b : before_all) {
                 if ((key[0] == 'i' && b.id == it->value().as_string()) ||
-                    (key[0] == 'n' && Lower(b.name) == Lower(it->value().as_string()))) {
+                    (key[0] == 'n' && util::Lower(b.name) == util::Lower(it->value().as_string()))) {
                   before = &b;
                 }
               }

@@ -20,6 +20,7 @@
 #include "schema/validate.hpp"
 #include "store/store.hpp"
 #include "util/status.hpp"
+#include "util/text.hpp"
 
 namespace strata::schema {
 
@@ -39,11 +40,7 @@ class Snapshot {
   const Collection* Find(std::string_view id_or_name) const;
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Index = std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>>;
+  using Index = std::unordered_map<std::string, std::size_t, util::StringHash, std::equal_to<>>;
 
   std::vector<Collection> collections_;
   int64_t version_;

@@ -9,15 +9,10 @@
 
 #include "schema/index.hpp"
 #include "schema/limits.hpp"
+#include "util/text.hpp"
 
 namespace strata::schema {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 void AddError(boost::json::object& errors, std::string_view key, std::string_view code, std::string_view message) {
   if (!errors.contains(key)) errors[key] = boost::json::object{{"code", code}, {"message", message}};
@@ -37,12 +32,6 @@ bool ValidThumb(std::string_view t) {
   std::cmatch m;
   if (!std::regex_match(t.begin(), t.end(), m, kThumb)) return false;
   return !(m[1].str() == "0" && m[2].str() == "0");
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector<const Collection*>& others,
@@ -65,7 +54,8 @@ void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector
     } else if (it->value().get_bool() && c.type == CollectionType::kAuth && f.name == "email") {
       // A search would tell who has which address, whatever emailVisibility says.
       AddError(fe, "searchable", "validation_invalid_value", "The email of an auth collection cannot be searchable.");
-    } else if (it->value().get_bool() && (EqualsIgnoreCase(f.name, "rank") || EqualsIgnoreCase(f.name, "rowid"))) {
+    } else if (it->value().get_bool() &&
+               (util::EqualsIgnoreCase(f.name, "rank") || util::EqualsIgnoreCase(f.name, "rowid"))) {
       AddError(fe, "searchable", "validation_invalid_value",
                "A searchable field cannot be named rank or rowid (the search index uses those names).");
     }
@@ -171,7 +161,7 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
              "The name shouldn't match with an existing internal table.");
   }
   for (const auto* o : others) {
-    if (Lower(o->name) == Lower(c.name)) {
+    if (util::Lower(o->name) == util::Lower(c.name)) {
       AddError(errors, "name", "validation_collection_name_exists",
                "Collection name must be unique (case insensitive).");
     }
@@ -203,7 +193,7 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
       AddError(fe, "name", "validation_match_invalid", "Must be letters, digits and _ only.");
     } else if (IsReservedFieldName(f.name)) {
       AddError(fe, "name", "validation_not_in_invalid", "The name is reserved.");
-    } else if (!names.insert(Lower(f.name)).second) {
+    } else if (!names.insert(util::Lower(f.name)).second) {
       AddError(fe, "name", "validation_duplicated_field_name", "The field name must be unique.");
     }
     if (!ids.insert(f.id).second) AddError(fe, "id", "validation_duplicated_field_id", "The field id must be unique.");
@@ -239,13 +229,13 @@ boost::json::object Validate(const Collection& c, const Collection* old, const s
     if (!idx) {
       ie = {{"code", "validation_invalid_index_expression"}, {"message", "Invalid CREATE INDEX expression."}};
     } else {
-      if (!index_names.insert(Lower(idx->name)).second) {
+      if (!index_names.insert(util::Lower(idx->name)).second) {
         ie = {{"code", "validation_duplicated_index_name"}, {"message", "The index name must be unique."}};
       }
       for (const auto* o : others) {
         for (const auto& other_sql : o->indexes) {
           auto other = ParseIndex(other_sql);
-          if (other && Lower(other->name) == Lower(idx->name)) {
+          if (other && util::Lower(other->name) == util::Lower(idx->name)) {
             ie = {{"code", "validation_existing_index_name"},
                   {"message", "The index name is already used by another collection."}};
           }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/limits.hpp"
+#include "util/text.hpp"
 
 namespace strata::store {
 namespace {
@@ -71,10 +72,6 @@ constexpr auto kSnapshotReuse = std::chrono::milliseconds(1);
 
 // One SQLite connection with its prepared-statement cache. Used by one thread at a time.
 class Connection {
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct Cached {
     sqlite3_stmt* stmt;
     std::vector<std::string> tables;  // the tables the statement reads, lower case
@@ -293,8 +290,7 @@ class Connection {
       return SQLITE_IGNORE;
     }
     if (action == SQLITE_READ && table) {
-      std::string name(table);
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string name = util::Lower(table);
       auto& tables = conn->preparing_tables_;
       if (std::find(tables.begin(), tables.end(), name) == tables.end()) tables.push_back(std::move(name));
     }
@@ -302,7 +298,7 @@ class Connection {
   }
 
   sqlite3* db_;
-  std::unordered_map<std::string, Cached, StringHash, std::equal_to<>> cache_;
+  std::unordered_map<std::string, Cached, util::StringHash, std::equal_to<>> cache_;
   std::vector<std::string> preparing_tables_;
   int last_action_ = 0;  // the authorizer's previous action code
 };
@@ -335,6 +331,7 @@ struct MaintainedCount {
   uint64_t mark = 0;
   int64_t count = 0;
   std::vector<uint64_t> bits;
+  std::size_t accounted_bytes = 0;  // of bits, counted in the store's budget
 
   void Set(int64_t rowid, bool match) {
     const auto word = static_cast<std::size_t>(rowid >> 6);
@@ -552,11 +549,9 @@ class SqliteStore final : public Store {
       if (!reader) return std::unexpected(reader.error());
       auto tables = (*reader)->conn->FreshTables(count_sql);
       if (!tables) return std::unexpected(tables.error());
-      std::string lower(table);
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      std::string cond(condition);
-      for (auto& ch : cond) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      e.keepable = *tables == std::vector<std::string>{lower} && cond.find("select") == std::string::npos;
+      std::string lower = util::Lower(table);
+      e.keepable =
+          *tables == std::vector<std::string>{lower} && util::Lower(condition).find("select") == std::string::npos;
       e.table = std::move(lower);
       e.decided = true;
       e.decided_at = mark;
@@ -588,7 +583,6 @@ class SqliteStore final : public Store {
       }
     }
     if (recount) {
-      const std::size_t before = e.bits.capacity() * sizeof(uint64_t);
       e.bits.clear();
       e.count = 0;
       bool too_large = false;
@@ -600,9 +594,9 @@ class SqliteStore final : public Store {
               e.Set(rowid, true);
             }
           });
-      counted_bytes_.fetch_add(e.bits.capacity() * sizeof(uint64_t) - std::min(before, e.bits.capacity() * 8));
       if (!st.ok()) return std::unexpected(st);
       if (too_large) {
+        e.bits = {};
         e.keepable = false;
         return std::unexpected(not_kept);
       }
@@ -620,11 +614,13 @@ class SqliteStore final : public Store {
         check_params.back() = rowid;
         auto hit = ReadQuery(check, check_params, nullptr);
         if (!hit) return std::unexpected(hit.error());
-        const std::size_t before = e.bits.capacity();
         e.Set(rowid, !hit->rows.empty());
-        if (e.bits.capacity() > before) counted_bytes_.fetch_add((e.bits.capacity() - before) * sizeof(uint64_t));
       }
     }
+    // The bitmap only grows (clear() keeps its memory): count what it added.
+    const std::size_t bytes = e.bits.capacity() * sizeof(uint64_t);
+    counted_bytes_.fetch_add(bytes - e.accounted_bytes, std::memory_order_relaxed);
+    e.accounted_bytes = bytes;
     e.built = true;
     e.mark = mark;
     return e.count;
@@ -753,8 +749,7 @@ class SqliteStore final : public Store {
   static void OnUpdate(void* self, int, const char*, const char* table, sqlite3_int64 rowid) {
     auto& touched = static_cast<SqliteStore*>(self)->touched_;
     if (touched.empty() || sqlite3_stricmp(touched.back().table.c_str(), table) != 0) {
-      std::string name(table);
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string name = util::Lower(table);
       auto it = std::find_if(touched.begin(), touched.end(), [&](const Touched& t) { return t.table == name; });
       if (it == touched.end()) {
         touched.push_back({std::move(name), {}, false});
