@@ -18,10 +18,12 @@
 
 #include "api/auth.hpp"
 #include "api/collections_routes.hpp"
+#include "api/files_routes.hpp"
 #include "api/health.hpp"
 #include "api/metrics_route.hpp"
 #include "api/oauth2.hpp"
 #include "api/rate_limits.hpp"
+#include "api/record_files.hpp"
 #include "api/records_routes.hpp"
 #include "api/settings.hpp"
 #include "api/settings_routes.hpp"
@@ -29,6 +31,8 @@
 #include "auth/superusers.hpp"
 #include "auth/token.hpp"
 #include "cache/response_cache.hpp"
+#include "files/file_store.hpp"
+#include "files/images.hpp"
 #include "http/json_body.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -175,7 +179,21 @@ int Serve(const ServeFlags& flags) {
   api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
   api::AddCollectionRoutes(router, **store, **catalog, **tokens);
   cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
-  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, &rate_limits);
+  auto file_store = files::OpenLocalFileStore(std::filesystem::path(flags.dir) / "storage");
+  if (!file_store) {
+    spdlog::critical("cannot open the file storage: {}", file_store.error().ToString());
+    return 1;
+  }
+  if (auto st = api::CreateFilesTable(**store); !st.ok()) {
+    spdlog::critical("cannot create the files table: {}", st.ToString());
+    return 1;
+  }
+  if (auto st = files::InitImages(); !st.ok()) {
+    spdlog::critical("{}", st.ToString());
+    return 1;
+  }
+  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits);
+  api::AddFileRoutes(router, **store, **catalog, **tokens, **file_store);
   metrics.AddCallbackGauge("strata_response_cache_entries", "Answers kept by the response cache.",
                            [&response_cache] { return static_cast<double>(response_cache.stats().entries); });
   metrics.AddCallbackGauge("strata_response_cache_bytes", "Memory held by the response cache's answers.",

@@ -132,10 +132,15 @@ std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<c
                                      store::Store& store, const auth::TokenService& tokens) {
   auto header = req.Header("Authorization");
   if (!header) return std::nullopt;
-  const auto token = BearerToken(*header);
+  return AuthenticateToken(BearerToken(*header), "auth", std::move(snapshot), store, tokens);
+}
+
+std::optional<AuthInfo> AuthenticateToken(std::string_view token, std::string_view type,
+                                          std::shared_ptr<const schema::Snapshot> snapshot, store::Store& store,
+                                          const auth::TokenService& tokens) {
   if (token.empty()) return std::nullopt;
   auto claims = tokens.Verify(token);
-  if (!claims || claims->type != "auth") return std::nullopt;
+  if (!claims || claims->type != type) return std::nullopt;
   const schema::Collection* c = snapshot->Find(claims->collection_id);
   if (!c || c->id != claims->collection_id || c->type != schema::CollectionType::kAuth) return std::nullopt;
   auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c->name), {claims->record_id});

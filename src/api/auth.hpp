@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "mail/mailer.hpp"
 #include "ratelimit/limiter.hpp"
@@ -40,6 +41,11 @@ struct AuthInfo {
 // changed.
 std::optional<AuthInfo> Authenticate(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                                      store::Store& store, const auth::TokenService& tokens);
+
+// The authenticated record behind a token of `type` ("auth", "file"), or nullopt, as Authenticate.
+std::optional<AuthInfo> AuthenticateToken(std::string_view token, std::string_view type,
+                                          std::shared_ptr<const schema::Snapshot> snapshot, store::Store& store,
+                                          const auth::TokenService& tokens);
 
 // 401 without a valid token, 403 unless it is a superuser's.
 void RequireSuperuser(const http::Request& req, schema::Catalog& catalog, store::Store& store,

@@ -18,11 +18,13 @@
 #include "api/fields.hpp"
 #include "api/params.hpp"
 #include "api/rate_limits.hpp"
+#include "api/record_files.hpp"
 #include "api/record_json.hpp"
 #include "api/record_resolver.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "cache/response_cache.hpp"
+#include "files/file_store.hpp"
 #include "http/compress.hpp"
 #include "http/etag.hpp"
 #include "http/limits.hpp"
@@ -454,6 +456,16 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
   std::vector<boost::json::object> records;
   records.reserve(rs.rows.size());
   for (const auto& row : rs.rows) records.push_back(RecordToJson(c, rs, row, JsonOptions(ctx, c, rs, row)));
+  if (HasFileFields(c)) {
+    std::vector<std::string> ids;
+    for (const auto& r : records) ids.emplace_back(r.at("id").as_string());
+    auto hashes = BlurHashes(store, c, ids);
+    for (auto& r : records) {
+      if (auto it = hashes.find(std::string(r.at("id").as_string())); it != hashes.end()) {
+        r[kBlurHashKey] = std::move(it->second);
+      }
+    }
+  }
   auto query_string = [&](const char* key) -> std::string {
     auto it = info.query.find(key);
     return it != info.query.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
@@ -491,10 +503,29 @@ void AppendPresented(std::string& out, store::Store& store, const Context& ctx, 
   }
   out.reserve(out.size() + bytes + bytes / 8 + 64 * c.fields.size() * (rs.rows.size() + 1) + 64);
   const RecordJsonWriter writer(c, rs);
+  // The BlurHashes of the images, added as the last key of their records.
+  std::unordered_map<std::string, boost::json::object> hashes;
+  const int id_column = rs.ColumnIndex("id");
+  if (HasFileFields(c) && id_column >= 0) {
+    std::vector<std::string> ids;
+    for (const auto& row : rs.rows) ids.push_back(std::get<std::string>(row[static_cast<std::size_t>(id_column)]));
+    hashes = BlurHashes(store, c, ids);
+  }
   if (!single) out += '[';
   for (std::size_t i = 0; i < rs.rows.size(); ++i) {
     if (i) out += ',';
     writer.Append(out, rs.rows[i], JsonOptions(ctx, c, rs, rs.rows[i]));
+    if (!hashes.empty()) {
+      auto it = hashes.find(std::get<std::string>(rs.rows[i][static_cast<std::size_t>(id_column)]));
+      if (it != hashes.end()) {
+        out.pop_back();  // the record's closing brace
+        out += ",\"";
+        out += kBlurHashKey;
+        out += "\":";
+        out += boost::json::serialize(it->second);
+        out += '}';
+      }
+    }
     if (single) break;
   }
   if (!single) out += ']';
@@ -689,7 +720,7 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
 // Deletes `id` from `c` and follows relations pointing at it: cascade-deleting referencing
 // records, or removing the id from their relation fields (refused when that empties a required one).
 util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c,
-                                  const std::string& id, int depth) {
+                                  const std::string& id, int depth, std::vector<std::string>& folders) {
   if (depth > kMaxCascadeDepth) return util::Status::InvalidArgument("Too deep a chain of cascading deletes.");
   for (const Collection& other : snap.collections()) {
     if (other.type == CollectionType::kView) continue;
@@ -711,7 +742,7 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
           empties = std::get<int64_t>(r->rows[0][0]) == 0;
         }
         if (f.BoolOption("cascadeDelete")) {
-          if (auto st = DeleteWithReferences(tx, snap, other, ref_id, depth + 1); !st.ok()) return st;
+          if (auto st = DeleteWithReferences(tx, snap, other, ref_id, depth + 1, folders); !st.ok()) return st;
           continue;
         }
         if (f.required && empties) {
@@ -729,7 +760,12 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
     }
   }
   auto del = tx.Exec(fmt::format("DELETE FROM {} WHERE `id` = ?", Quote(c.name)), {id});
-  return del ? util::Status::Ok() : del.error();
+  if (!del) return del.error();
+  if (HasFileFields(c) && *del > 0) {
+    if (auto st = DeleteFileRows(tx, c.id, id); !st.ok()) return st;
+    folders.push_back(RecordFolder(c.id, id));
+  }
+  return util::Status::Ok();
 }
 
 // ---- write operations ----
@@ -753,7 +789,45 @@ struct WriteOp {
   // The row as stored, read by `apply` inside its transaction (creates and updates), so that the
   // response needs no second read.
   std::shared_ptr<std::optional<store::ResultSet>> written = std::make_shared<std::optional<store::ResultSet>>();
+  // Files: written to the store before the transaction (removed again if it fails), and those it
+  // leaves unreferenced (removed once it commits).
+  struct FileEffects {
+    std::vector<std::string> written;
+    std::vector<std::string> obsolete;
+    std::vector<std::string> folders;  // of deleted records
+  };
+  std::shared_ptr<FileEffects> files = std::make_shared<FileEffects>();
 };
+
+// Drops file names from `values` that are neither in `before` (the stored values) nor new
+// uploads, and checks the file fields again (required, maxSelect) after that.
+void KeepKnownFiles(const Collection& c, const boost::json::object* before, const std::vector<StagedFile>& staged,
+                    boost::json::object& values, boost::json::object& errors) {
+  for (const Field& f : c.fields) {
+    if (f.type != FieldType::kFile) continue;
+    auto it = values.find(f.name);
+    if (it == values.end()) continue;
+    std::vector<std::string> known;
+    if (before) {
+      if (auto b = before->find(f.name); b != before->end()) known = FileNames(b->value());
+    }
+    for (const auto& file : staged) {
+      if (file.field == f.name) known.push_back(file.name);
+    }
+    const auto names = FileNames(it->value());
+    boost::json::array kept;
+    for (const auto& name : names) {
+      if (std::find(known.begin(), known.end(), name) != known.end()) kept.emplace_back(name);
+    }
+    if (kept.size() != names.size()) {
+      it->value() = f.IsMultiple() ? boost::json::value(kept)
+                                   : boost::json::value(kept.empty() ? boost::json::string() : kept.back().as_string());
+    }
+    if (!errors.contains(f.name)) {
+      if (auto e = schema::ValidateValue(f, it->value())) errors[f.name] = ErrorEntry(*e);
+    }
+  }
+}
 
 // Reads the row `where` (with `params`) of `c` inside the transaction into `out`.
 util::Status ReadWritten(store::Tx& tx, const Collection& c, std::string_view where, const util::SqlParams& params,
@@ -814,13 +888,17 @@ util::Result<bool> RuleAllows(store::Tx& tx, const Collection& c, const std::str
   return !rs->rows.empty();
 }
 
-net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
+net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::FileStore& fs,
+                                      const std::vector<http::UploadedFile>& uploads) {
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.create_rule);
   Draft draft;
+  auto staged = StageUploads(c, uploads, info.body, draft.errors);
   ApplyBody(c, info.body, /*creating=*/true, ctx.superuser(), draft);
+  KeepKnownFiles(c, nullptr, staged, draft.values, draft.errors);
   if (!draft.errors.empty()) throw ValidationError(FailureMessage(OpKind::kCreate), std::move(draft.errors));
+  DropUnused(staged, draft.values);
   const std::string now = schema::NowDateTime();
   for (const Field& f : c.fields) {
     if (f.type == FieldType::kAutodate && f.BoolOption("onCreate")) draft.values[f.name] = now;
@@ -839,7 +917,10 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
   }
   WriteOp op{OpKind::kCreate, ctx, info, std::string(draft.values["id"].as_string()), {}};
   const Condition rule = RuleCondition(ctx, c.create_rule, info);
+  co_await WriteUploads(fs, c, op.id, staged);
+  for (const auto& file : staged) op.files->written.push_back(FileKey(c.id, op.id, file.name));
   op.apply = [ctx, id = op.id, values = std::move(draft.values), params = std::move(params), rule, written = op.written,
+              staged = std::move(staged), effects = op.files,
               sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", Quote(c.name), cols, marks)](
                  store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
@@ -853,20 +934,29 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info) {
     auto allowed = RuleAllows(tx, c, id, rule);
     if (!allowed) return allowed.error();
     if (!*allowed) return util::Status::NotFound("refused by the create rule");
-    return ReadWritten(tx, c, "rowid = last_insert_rowid()", {}, *written);
+    if (auto st = ReadWritten(tx, c, "rowid = last_insert_rowid()", {}, *written); !st.ok()) return st;
+    effects->obsolete.clear();
+    return SyncFileRows(tx, c, id, staged, nullptr, values, effects->obsolete);
   };
   co_return op;
 }
 
-net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string id) {
+net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string id, files::FileStore& fs,
+                                      const std::vector<http::UploadedFile>& uploads) {
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.update_rule);
+  boost::json::object upload_errors;
+  auto staged = StageUploads(c, uploads, info.body, upload_errors);
+  if (!upload_errors.empty()) throw ValidationError(FailureMessage(OpKind::kUpdate), std::move(upload_errors));
   std::string hashed;
   const std::string password = NewPassword(info.body);
   if (!password.empty() && c.FindField("password")) hashed = co_await HashOffThread(password);
   WriteOp op{OpKind::kUpdate, ctx, info, id, {}};
-  op.apply = [ctx, info, id, hashed, written = op.written](store::Tx& tx, boost::json::object& errors) -> util::Status {
+  co_await WriteUploads(fs, c, id, staged);
+  for (const auto& file : staged) op.files->written.push_back(FileKey(c.id, id, file.name));
+  op.apply = [ctx, info, id, hashed, written = op.written, staged = std::move(staged), effects = op.files](
+                 store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
     auto current = CurrentValues(tx, c, id);
     if (!current) return current.error();
@@ -880,6 +970,7 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
     Draft draft;
     draft.values = **current;
     ApplyBody(c, info.body, /*creating=*/false, ctx.superuser(), draft);
+    KeepKnownFiles(c, &**current, staged, draft.values, draft.errors);
     if (!draft.errors.empty()) {
       errors = std::move(draft.errors);
       return util::Status::InvalidArgument("invalid data");
@@ -906,6 +997,16 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
       params.push_back(schema::ToSqlValue(f, it->value()));
       if (!secret) changed[f.name] = it->value();
     }
+    // Uploads the final values do not use are removed with the files they replace.
+    std::vector<StagedFile> used = staged;
+    DropUnused(used, draft.values);
+    effects->obsolete.clear();
+    for (const auto& file : staged) {
+      if (std::none_of(used.begin(), used.end(), [&](const StagedFile& u) { return u.name == file.name; })) {
+        effects->obsolete.push_back(FileKey(c.id, id, file.name));
+      }
+    }
+    if (auto st = SyncFileRows(tx, c, id, used, &**current, draft.values, effects->obsolete); !st.ok()) return st;
     if (sets.empty()) return util::Status::Ok();
     if (auto st = CheckRelations(tx, *ctx.snapshot, c, changed, errors); !st.ok()) return st;
     if (!errors.empty()) return util::Status::InvalidArgument("invalid relations");
@@ -925,14 +1026,15 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.delete_rule);
   WriteOp op{OpKind::kDelete, ctx, info, id, {}};
-  op.apply = [ctx, info, id](store::Tx& tx, boost::json::object&) -> util::Status {
+  op.apply = [ctx, info, id, effects = op.files](store::Tx& tx, boost::json::object&) -> util::Status {
     const Collection& c = *ctx.collection;
     auto allowed = RuleAllows(tx, c, id, RuleCondition(ctx, c.delete_rule, info));
     if (!allowed) return allowed.error();
     auto exists = tx.Query(fmt::format("SELECT 1 FROM {} WHERE `id` = ?", Quote(c.name)), {id});
     if (!exists) return exists.error();
     if (!*allowed || exists->rows.empty()) return util::Status::NotFound("no such record");
-    return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0);
+    effects->folders.clear();
+    return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0, effects->folders);
   };
   return op;
 }
@@ -944,7 +1046,7 @@ struct BatchOutcome {
 };
 
 // Applies `ops` in order in one transaction: all of them, or none.
-net::awaitable<BatchOutcome> ApplyAll(store::Store& store, std::vector<WriteOp>& ops) {
+net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs, std::vector<WriteOp>& ops) {
   auto outcome = std::make_shared<BatchOutcome>();
   outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
     store.Write(
@@ -959,6 +1061,14 @@ net::awaitable<BatchOutcome> ApplyAll(store::Store& store, std::vector<WriteOp>&
         },
         std::move(done));
   });
+  // Files follow the transaction's outcome, only once it is known.
+  for (auto& op : ops) {
+    if (outcome->status.ok()) {
+      RemoveLater(fs, std::move(op.files->obsolete), std::move(op.files->folders));
+    } else {
+      RemoveLater(fs, std::move(op.files->written));
+    }
+  }
   co_return std::move(*outcome);
 }
 
@@ -1191,8 +1301,20 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 
 }  // namespace
 
+bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
+                   const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
+                   store::Store& store) {
+  Context ctx;
+  ctx.snapshot = std::move(snapshot);
+  ctx.collection = &c;
+  ctx.auth = std::move(auth);
+  if (!c.view_rule && !ctx.superuser()) return false;
+  const RequestInfo info = MakeRequestInfo(req, ctx);
+  return FetchOne(store, c, id, RuleCondition(ctx, c.view_rule, info)).has_value();
+}
+
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache, RateLimits* limits) {
+                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits) {
   // A read endpoint: its kept answer when there is one still current, else built by `build`
   // (ListRecords or ViewRecord) and kept. `kind` tells the two apart in the cache key.
   auto cached_read = [&](char kind, std::optional<std::string> schema::Collection::*rule_of,
@@ -1215,10 +1337,10 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
              cached_read('V', &schema::Collection::view_rule, &ViewRecord), {.tags = "view"});
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.
-  auto run_one = [&store](WriteOp op) -> net::awaitable<http::Response> {
+  auto run_one = [&store, &files](WriteOp op) -> net::awaitable<http::Response> {
     std::vector<WriteOp> ops;
     ops.push_back(std::move(op));
-    auto outcome = co_await ApplyAll(store, ops);
+    auto outcome = co_await ApplyAll(store, files, ops);
     if (!outcome.status.ok()) throw OpError(ops[0].kind, outcome.status, std::move(outcome.errors));
     if (ops[0].kind == OpKind::kDelete) co_return http::Response{204, "", "", {}};
     const WriteOp& done = ops[0];
@@ -1231,23 +1353,30 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
     return MakeRequestInfo(req, ctx);
   };
 
+  // Room for the collection's files: a larger upload is refused (413) before its body is read.
+  auto upload_limit = [&catalog](const http::Request& req) -> std::size_t {
+    const auto snapshot = catalog.Current();
+    const Collection* c = snapshot->Find(req.Param("collection"));
+    return c ? UploadBodyLimit(*c) : http::kDefaultBodyLimit;
+  };
+
   router.Add(http::Verb::kPost, "/api/collections/{collection}/records",
              [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequestInfo info = body_info(req, ctx);
-               WriteOp op = co_await PrepareCreate(ctx, std::move(info));
+               WriteOp op = co_await PrepareCreate(ctx, std::move(info), files, req.files());
                co_return co_await run_one(std::move(op));
              },
-             {.body_limit = http::kDefaultBodyLimit, .json_body = true, .tags = "create"});
+             {.json_body = true, .files = true, .body_limit_of = upload_limit, .tags = "create"});
 
   router.Add(http::Verb::kPatch, "/api/collections/{collection}/records/{id}",
              [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequestInfo info = body_info(req, ctx);
-               WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"));
+               WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"), files, req.files());
                co_return co_await run_one(std::move(op));
              },
-             {.body_limit = http::kDefaultBodyLimit, .json_body = true, .tags = "update"});
+             {.json_body = true, .files = true, .body_limit_of = upload_limit, .tags = "update"});
 
   router.Add(http::Verb::kDelete, "/api/collections/{collection}/records/{id}",
              [&, run_one](http::Request& req) -> net::awaitable<http::Response> {
@@ -1339,7 +1468,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               limits->CheckAction(req, *ctx.collection, action);
             }
             if (method == "POST" && id.empty()) {
-              ops.push_back(co_await PrepareCreate(ctx, std::move(info)));
+              ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, {}));
             } else if (method == "PUT" && id.empty()) {
               // Upsert: update when the body's id exists, create otherwise.
               auto body_id = info.body.find("id");
@@ -1347,12 +1476,12 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               if (body_id != info.body.end() && body_id->value().is_string())
                 existing = std::string(body_id->value().as_string());
               if (!existing.empty() && FetchOne(store, *ctx.collection, existing, Condition{"1", {}})) {
-                ops.push_back(co_await PrepareUpdate(ctx, std::move(info), existing));
+                ops.push_back(co_await PrepareUpdate(ctx, std::move(info), existing, files, {}));
               } else {
-                ops.push_back(co_await PrepareCreate(ctx, std::move(info)));
+                ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, {}));
               }
             } else if (method == "PATCH" && !id.empty()) {
-              ops.push_back(co_await PrepareUpdate(ctx, std::move(info), id));
+              ops.push_back(co_await PrepareUpdate(ctx, std::move(info), id, files, {}));
             } else if (method == "DELETE" && !id.empty()) {
               ops.push_back(PrepareDelete(ctx, std::move(info), id));
             } else {
@@ -1362,7 +1491,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
             throw fail(i, e);
           }
         }
-        auto outcome = co_await ApplyAll(store, ops);
+        auto outcome = co_await ApplyAll(store, files, ops);
         if (!outcome.status.ok()) {
           throw fail(outcome.failed, OpError(ops[outcome.failed].kind, outcome.status, std::move(outcome.errors)));
         }

@@ -2,9 +2,16 @@
 // under the collection's API rules.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "api/auth.hpp"
+
 namespace strata::http {
+class Request;
 class Router;
-}
+}  // namespace strata::http
 namespace strata::store {
 class Store;
 }
@@ -17,15 +24,24 @@ class TokenService;
 namespace strata::cache {
 class ResponseCache;
 }
+namespace strata::files {
+class FileStore;
+}
 
 namespace strata::api {
 
 class RateLimits;
 
+// Whether the requester `auth` (nullopt: a guest) may view record `id` of `c` under its view rule
+// (superusers always may); `req` gives the rule its @request values.
+bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
+                   const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth, store::Store& store);
+
 // Registers /api/collections/{collection}/records[/{id}]. List and view answers are kept in
-// `cache` until a commit changes what they were built from. The arguments must outlive the router.
+// `cache` until a commit changes what they were built from. Uploaded files go to `files`, described
+// in the `_files` table (which must exist: CreateFilesTable). The arguments must outlive the router.
 // The requests of a batch are counted by `limits` (when given) under their actions' rules.
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache, RateLimits* limits = nullptr);
+                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits = nullptr);
 
 }  // namespace strata::api

@@ -34,6 +34,8 @@ class FileReader {
   virtual const FileInfo& info() const = 0;
   // Reads up to out.size() bytes at `offset`; returns how many were read (0 at the end).
   virtual util::Result<std::size_t> ReadAt(uint64_t offset, std::span<char> out) = 0;
+  // The open file descriptor when the file is on local disk (for sendfile), or -1.
+  virtual int native_handle() const { return -1; }
 };
 
 // A file being written. Append the bytes in order, then Commit to make it appear under its key;
@@ -61,6 +63,12 @@ class FileStore {
   virtual util::Status Delete(std::string_view key) = 0;
   // Removes every file whose key starts with `prefix` + "/" (a record's files).
   virtual util::Status DeleteAll(std::string_view prefix) = 0;
+  // Where `key` is on local disk, when the store keeps files there (for libvips, which reads
+  // files by path); nullopt for remote stores, whose callers copy the file to a local one.
+  virtual std::optional<std::filesystem::path> LocalPath(std::string_view key) {
+    (void)key;
+    return std::nullopt;
+  }
   // A URL a client can fetch `key` from directly for `ttl`, when the store can give one (S3);
   // nullopt when files are served through the API (local disk).
   virtual std::optional<std::string> PresignedUrl(std::string_view key, std::chrono::seconds ttl) {

@@ -48,6 +48,7 @@ class LocalReader final : public FileReader {
   LocalReader(int fd, FileInfo info) : fd_(fd), info_(info) {}
   ~LocalReader() override { ::close(fd_); }
   const FileInfo& info() const override { return info_; }
+  int native_handle() const override { return fd_; }
   util::Result<std::size_t> ReadAt(uint64_t offset, std::span<char> out) override {
     for (;;) {
       const ssize_t n = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
@@ -151,6 +152,11 @@ class LocalFileStore final : public FileStore {
     const fs::path path = root_ / fs::path(std::string(key));
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path);
     return util::Status::Ok();
+  }
+
+  std::optional<fs::path> LocalPath(std::string_view key) override {
+    if (!ValidKey(key)) return std::nullopt;
+    return root_ / fs::path(std::string(key));
   }
 
   util::Status DeleteAll(std::string_view prefix) override {

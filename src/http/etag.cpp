@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <ctime>
+
 #include "util/text.hpp"
 
 namespace strata::http {
@@ -49,6 +51,24 @@ std::string IdentityETag(std::string_view etag) {
   std::string out(etag);
   if (etag.ends_with("-gzip\"")) out.erase(out.size() - 1 - kGzipSuffix.size(), kGzipSuffix.size());
   return out;
+}
+
+std::string FormatHttpDate(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+std::optional<int64_t> ParseHttpDate(std::string_view text) {
+  if (text.size() != 29) return std::nullopt;
+  const std::string copy(text);
+  std::tm tm{};
+  const char* end = strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 }  // namespace strata::http

@@ -1,7 +1,9 @@
-// Entity tags for conditional GETs: a strong tag from the bytes of a response body, and the
-// If-None-Match comparison of RFC 9110 §13.1.2.
+// Validators for conditional GETs: a strong entity tag from the bytes of a response body, the
+// If-None-Match comparison of RFC 9110 §13.1.2, and HTTP dates for Last-Modified.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +23,10 @@ bool IfNoneMatch(std::string_view header, std::string_view etag);
 std::string GzipETag(std::string_view etag);
 // The identity representation's tag of a tag that may carry the gzip mark.
 std::string IdentityETag(std::string_view etag);
+
+// An HTTP-date (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") of unix seconds.
+std::string FormatHttpDate(int64_t unix_seconds);
+// Unix seconds of an IMF-fixdate; nullopt for anything else.
+std::optional<int64_t> ParseHttpDate(std::string_view text);
 
 }  // namespace strata::http

@@ -121,20 +121,26 @@ std::expected<std::vector<Part>, ApiError> SplitMultipart(std::string_view conte
   }
 }
 
-std::expected<boost::json::value, ApiError> ParseMultipart(std::string_view content_type, std::string_view body) {
+std::expected<SubmittedBody, ApiError> ParseMultipart(std::string_view content_type, std::string_view body,
+                                                      bool accept_files) {
   auto parts = SplitMultipart(content_type, body);
   if (!parts) return std::unexpected(parts.error());
-  boost::json::object out;
-  for (const auto& part : *parts) {
-    if (part.filename) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
+  SubmittedBody out;
+  boost::json::object& data = out.data.emplace_object();
+  for (auto& part : *parts) {
+    if (part.filename) {
+      if (!accept_files) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
+      out.files.push_back({std::move(*part.name), std::move(*part.filename), part.content});
+      continue;
+    }
     if (*part.name == "@jsonPayload") {
       auto parsed = ParseJsonBody(part.content);
       if (!parsed) return std::unexpected(parsed.error());
       if (!parsed->is_object()) return std::unexpected(BadForm("@jsonPayload must be a JSON object"));
-      for (auto& [k, v] : parsed->as_object()) out[k] = v;
+      for (auto& [k, v] : parsed->as_object()) data[k] = v;
       continue;
     }
-    AddValue(out, *part.name, boost::json::value(std::string(part.content)));
+    AddValue(data, *part.name, boost::json::value(std::string(part.content)));
   }
   return out;
 }
@@ -157,23 +163,34 @@ std::string FormDecode(std::string_view s) {
 
 }  // namespace
 
-std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
+std::expected<SubmittedBody, ApiError> ParseSubmittedBody(std::string_view content_type, std::string_view body,
+                                                          bool accept_files) {
   const std::string type = util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';'))));
-  if (type == "multipart/form-data") return ParseMultipart(content_type, body);
+  if (type == "multipart/form-data") return ParseMultipart(content_type, body, accept_files);
+  SubmittedBody out;
   if (type == "application/x-www-form-urlencoded") {
-    boost::json::object out;
+    boost::json::object& data = out.data.emplace_object();
     while (!body.empty()) {
       const auto amp = body.find('&');
       const std::string_view pair = body.substr(0, amp);
       body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
       if (pair.empty()) continue;
       const auto eq = pair.find('=');
-      AddValue(out, FormDecode(pair.substr(0, eq)),
+      AddValue(data, FormDecode(pair.substr(0, eq)),
                boost::json::value(eq == std::string_view::npos ? std::string() : FormDecode(pair.substr(eq + 1))));
     }
     return out;
   }
-  return ParseJsonBody(body);
+  auto parsed = ParseJsonBody(body);
+  if (!parsed) return std::unexpected(parsed.error());
+  out.data = std::move(*parsed);
+  return out;
+}
+
+std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
+  auto parsed = ParseSubmittedBody(content_type, body, /*accept_files=*/false);
+  if (!parsed) return std::unexpected(parsed.error());
+  return std::move(parsed->data);
 }
 
 bool HasFileParts(std::string_view content_type, std::string_view body) {

@@ -6,17 +6,18 @@
 
 namespace strata::http {
 
-inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;           // larger → 431
-inline constexpr std::size_t kDefaultBodyLimit = 1024 * 1024;       // per route; larger → 413
-inline constexpr std::size_t kDefaultMaxConnections = 10000;        // more → 503 and close
-inline constexpr std::size_t kCompressMinBytes = 1024;              // smaller bodies are sent as they are
-inline constexpr std::size_t kReadChunkBytes = 16 * 1024;           // one socket read
-inline constexpr std::size_t kLingerDrainBytes = 256 * 1024;        // read and dropped before closing on an error
+inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;        // larger → 431
+inline constexpr std::size_t kDefaultBodyLimit = 1024 * 1024;    // per route; larger → 413
+inline constexpr std::size_t kDefaultMaxConnections = 10000;     // more → 503 and close
+inline constexpr std::size_t kCompressMinBytes = 1024;           // smaller bodies are sent as they are
+inline constexpr std::size_t kReadChunkBytes = 16 * 1024;        // one socket read
+inline constexpr std::size_t kSendFileChunkBytes = 1024 * 1024;  // one sendfile call of a file body
+inline constexpr std::size_t kLingerDrainBytes = 256 * 1024;     // read and dropped before closing on an error
 inline constexpr auto kHeaderReadTimeout = std::chrono::seconds(10);
-inline constexpr auto kIdleTimeout = std::chrono::seconds(60);      // keep-alive, between requests
+inline constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive, between requests
 inline constexpr auto kBodyReadTimeout = std::chrono::seconds(30);
 inline constexpr auto kWriteTimeout = std::chrono::seconds(30);
 inline constexpr auto kLingerTimeout = std::chrono::seconds(1);
-inline constexpr auto kShutdownGrace = std::chrono::seconds(10);    // in-flight requests on SIGTERM
+inline constexpr auto kShutdownGrace = std::chrono::seconds(10);  // in-flight requests on SIGTERM
 
 }  // namespace strata::http

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "http/json_body.hpp"
+
 namespace strata::http {
 
 enum class Verb : uint8_t { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
@@ -54,10 +56,13 @@ class Request {
 
   // The parsed body of routes that declare a JSON body (RouteOptions::json_body).
   const boost::json::value& json() const { return json_; }
+  // The file parts of a multipart body, on routes that accept files (RouteOptions::files).
+  const std::vector<UploadedFile>& files() const { return files_; }
 
   // Set by the server while routing.
   void set_params(PathParams params) { params_ = std::move(params); }
   void set_json(boost::json::value v) { json_ = std::move(v); }
+  void set_files(std::vector<UploadedFile> files) { files_ = std::move(files); }
 
  private:
   const detail::RawRequest& raw_;
@@ -68,6 +73,7 @@ class Request {
   std::string_view remote_;
   PathParams params_;
   boost::json::value json_;
+  std::vector<UploadedFile> files_;
 };
 
 // Percent-decodes a path segment; a segment with invalid escapes is returned as it is.

@@ -14,6 +14,15 @@ namespace strata::http {
 
 inline constexpr std::string_view kJsonContentType = "application/json";
 
+// A body sent from an open file: `length` bytes from `offset`, written by the kernel from the page
+// cache (sendfile), never read into memory. `owner` keeps `fd` open until the body is sent.
+struct FileBody {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::shared_ptr<void> owner;
+};
+
 struct Response {
   int status = 200;
   std::string content_type{kJsonContentType};
@@ -22,6 +31,8 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the body, shared with its owner (a cache) rather than copied; `body` is then unused.
   std::shared_ptr<const std::string> shared_body = nullptr;
+  // When set, the body comes from a file; `body` and `shared_body` are then unused.
+  std::shared_ptr<FileBody> file = nullptr;
 
   std::string_view content() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
 

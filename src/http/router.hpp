@@ -23,6 +23,10 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 struct RouteOptions {
   std::size_t body_limit = kDefaultBodyLimit;
   bool json_body = false;  // parse the body as JSON before the handler runs; malformed → 400
+  bool files = false;      // with json_body: multipart file parts go to Request::files()
+  // When set, the body limit of each request in place of body_limit, from its path parameters
+  // (the record routes: the sizes of the collection's file fields).
+  std::function<std::size_t(const Request&)> body_limit_of = nullptr;
   // The action names rate limit rules know the route by, comma-separated ("create",
   // "authWithPassword,auth"); with a {collection} parameter they become "name:action" and
   // "*:action" labels.

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -283,6 +285,43 @@ net::awaitable<boost::system::error_code> WriteResponse(Connection& conn, std::s
   co_return ec;
 }
 
+// Writes a serialized head that a file body follows (MSG_MORE: the kernel sends them together).
+net::awaitable<boost::system::error_code> WriteHeadMore(Connection& conn, std::string_view head) {
+  conn.ExpiresAfter(kWriteTimeout);
+  while (!head.empty()) {
+    auto [ec, n] = co_await conn.socket.async_send(net::buffer(head.data(), head.size()), MSG_MORE, kTuple);
+    if (ec) co_return ec;
+    head.remove_prefix(n);
+  }
+  co_return boost::system::error_code{};
+}
+
+// Sends a file body with sendfile(2), waiting for the socket to drain whenever it is full. Each
+// chunk sent moves the write deadline.
+net::awaitable<boost::system::error_code> SendFile(Connection& conn, const FileBody& file) {
+  boost::system::error_code ec;
+  conn.socket.native_non_blocking(true, ec);
+  if (ec) co_return ec;
+  off_t offset = static_cast<off_t>(file.offset);
+  uint64_t left = file.length;
+  while (left > 0) {
+    conn.ExpiresAfter(kWriteTimeout);
+    const ssize_t n = ::sendfile(conn.socket.native_handle(), file.fd, &offset,
+                                 static_cast<std::size_t>(std::min<uint64_t>(left, kSendFileChunkBytes)));
+    if (n > 0) {
+      left -= static_cast<uint64_t>(n);
+    } else if (n == 0) {
+      co_return net::error::eof;  // the file is shorter than it was when the response began
+    } else if (errno == EAGAIN) {
+      auto [wec] = co_await conn.socket.async_wait(tcp::socket::wait_write, kTuple);
+      if (wec) co_return wec;
+    } else if (errno != EINTR) {
+      co_return boost::system::error_code(errno, boost::system::system_category());
+    }
+  }
+  co_return boost::system::error_code{};
+}
+
 // Half-closes the connection and drains what the client still sends for a moment, so that the
 // response written just before is not destroyed by a reset when unread input remains.
 net::awaitable<void> LingeringClose(Connection& conn) {
@@ -374,7 +413,13 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   std::optional<Response> res;
   // The body, within the route's limit. A declared length over it is refused before reading.
   if (!parser.is_done()) {
-    const std::size_t limit = route ? route->options.body_limit : kDefaultBodyLimit;
+    std::size_t limit = route ? route->options.body_limit : kDefaultBodyLimit;
+    if (route && route->options.body_limit_of) {
+      const detail::RawRequest raw{msg};
+      Request probe(raw, verb, path, query, request_id, remote);
+      probe.set_params(match.params);
+      limit = route->options.body_limit_of(probe);
+    }
     const auto declared = parser.content_length();
     if (declared && *declared > limit) {
       res = Response::Json(413, ErrorJson(413, "Request entity too large."));
@@ -429,10 +474,11 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       }
       if (!res && route->options.json_body) {
         auto ct = msg.find(bhttp::field::content_type);
-        auto parsed =
-            ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
+        auto parsed = ParseSubmittedBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()),
+                                         msg.body(), route->options.files);
         if (parsed) {
-          req.set_json(std::move(*parsed));
+          req.set_json(std::move(parsed->data));
+          req.set_files(std::move(parsed->files));
         } else {
           res = parsed.error().ToResponse();
         }
@@ -535,8 +581,15 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   }
   const bool keep = !linger && !w.stopping && msg.keep_alive();
   const std::string_view body = res->content();
-  SerializeHead(head, res->status, headers, body.size(), keep, msg.version() == 10);
   const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;
+  if (res->file) {
+    SerializeHead(head, res->status, headers, res->file->length, keep, msg.version() == 10);
+    auto wec = co_await WriteHeadMore(conn, head);
+    if (!wec && send_body) wec = co_await SendFile(conn, *res->file);
+    Record(w, route, msg.method_string(), verb, res->status, res->file->length, request_id, path, remote, start);
+    co_return !wec && keep;
+  }
+  SerializeHead(head, res->status, headers, body.size(), keep, msg.version() == 10);
   const auto wec = co_await WriteResponse(conn, head, send_body ? body : std::string_view{});
   Record(w, route, msg.method_string(), verb, res->status, body.size(), request_id, path, remote, start);
   co_return !wec && keep;
