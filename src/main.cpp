@@ -193,6 +193,18 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits);
+  // Uploads are spooled next to the storage (so that storing them is a rename); what a crash left
+  // there is removed.
+  options.spool_dir = std::filesystem::path(flags.dir) / "uploads";
+  {
+    std::error_code ec;
+    std::filesystem::remove_all(options.spool_dir, ec);
+    std::filesystem::create_directories(options.spool_dir, ec);
+    if (ec) {
+      spdlog::critical("cannot create {}: {}", options.spool_dir.string(), ec.message());
+      return 1;
+    }
+  }
   api::AddFileRoutes(router, **store, **catalog, **tokens, **file_store);
   metrics.AddCallbackGauge("strata_response_cache_entries", "Answers kept by the response cache.",
                            [&response_cache] { return static_cast<double>(response_cache.stats().entries); });

@@ -172,7 +172,9 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
   // Uploads: requests that carry files, under their own rule (beyond PocketBase).
   std::vector<std::string> upload_labels;
   if (!collection_name.empty() && write) {
-    if (auto ct = req.Header("Content-Type"); ct && http::HasFileParts(*ct, req.body())) {
+    // Streamed uploads arrive as files; other bodies are looked at for file parts.
+    auto ct = req.Header("Content-Type");
+    if (!req.files().empty() || (ct && http::HasFileParts(*ct, req.body()))) {
       upload_labels = {collection_name + ":upload", "*:upload"};
     }
   }

@@ -107,6 +107,23 @@ std::size_t UploadBodyLimit(const Collection& c) {
   return static_cast<std::size_t>(std::min<uint64_t>(limit, std::numeric_limits<std::size_t>::max() / 2));
 }
 
+http::MultipartLimits UploadPartLimits(const Collection& c) {
+  http::MultipartLimits limits;
+  std::vector<std::pair<std::string, uint64_t>> sizes;
+  for (const Field& f : c.fields) {
+    if (f.type == FieldType::kFile) sizes.emplace_back(f.name, static_cast<uint64_t>(MaxSize(f)));
+  }
+  limits.file_limit = [sizes = std::move(sizes)](std::string_view key) -> uint64_t {
+    if (key.starts_with('+')) key.remove_prefix(1);
+    if (key.ends_with('+')) key.remove_suffix(1);
+    for (const auto& [name, size] : sizes) {
+      if (name == key) return size;
+    }
+    return http::kDefaultBodyLimit;  // not a file field: refused once read, with the field's error
+  };
+  return limits;
+}
+
 std::string StoredFileName(std::string_view original, std::string_view mime_type) {
   std::string_view base = original;
   // Browsers on some systems send the whole path.
@@ -166,13 +183,17 @@ std::vector<StagedFile> StageUploads(const Collection& c, const std::vector<http
       continue;
     }
     if (errors.contains(f->name)) continue;
-    if (static_cast<int64_t>(upload.content.size()) > MaxSize(*f)) {
+    if (!upload.spooled) {
+      errors[f->name] = FileError("validation_invalid_file", "The upload was not received.");
+      continue;
+    }
+    if (upload.size > static_cast<uint64_t>(MaxSize(*f))) {
       errors[f->name] = FileError("validation_file_size_limit",
                                   fmt::format("Failed to upload {:?} - the maximum allowed file size is {} bytes.",
                                               upload.filename, MaxSize(*f)));
       continue;
     }
-    std::string type = files::DetectMimeType(upload.content.substr(0, files::kMimeSniffBytes));
+    std::string type = files::DetectMimeType(upload.head);
     const auto allowed = f->StringListOption("mimeTypes");
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), type) == allowed.end()) {
       errors[f->name] =
@@ -180,7 +201,7 @@ std::vector<StagedFile> StageUploads(const Collection& c, const std::vector<http
                     fmt::format("{:?} mime type must be one of: {}.", upload.filename, fmt::join(allowed, ", ")));
       continue;
     }
-    StagedFile file{f->name, StoredFileName(upload.filename, type), std::move(type), upload.content};
+    StagedFile file{f->name, StoredFileName(upload.filename, type), std::move(type), upload.size, upload.spooled};
     // Next to the names sent as text under the same key.
     auto [it, added] = body.emplace(key, boost::json::array());
     if (!it->value().is_array()) {
@@ -230,7 +251,7 @@ net::awaitable<void> WriteUploads(files::FileStore& store, const Collection& c, 
         };
         for (auto& file : staged) {
           if (IsMeasuredImage(file.type)) {
-            auto size = files::ProbeImageBytes(file.content);
+            auto size = files::ProbeImage(file.spooled->path());
             if (!size) {
               undo();
               co_return http::ApiError{
@@ -243,13 +264,10 @@ net::awaitable<void> WriteUploads(files::FileStore& store, const Collection& c, 
             file.width = size->width;
             file.height = size->height;
             // A damaged image is kept as the file it is, without a BlurHash.
-            if (auto hash = files::ImageBlurHashBytes(file.content)) file.blurhash = std::move(*hash);
+            if (auto hash = files::ImageBlurHash(file.spooled->path())) file.blurhash = std::move(*hash);
           }
           const std::string key = FileKey(collection_id, record_id, file.name);
-          auto writer = store.Create(key);
-          util::Status st = writer ? (*writer)->Append(file.content) : writer.error();
-          if (st.ok()) st = (*writer)->Commit();
-          if (!st.ok()) {
+          if (auto st = store.Adopt(key, file.spooled->path()); !st.ok()) {
             undo();
             co_return http::ApiError::Internal(fmt::format("storing {}: {}", key, st.ToString()));
           }
@@ -269,7 +287,7 @@ util::Status SyncFileRows(store::Tx& tx, const Collection& c, std::string_view r
     auto r = tx.Exec(
         "INSERT INTO `_files` (`collectionId`, `recordId`, `field`, `name`, `size`, `type`, `width`, `height`, "
         "`blurhash`, `created`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {c.id, std::string(record_id), file.field, file.name, static_cast<int64_t>(file.content.size()), file.type,
+        {c.id, std::string(record_id), file.field, file.name, static_cast<int64_t>(file.size), file.type,
          static_cast<int64_t>(file.width), static_cast<int64_t>(file.height), file.blurhash, now});
     if (!r) return r.error();
   }

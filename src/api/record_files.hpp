@@ -8,12 +8,13 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include "http/json_body.hpp"
+#include "http/multipart.hpp"
 #include "schema/collection.hpp"
 #include "store/store.hpp"
 #include "util/status.hpp"
@@ -35,6 +36,8 @@ util::Status CreateFilesTable(store::Store& store);
 // The body limit of a record create or update in `c`: every file field at its maxSize times its
 // maxSelect, plus the default limit for the other data.
 std::size_t UploadBodyLimit(const schema::Collection& c);
+// The limits of each part of such a body: a file field's maxSize for its files.
+http::MultipartLimits UploadPartLimits(const schema::Collection& c);
 
 // The stored name of an upload, as PocketBase makes it: the client's name in snake case (at most
 // 100 characters), "_", 10 random [a-z0-9] and the extension (only letters and digits; from the
@@ -53,7 +56,8 @@ struct StagedFile {
   std::string field;
   std::string name;  // as stored
   std::string type;  // from the content's magic bytes
-  std::string_view content;
+  uint64_t size = 0;
+  std::shared_ptr<const http::SpooledFile> spooled;
   int width = 0, height = 0;  // images
   std::string blurhash;       // images
 };
@@ -71,7 +75,7 @@ std::vector<std::string> FileNames(const boost::json::value& value);
 // Keeps only the staged files that `values` (a record's final field values) reference.
 void DropUnused(std::vector<StagedFile>& staged, const boost::json::object& values);
 
-// Measures the staged images (pixel limit, BlurHash) and writes every staged file to `store`
+// Measures the staged images (pixel limit, BlurHash) and moves every staged file into `store`
 // under the record's folder, off the I/O thread. Throws a 400 ApiError with the field's error when
 // an image is over the pixel limit; on any failure nothing it wrote is left behind.
 boost::asio::awaitable<void> WriteUploads(files::FileStore& store, const schema::Collection& c, std::string record_id,

@@ -1359,6 +1359,11 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
     const Collection* c = snapshot->Find(req.Param("collection"));
     return c ? UploadBodyLimit(*c) : http::kDefaultBodyLimit;
   };
+  auto part_limits = [&catalog](const http::Request& req) -> http::MultipartLimits {
+    const auto snapshot = catalog.Current();
+    const Collection* c = snapshot->Find(req.Param("collection"));
+    return c ? UploadPartLimits(*c) : http::MultipartLimits{};
+  };
 
   router.Add(http::Verb::kPost, "/api/collections/{collection}/records",
              [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
@@ -1367,7 +1372,11 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                WriteOp op = co_await PrepareCreate(ctx, std::move(info), files, req.files());
                co_return co_await run_one(std::move(op));
              },
-             {.json_body = true, .files = true, .body_limit_of = upload_limit, .tags = "create"});
+             {.json_body = true,
+              .files = true,
+              .upload_limits = part_limits,
+              .body_limit_of = upload_limit,
+              .tags = "create"});
 
   router.Add(http::Verb::kPatch, "/api/collections/{collection}/records/{id}",
              [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
@@ -1376,7 +1385,11 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"), files, req.files());
                co_return co_await run_one(std::move(op));
              },
-             {.json_body = true, .files = true, .body_limit_of = upload_limit, .tags = "update"});
+             {.json_body = true,
+              .files = true,
+              .upload_limits = part_limits,
+              .body_limit_of = upload_limit,
+              .tags = "update"});
 
   router.Add(http::Verb::kDelete, "/api/collections/{collection}/records/{id}",
              [&, run_one](http::Request& req) -> net::awaitable<http::Response> {

@@ -55,6 +55,9 @@ class FileStore {
 
   // Starts writing `key`; an existing file under it is replaced at Commit.
   virtual util::Result<std::unique_ptr<FileWriter>> Create(std::string_view key) = 0;
+  // Stores the local file at `path` under `key`, as Create, Append and Commit would. The local
+  // store moves it into place when it can (`path` is then gone); others copy it.
+  virtual util::Status Adopt(std::string_view key, const std::filesystem::path& path);
   // Opens `key`; NotFound when there is none.
   virtual util::Result<std::unique_ptr<FileReader>> Open(std::string_view key) = 0;
   // NotFound when there is none.

@@ -124,6 +124,25 @@ class LocalFileStore final : public FileStore {
     return std::make_unique<LocalWriter>(fd, partial, root_ / fs::path(std::string(key)));
   }
 
+  util::Status Adopt(std::string_view key, const fs::path& path) override {
+    if (!ValidKey(key)) return util::Status::InvalidArgument("invalid file key");
+    const fs::path target = root_ / fs::path(std::string(key));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Errno("cannot open", path);
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) return Errno("cannot sync", path);
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec)
+      return util::Status::IoError(fmt::format("cannot create {}: {}", target.parent_path().string(), ec.message()));
+    if (::rename(path.c_str(), target.c_str()) != 0) {
+      if (errno == EXDEV) return FileStore::Adopt(key, path);  // another file system: copied
+      return Errno("cannot move into place", target);
+    }
+    return SyncDir(target.parent_path());
+  }
+
   util::Result<std::unique_ptr<FileReader>> Open(std::string_view key) override {
     if (!ValidKey(key)) return std::unexpected(util::Status::NotFound("invalid file key"));
     const fs::path path = root_ / fs::path(std::string(key));
@@ -172,6 +191,23 @@ class LocalFileStore final : public FileStore {
 };
 
 }  // namespace
+
+util::Status FileStore::Adopt(std::string_view key, const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Errno("cannot open", path);
+  LocalReader source(fd, {});
+  auto writer = Create(key);
+  if (!writer) return writer.error();
+  std::string chunk(1 << 20, '\0');
+  for (uint64_t offset = 0;;) {
+    auto n = source.ReadAt(offset, chunk);
+    if (!n) return n.error();
+    if (*n == 0) break;
+    if (auto st = (*writer)->Append(std::string_view(chunk.data(), *n)); !st.ok()) return st;
+    offset += *n;
+  }
+  return (*writer)->Commit();
+}
 
 bool ValidKey(std::string_view key) {
   if (key.empty() || key.size() > kMaxKeyLength) return false;

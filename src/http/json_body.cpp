@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "http/multipart.hpp"
 #include "util/text.hpp"
 
 namespace strata::http {
@@ -44,25 +45,11 @@ std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body)
 
 namespace {
 
-// The value of parameter `key` in a header value such as `form-data; name="x"; filename="y"`.
-std::optional<std::string> HeaderParam(std::string_view header, std::string_view key) {
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    auto semi = header.find(';', pos);
-    std::string_view item =
-        util::TrimSpaces(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
-    pos = semi == std::string_view::npos ? header.size() : semi + 1;
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos || util::Lower(util::TrimSpaces(item.substr(0, eq))) != key) continue;
-    std::string_view v = util::TrimSpaces(item.substr(eq + 1));
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    return std::string(v);
-  }
-  return std::nullopt;
-}
-
-ApiError BadForm(std::string_view why) {
-  return ApiError::BadRequest(fmt::format("Failed to load the submitted data: {}.", why));
+// The text parts of a multipart body held in memory; file parts are only noted.
+std::expected<MultipartParser::Result, ApiError> ParseMultipart(std::string_view boundary, std::string_view body) {
+  MultipartParser parser(std::string(boundary), {}, {});
+  if (auto e = parser.Feed(body)) return std::unexpected(*e);
+  return parser.Finish();
 }
 
 void AddValue(boost::json::object& out, const std::string& name, boost::json::value v) {
@@ -75,74 +62,6 @@ void AddValue(boost::json::object& out, const std::string& name, boost::json::va
     boost::json::array items{it->value(), std::move(v)};
     it->value() = std::move(items);
   }
-}
-
-// One part of a multipart/form-data body.
-struct Part {
-  std::optional<std::string> name, filename;
-  std::string_view content;
-};
-
-std::expected<std::vector<Part>, ApiError> SplitMultipart(std::string_view content_type, std::string_view body) {
-  auto boundary = HeaderParam(content_type, "boundary");
-  if (!boundary || boundary->empty() || boundary->size() > 200)
-    return std::unexpected(BadForm("missing multipart boundary"));
-  const std::string delimiter = "--" + *boundary;
-  std::vector<Part> parts;
-  std::size_t pos = body.find(delimiter);
-  if (pos == std::string_view::npos) return std::unexpected(BadForm("malformed multipart body"));
-  pos += delimiter.size();
-  for (;;) {
-    if (body.substr(pos, 2) == "--") return parts;  // the closing delimiter
-    if (body.substr(pos, 2) != "\r\n") return std::unexpected(BadForm("malformed multipart body"));
-    pos += 2;
-    const auto headers_end = body.find("\r\n\r\n", pos);
-    if (headers_end == std::string_view::npos) return std::unexpected(BadForm("malformed multipart part"));
-    std::string_view headers = body.substr(pos, headers_end - pos);
-    const auto content_start = headers_end + 4;
-    const auto next = body.find("\r\n" + delimiter, content_start);
-    if (next == std::string_view::npos) return std::unexpected(BadForm("truncated multipart body"));
-    Part part;
-    part.content = body.substr(content_start, next - content_start);
-    pos = next + 2 + delimiter.size();
-    while (!headers.empty()) {
-      const auto eol = headers.find("\r\n");
-      std::string_view line = headers.substr(0, eol);
-      headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
-      const auto colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      if (util::Lower(util::TrimSpaces(line.substr(0, colon))) == "content-disposition") {
-        part.name = HeaderParam(line.substr(colon + 1), "name");
-        part.filename = HeaderParam(line.substr(colon + 1), "filename");
-      }
-    }
-    if (!part.name) return std::unexpected(BadForm("a multipart part has no name"));
-    parts.push_back(std::move(part));
-  }
-}
-
-std::expected<SubmittedBody, ApiError> ParseMultipart(std::string_view content_type, std::string_view body,
-                                                      bool accept_files) {
-  auto parts = SplitMultipart(content_type, body);
-  if (!parts) return std::unexpected(parts.error());
-  SubmittedBody out;
-  boost::json::object& data = out.data.emplace_object();
-  for (auto& part : *parts) {
-    if (part.filename) {
-      if (!accept_files) return std::unexpected(BadForm("file uploads are not supported by this endpoint"));
-      out.files.push_back({std::move(*part.name), std::move(*part.filename), part.content});
-      continue;
-    }
-    if (*part.name == "@jsonPayload") {
-      auto parsed = ParseJsonBody(part.content);
-      if (!parsed) return std::unexpected(parsed.error());
-      if (!parsed->is_object()) return std::unexpected(BadForm("@jsonPayload must be a JSON object"));
-      for (auto& [k, v] : parsed->as_object()) data[k] = v;
-      continue;
-    }
-    AddValue(data, *part.name, boost::json::value(std::string(part.content)));
-  }
-  return out;
 }
 
 std::string FormDecode(std::string_view s) {
@@ -163,41 +82,42 @@ std::string FormDecode(std::string_view s) {
 
 }  // namespace
 
-std::expected<SubmittedBody, ApiError> ParseSubmittedBody(std::string_view content_type, std::string_view body,
-                                                          bool accept_files) {
+std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
   const std::string type = util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';'))));
-  if (type == "multipart/form-data") return ParseMultipart(content_type, body, accept_files);
-  SubmittedBody out;
+  if (type == "multipart/form-data") {
+    const auto boundary = MultipartBoundary(content_type);
+    if (!boundary) {
+      return std::unexpected(ApiError::BadRequest("Failed to load the submitted data: missing multipart boundary."));
+    }
+    auto parsed = ParseMultipart(*boundary, body);
+    if (!parsed) return std::unexpected(parsed.error());
+    if (!parsed->files.empty()) {
+      return std::unexpected(
+          ApiError::BadRequest("Failed to load the submitted data: file uploads are not supported by this endpoint."));
+    }
+    return boost::json::value(std::move(parsed->data));
+  }
   if (type == "application/x-www-form-urlencoded") {
-    boost::json::object& data = out.data.emplace_object();
+    boost::json::object out;
     while (!body.empty()) {
       const auto amp = body.find('&');
       const std::string_view pair = body.substr(0, amp);
       body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
       if (pair.empty()) continue;
       const auto eq = pair.find('=');
-      AddValue(data, FormDecode(pair.substr(0, eq)),
+      AddValue(out, FormDecode(pair.substr(0, eq)),
                boost::json::value(eq == std::string_view::npos ? std::string() : FormDecode(pair.substr(eq + 1))));
     }
     return out;
   }
-  auto parsed = ParseJsonBody(body);
-  if (!parsed) return std::unexpected(parsed.error());
-  out.data = std::move(*parsed);
-  return out;
-}
-
-std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body) {
-  auto parsed = ParseSubmittedBody(content_type, body, /*accept_files=*/false);
-  if (!parsed) return std::unexpected(parsed.error());
-  return std::move(parsed->data);
+  return ParseJsonBody(body);
 }
 
 bool HasFileParts(std::string_view content_type, std::string_view body) {
-  if (util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';')))) != "multipart/form-data")
-    return false;
-  auto parts = SplitMultipart(content_type, body);
-  return parts && std::any_of(parts->begin(), parts->end(), [](const Part& p) { return p.filename.has_value(); });
+  const auto boundary = MultipartBoundary(content_type);
+  if (!boundary) return false;
+  auto parsed = ParseMultipart(*boundary, body);
+  return parsed && !parsed->files.empty();
 }
 
 }  // namespace strata::http

@@ -12,12 +12,15 @@ inline constexpr std::size_t kDefaultMaxConnections = 10000;     // more → 503
 inline constexpr std::size_t kCompressMinBytes = 1024;           // smaller bodies are sent as they are
 inline constexpr std::size_t kReadChunkBytes = 16 * 1024;        // one socket read
 inline constexpr std::size_t kSendFileChunkBytes = 1024 * 1024;  // one sendfile call of a file body
-inline constexpr std::size_t kLingerDrainBytes = 256 * 1024;     // read and dropped before closing on an error
+// Read and dropped before closing on an error (an upload refused part-way): enough for the client
+// to finish sending and read the answer instead of a reset.
+inline constexpr std::size_t kLingerDrainBytes = 64 * 1024 * 1024;
 inline constexpr auto kHeaderReadTimeout = std::chrono::seconds(10);
 inline constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive, between requests
 inline constexpr auto kBodyReadTimeout = std::chrono::seconds(30);
 inline constexpr auto kWriteTimeout = std::chrono::seconds(30);
-inline constexpr auto kLingerTimeout = std::chrono::seconds(1);
+inline constexpr auto kLingerTimeout = std::chrono::seconds(1);      // of silence while draining
+inline constexpr auto kLingerTotal = std::chrono::seconds(5);        // of draining in all
 inline constexpr auto kShutdownGrace = std::chrono::seconds(10);  // in-flight requests on SIGTERM
 
 }  // namespace strata::http

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "http/json_body.hpp"
+#include "http/multipart.hpp"
 
 namespace strata::http {
 

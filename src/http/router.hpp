@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/limits.hpp"
+#include "http/multipart.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
 
@@ -23,7 +24,10 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 struct RouteOptions {
   std::size_t body_limit = kDefaultBodyLimit;
   bool json_body = false;  // parse the body as JSON before the handler runs; malformed → 400
-  bool files = false;      // with json_body: multipart file parts go to Request::files()
+  // With json_body: a multipart body is streamed, its file parts spooled to disk (within
+  // upload_limits) and handed to the handler as Request::files().
+  bool files = false;
+  std::function<MultipartLimits(const Request&)> upload_limits = nullptr;
   // When set, the body limit of each request in place of body_limit, from its path parameters
   // (the record routes: the sizes of the collection's file fields).
   std::function<std::size_t(const Request&)> body_limit_of = nullptr;

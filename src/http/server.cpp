@@ -39,6 +39,7 @@
 #include "http/cors.hpp"
 #include "http/etag.hpp"
 #include "http/json_body.hpp"
+#include "http/multipart.hpp"
 #include "http/raw_request.hpp"
 #include "obs/access_log.hpp"
 #include "obs/metrics.hpp"
@@ -327,10 +328,12 @@ net::awaitable<boost::system::error_code> SendFile(Connection& conn, const FileB
 net::awaitable<void> LingeringClose(Connection& conn) {
   boost::system::error_code ec;
   conn.socket.shutdown(tcp::socket::shutdown_send, ec);
-  conn.ExpiresAfter(kLingerTimeout);
-  char sink[8192];
+  // What is read is thrown away: one buffer per thread serves every draining connection.
+  thread_local std::array<char, 64 * 1024> sink;
+  const auto end = Clock::now() + kLingerTotal;
   std::size_t total = 0;
-  while (total < kLingerDrainBytes) {
+  while (total < kLingerDrainBytes && Clock::now() < end) {
+    conn.ExpiresAfter(std::min<Clock::duration>(kLingerTimeout, end - Clock::now()));
     auto [rec, n] = co_await conn.socket.async_read_some(net::buffer(sink), kTuple);
     if (rec) break;
     total += n;
@@ -411,6 +414,7 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   const Route* route = match.kind == Router::Match::Kind::kFound ? match.route : nullptr;
 
   std::optional<Response> res;
+  std::optional<MultipartParser::Result> streamed;  // an upload's parts, parsed as they came
   // The body, within the route's limit. A declared length over it is refused before reading.
   if (!parser.is_done()) {
     std::size_t limit = route ? route->options.body_limit : kDefaultBodyLimit;
@@ -431,8 +435,55 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       }
       parser.body_limit(limit);
       conn.ExpiresAfter(opts.body_timeout);
-      auto [ec, n] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
-      if (ec == bhttp::error::body_limit) {
+      // Uploads stream through a multipart parser that spools their files: the body is never
+      // held whole, and a file over its limit is refused as soon as it crosses it.
+      std::optional<MultipartParser> streaming;
+      if (route && route->options.files && !opts.spool_dir.empty()) {
+        auto ct = msg.find(bhttp::field::content_type);
+        if (auto boundary = MultipartBoundary(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()))) {
+          MultipartLimits limits;
+          if (route->options.upload_limits) {
+            const detail::RawRequest raw{msg};
+            Request probe(raw, verb, path, query, request_id, remote);
+            probe.set_params(match.params);
+            limits = route->options.upload_limits(probe);
+          }
+          streaming.emplace(std::move(*boundary), opts.spool_dir, std::move(limits));
+        }
+      }
+      boost::system::error_code ec;
+      if (!streaming) {
+        auto [rec, n] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
+        ec = rec;
+      } else {
+        while (!parser.is_done()) {
+          auto [rec, n] = co_await bhttp::async_read_some(conn.socket, buffer, parser, kTuple);
+          if (auto refused = streaming->Feed(msg.body())) {
+            if (refused->status >= 500)
+              spdlog::error("request {} {} {}: {}", request_id, msg.method_string(), path, refused->detail);
+            res = refused->ToResponse();
+            linger = true;
+            break;
+          }
+          msg.body().clear();
+          if (rec) {
+            ec = rec;
+            break;
+          }
+          conn.ExpiresAfter(opts.body_timeout);  // an upload may take long while it makes progress
+        }
+        if (!res && !ec) {
+          auto parsed = streaming->Finish();
+          if (parsed) {
+            streamed = std::move(*parsed);
+          } else {
+            res = parsed.error().ToResponse();
+          }
+        }
+      }
+      if (res) {
+        // refused while the upload streamed
+      } else if (ec == bhttp::error::body_limit) {
         res = Response::Json(413, ErrorJson(413, "Request entity too large."));
         linger = true;
       } else if (ec && conn.timed_out) {
@@ -463,6 +514,10 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       const detail::RawRequest raw{msg};
       Request req(raw, verb, path, query, request_id, ClientAddress(msg, opts.client_ip_header, remote));
       req.set_params(std::move(match.params));
+      if (streamed) {
+        req.set_json(boost::json::value(std::move(streamed->data)));
+        req.set_files(std::move(streamed->files));
+      }
       std::vector<std::pair<std::string, std::string>> extra_headers;
       if (opts.before_handler) {
         try {
@@ -472,13 +527,12 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
           res = e.ToResponse();
         }
       }
-      if (!res && route->options.json_body) {
+      if (!res && route->options.json_body && !streamed) {
         auto ct = msg.find(bhttp::field::content_type);
-        auto parsed = ParseSubmittedBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()),
-                                         msg.body(), route->options.files);
+        auto parsed =
+            ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());
         if (parsed) {
-          req.set_json(std::move(parsed->data));
-          req.set_files(std::move(parsed->files));
+          req.set_json(std::move(*parsed));
         } else {
           res = parsed.error().ToResponse();
         }

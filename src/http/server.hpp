@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ struct ServerOptions {
   // Run on each I/O thread at every housekeeping sweep (every 100 ms), for per-thread chores of
   // other modules. Must not block.
   std::function<void()> on_sweep;
+  // Where the file parts of uploads are written while their request is read (routes with
+  // RouteOptions::files); removed when the request ends unless the handler moved them.
+  std::filesystem::path spool_dir;
   // Run before each routed request's handler, once its body is read: it may add headers to the
   // response, or throw ApiError to answer in the handler's place (429 from the rate limits).
   std::function<void(Request&, const Route&, std::vector<std::pair<std::string, std::string>>&)> before_handler;

@@ -256,7 +256,12 @@ describe('files', () => {
     };
     // The type comes from the content, not from the name or the claimed type.
     await refuse({ image: new File(['just text'], 'photo.jpg', { type: 'image/jpeg' }) }, 'image', 'validation_invalid_mime_type');
-    await refuse({ docs: new File(['x'.repeat(2001)], 'long.txt') }, 'docs', 'validation_file_size_limit');
+    // A file over its field's maxSize: 413 as soon as the part crosses it, with the field's error.
+    await assert.rejects(users.ann.collection('photos').create({ docs: new File(['x'.repeat(2001)], 'long.txt') }), (e) => {
+      assert.equal(e.status, 413);
+      assert.equal(e.response.data.docs.code, 'validation_file_size_limit');
+      return true;
+    });
     await refuse({ image: new File([declaredPng(100000, 100000)], 'bomb.png') }, 'image', 'validation_invalid_image');
     await refuse({ title: 'x'.repeat(6000), image: new File([red], 'ok.jpg') }, 'title', 'validation_max_text_constraint');
     await refuse({ nosuch: new File([red], 'ok.jpg') }, 'nosuch', 'validation_invalid_file');
@@ -275,6 +280,20 @@ describe('files', () => {
     assert.equal(res.status, 413);
     assert.equal(JSON.parse(res.body).status, 413);
     conn.close();
+
+    // Within the body limit, but the file crosses its field's maxSize: answered while the rest
+    // of the body is still to come.
+    const streaming = new RawConnection(server.port);
+    streaming.write(
+      'POST /api/collections/photos/records HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 1300000\r\n\r\n' +
+        '--B\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n\r\n',
+    );
+    streaming.write(Buffer.alloc(400000, 7));
+    const early = await streaming.readResponse();
+    assert.equal(early.status, 413);
+    assert.equal(JSON.parse(early.body).data.image.code, 'validation_file_size_limit');
+    streaming.close();
 
     const big = await fetch(`${server.url}/api/collections/photos/records`, {
       method: 'POST',
