@@ -34,6 +34,7 @@ pids+=($!)
 
 mkdir -p "$work/www" "$work/nginx"
 cp "$work/photo.jpg" "$work/www/photo.jpg"
+chmod 755 "$work" "$work/www" && chmod 644 "$work/www/photo.jpg"  # nginx's workers read it as nobody
 cat >"$work/nginx.conf" <<NGINX
 worker_processes $THREADS;
 pid $work/nginx.pid;

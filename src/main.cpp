@@ -177,8 +177,6 @@ int Serve(const ServeFlags& flags) {
   }
   api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, rate_limits, *mailer, flags.mail);
   api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
-  api::AddCollectionRoutes(router, **store, **catalog, **tokens);
-  cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
   auto file_store = files::OpenLocalFileStore(std::filesystem::path(flags.dir) / "storage");
   if (!file_store) {
     spdlog::critical("cannot open the file storage: {}", file_store.error().ToString());
@@ -188,6 +186,10 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("cannot create the files table: {}", st.ToString());
     return 1;
   }
+  // Collections deleted while no server ran (an import with --delete-missing) leave files behind.
+  api::RemoveFilesOfDeletedCollections(**store, *(*catalog)->Current(), **file_store);
+  api::AddCollectionRoutes(router, **store, **catalog, **tokens, file_store->get());
+  cache::ResponseCache response_cache(**store, flags.cache_mib << 20);
   if (auto st = files::InitImages(); !st.ok()) {
     spdlog::critical("{}", st.ToString());
     return 1;

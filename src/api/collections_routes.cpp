@@ -9,6 +9,7 @@
 #include "api/async.hpp"
 #include "api/auth.hpp"
 #include "api/params.hpp"
+#include "api/record_files.hpp"
 #include "http/router.hpp"
 #include "query/eval.hpp"
 #include "query/parser.hpp"
@@ -173,7 +174,7 @@ const boost::json::object& BodyObject(const http::Request& req) {
 }  // namespace
 
 void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog,
-                         auth::TokenService& tokens) {
+                         auth::TokenService& tokens, files::FileStore* files) {
   const http::RouteOptions json{.body_limit = 8 * 1024 * 1024, .json_body = true};
 
   // GET /api/collections: pages of the collections, filtered and sorted in memory (there are few),
@@ -285,18 +286,19 @@ void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Cata
       json);
 
   router.Add(http::Verb::kDelete, "/api/collections/{collection}",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
+             [&, files](http::Request& req) -> net::awaitable<http::Response> {
                RequireSuperuser(req, catalog, store, tokens);
                auto r = co_await Await<schema::ChangeResult>([&](std::function<void(schema::ChangeResult)> done) {
                  catalog.Delete(req.Param("collection"), std::move(done));
                });
                r.collection.reset();  // 204, no body
+               if (files) RemoveFilesOfDeletedCollections(store, *catalog.Current(), *files);
                co_return ChangeResponse(r, "Failed to delete collection.");
              });
 
   router.Add(
       http::Verb::kPut, "/api/collections/import",
-      [&](http::Request& req) -> net::awaitable<http::Response> {
+      [&, files](http::Request& req) -> net::awaitable<http::Response> {
         RequireSuperuser(req, catalog, store, tokens);
         const auto& body = BodyObject(req);
         auto it = body.find("collections");
@@ -316,6 +318,7 @@ void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Cata
           catalog.Import(std::move(items), delete_missing, std::move(done));
         });
         r.collection.reset();
+        if (files && delete_missing) RemoveFilesOfDeletedCollections(store, *catalog.Current(), *files);
         co_return ChangeResponse(r, "Failed to import the collections configuration.");
       },
       json);

@@ -14,11 +14,16 @@ namespace strata::auth {
 class TokenService;
 }
 
+namespace strata::files {
+class FileStore;
+}
+
 namespace strata::api {
 
 // Registers /api/collections[/{idOrName}] and PUT /api/collections/import. The arguments must
 // outlive the router.
+// The files of a deleted collection are removed from `files` (when given).
 void AddCollectionRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog,
-                         auth::TokenService& tokens);
+                         auth::TokenService& tokens, files::FileStore* files = nullptr);
 
 }  // namespace strata::api

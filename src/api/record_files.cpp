@@ -251,20 +251,19 @@ net::awaitable<void> WriteUploads(files::FileStore& store, const Collection& c, 
         };
         for (auto& file : staged) {
           if (IsMeasuredImage(file.type)) {
-            auto size = files::ProbeImage(file.spooled->path());
-            if (!size) {
+            auto facts = files::MeasureImage(file.spooled->path());
+            if (!facts) {
               undo();
-              co_return http::ApiError{
-                  400,
-                  "Failed to upload the files.",
-                  {{file.field, FileError("validation_invalid_image", fmt::format("Failed to upload {:?} - {}.",
-                                                                                  file.name, size.error().message()))}},
-                  {}};
+              co_return http::ApiError{400,
+                                       "Failed to upload the files.",
+                                       {{file.field, FileError("validation_invalid_image",
+                                                               fmt::format("Failed to upload {:?} - {}.", file.name,
+                                                                           facts.error().message()))}},
+                                       {}};
             }
-            file.width = size->width;
-            file.height = size->height;
-            // A damaged image is kept as the file it is, without a BlurHash.
-            if (auto hash = files::ImageBlurHash(file.spooled->path())) file.blurhash = std::move(*hash);
+            file.width = facts->size.width;
+            file.height = facts->size.height;
+            file.blurhash = std::move(facts->blurhash);
           }
           const std::string key = FileKey(collection_id, record_id, file.name);
           if (auto st = store.Adopt(key, file.spooled->path()); !st.ok()) {
@@ -329,6 +328,35 @@ void RemoveLater(files::FileStore& store, std::vector<std::string> keys, std::ve
       if (auto st = store.DeleteAll(folder); !st.ok()) spdlog::warn("removing {}: {}", folder, st.ToString());
     }
   });
+}
+
+void RemoveFilesOfDeletedCollections(store::Store& store, const schema::Snapshot& snapshot, files::FileStore& files) {
+  auto rs = store.Query("SELECT DISTINCT `collectionId` FROM `_files`");
+  if (!rs) {
+    spdlog::warn("listing the collections of stored files: {}", rs.error().ToString());
+    return;
+  }
+  auto gone = std::make_shared<std::vector<std::string>>();
+  for (const auto& row : rs->rows) {
+    const auto& id = std::get<std::string>(row[0]);
+    const Collection* c = snapshot.Find(id);
+    if (!c || c->id != id) gone->push_back(id);
+  }
+  if (gone->empty()) return;
+  store.Write(
+      [gone](store::Tx& tx) -> util::Status {
+        for (const auto& id : *gone) {
+          if (auto r = tx.Exec("DELETE FROM `_files` WHERE `collectionId` = ?", {id}); !r) return r.error();
+        }
+        return util::Status::Ok();
+      },
+      [gone, &files](util::Status st) {
+        if (!st.ok()) {
+          spdlog::warn("forgetting the files of deleted collections: {}", st.ToString());
+          return;
+        }
+        RemoveLater(files, {}, *gone);
+      });
 }
 
 std::unordered_map<std::string, boost::json::object> BlurHashes(store::Store& store, const Collection& c,

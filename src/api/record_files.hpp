@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/multipart.hpp"
+#include "schema/catalog.hpp"
 #include "schema/collection.hpp"
 #include "store/store.hpp"
 #include "util/status.hpp"
@@ -94,6 +95,10 @@ util::Status DeleteFileRows(store::Tx& tx, std::string_view collection_id, std::
 // Removes files and their thumbnails (`keys` as FileKey gives them) and whole record folders, on
 // a background thread; failures are logged.
 void RemoveLater(files::FileStore& store, std::vector<std::string> keys, std::vector<std::string> folders = {});
+
+// Removes the `_files` rows and the files of collections that no longer exist in `snapshot`
+// (deleted, or dropped by an import), in the background.
+void RemoveFilesOfDeletedCollections(store::Store& store, const schema::Snapshot& snapshot, files::FileStore& files);
 
 // Whether `c` has a file field.
 bool HasFileFields(const schema::Collection& c);

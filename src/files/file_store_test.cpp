@@ -92,6 +92,21 @@ TEST_F(LocalFileStoreTest, WritesReadsAndReplacesWholeFiles) {
   EXPECT_EQ(PartialFiles(), 0u);
 }
 
+TEST_F(LocalFileStoreTest, AdoptsASpooledFileByMovingIt) {
+  const fs::path spooled = root_.parent_path() / (root_.filename().string() + "_spool");
+  std::ofstream(spooled, std::ios::binary) << "spooled bytes";
+  ASSERT_TRUE(store_->Adopt("c1/r1/up.bin", spooled).ok());
+  EXPECT_EQ(Read("c1/r1/up.bin"), "spooled bytes");
+  EXPECT_FALSE(fs::exists(spooled));
+  EXPECT_EQ(store_->LocalPath("c1/r1/up.bin"), root_ / "c1/r1/up.bin");
+  EXPECT_FALSE(store_->Adopt("../out", spooled).ok());
+  EXPECT_FALSE(store_->Adopt("c1/r1/missing.bin", spooled).ok());
+  // An open local file gives its descriptor, for sendfile.
+  auto r = store_->Open("c1/r1/up.bin");
+  ASSERT_TRUE(r);
+  EXPECT_GE((*r)->native_handle(), 0);
+}
+
 TEST_F(LocalFileStoreTest, AnUploadNotCommittedLeavesNothing) {
   {
     auto w = store_->Create("c1/r1/big.bin");

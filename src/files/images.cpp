@@ -6,7 +6,6 @@
 #include <charconv>
 #include <memory>
 #include <mutex>
-#include <variant>
 #include <vector>
 
 #include "files/blurhash.hpp"
@@ -26,19 +25,10 @@ util::Status VipsError(std::string_view what) {
   return util::Status::InvalidArgument(fmt::format("{}: {}", what, detail.empty() ? "not a readable image" : detail));
 }
 
-// An image to read: a file, or bytes in memory.
-using Input = std::variant<std::filesystem::path, std::string_view>;
-
-// Opens `input` lazily (the header only), refusing images over `max_pixels`.
-util::Result<Image> Open(const Input& input, int64_t max_pixels) {
+// Opens `file` lazily (the header only), refusing images over `max_pixels`.
+util::Result<Image> Open(const std::filesystem::path& file, int64_t max_pixels) {
   if (auto st = InitImages(); !st.ok()) return std::unexpected(st);
-  VipsImage* raw = nullptr;
-  if (const auto* file = std::get_if<std::filesystem::path>(&input)) {
-    raw = vips_image_new_from_file(file->c_str(), "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
-  } else {
-    const auto bytes = std::get<std::string_view>(input);
-    raw = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
-  }
+  VipsImage* raw = vips_image_new_from_file(file.c_str(), "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
   if (!raw) return std::unexpected(VipsError("cannot read the image"));
   Image image(raw);
   const int64_t pixels = int64_t{vips_image_get_width(raw)} * vips_image_get_height(raw);
@@ -73,12 +63,6 @@ util::Status InitImages() {
 
 util::Result<ImageSize> ProbeImage(const std::filesystem::path& file, int64_t max_pixels) {
   auto image = Open(file, max_pixels);
-  if (!image) return std::unexpected(image.error());
-  return ImageSize{vips_image_get_width(image->get()), vips_image_get_height(image->get())};
-}
-
-util::Result<ImageSize> ProbeImageBytes(std::string_view bytes, int64_t max_pixels) {
-  auto image = Open(bytes, max_pixels);
   if (!image) return std::unexpected(image.error());
   return ImageSize{vips_image_get_width(image->get()), vips_image_get_height(image->get())};
 }
@@ -134,18 +118,12 @@ util::Result<std::string> MakeThumbnail(const std::filesystem::path& file, const
 
 namespace {
 
-util::Result<std::string> BlurHashOf(const Input& input) {
-  if (auto probe = Open(input, kMaxImagePixels); !probe) return std::unexpected(probe.error());
+// The BlurHash of an image already checked against the pixel limit.
+util::Result<std::string> BlurHashOf(const std::filesystem::path& file) {
   VipsImage* small = nullptr;
-  int rc = 0;
-  if (const auto* file = std::get_if<std::filesystem::path>(&input)) {
-    rc = vips_thumbnail(file->c_str(), &small, 32, "height", 32, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
-  } else {
-    const auto bytes = std::get<std::string_view>(input);
-    rc = vips_thumbnail_buffer(const_cast<char*>(bytes.data()), bytes.size(), &small, 32, "height", 32, "fail_on",
-                               VIPS_FAIL_ON_ERROR, nullptr);
+  if (vips_thumbnail(file.c_str(), &small, 32, "height", 32, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) != 0) {
+    return std::unexpected(VipsError("cannot shrink the image"));
   }
-  if (rc != 0) return std::unexpected(VipsError("cannot shrink the image"));
   Image image(small);
   // 8-bit sRGB, three bands, transparency flattened onto white.
   VipsImage* step = nullptr;
@@ -184,8 +162,18 @@ util::Result<std::string> BlurHashOf(const Input& input) {
 
 }  // namespace
 
-util::Result<std::string> ImageBlurHash(const std::filesystem::path& file) { return BlurHashOf(file); }
+util::Result<std::string> ImageBlurHash(const std::filesystem::path& file) {
+  if (auto probe = Open(file, kMaxImagePixels); !probe) return std::unexpected(probe.error());
+  return BlurHashOf(file);
+}
 
-util::Result<std::string> ImageBlurHashBytes(std::string_view bytes) { return BlurHashOf(bytes); }
+util::Result<ImageFacts> MeasureImage(const std::filesystem::path& file) {
+  auto image = Open(file, kMaxImagePixels);
+  if (!image) return std::unexpected(image.error());
+  ImageFacts facts{{vips_image_get_width(image->get()), vips_image_get_height(image->get())}, {}};
+  image->reset();
+  if (auto hash = BlurHashOf(file)) facts.blurhash = std::move(*hash);
+  return facts;
+}
 
 }  // namespace strata::files

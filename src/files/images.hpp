@@ -28,9 +28,6 @@ struct ImageSize {
 // libvips reads, or has more than `max_pixels` pixels.
 util::Result<ImageSize> ProbeImage(const std::filesystem::path& file, int64_t max_pixels = kMaxImagePixels);
 
-// ProbeImage of an image held in memory (an upload).
-util::Result<ImageSize> ProbeImageBytes(std::string_view bytes, int64_t max_pixels = kMaxImagePixels);
-
 // A thumbnail size as PocketBase writes it: "WxH" (fill, cropped around the centre), "WxHt" (from
 // the top), "WxHb" (from the bottom), "WxHf" (fit inside, not cropped), "0xH" and "Wx0" (one side
 // fixed, the other keeping the ratio).
@@ -49,7 +46,14 @@ util::Result<std::string> MakeThumbnail(const std::filesystem::path& file, const
 
 // The BlurHash (4 x 3 components) of the image in `file`, computed on a 32-pixel thumbnail.
 util::Result<std::string> ImageBlurHash(const std::filesystem::path& file);
-// ImageBlurHash of an image held in memory (an upload).
-util::Result<std::string> ImageBlurHashBytes(std::string_view bytes);
+
+// What an upload records of an image: its size (checked against the pixel limit: an error when
+// over it or unreadable) and its BlurHash (empty when the pixels cannot be decoded: a damaged
+// image is still a file).
+struct ImageFacts {
+  ImageSize size;
+  std::string blurhash;
+};
+util::Result<ImageFacts> MeasureImage(const std::filesystem::path& file);
 
 }  // namespace strata::files

@@ -91,6 +91,21 @@ TEST_F(ImagesTest, ProbesTheHeaderAndRefusesBombsAndNonImages) {
   }
   std::ofstream(dir_ / "cut.png", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
   EXPECT_FALSE(MakeThumbnail(dir_ / "cut.png", *ParseThumb("50x50"), "image/png"));
+  // An upload of it is measured (its size is known) but has no BlurHash.
+  auto cut = MeasureImage(dir_ / "cut.png");
+  ASSERT_TRUE(cut) << cut.error().ToString();
+  EXPECT_EQ(cut->size.width, 400);
+  EXPECT_TRUE(cut->blurhash.empty());
+  EXPECT_FALSE(MeasureImage(text));
+}
+
+TEST_F(ImagesTest, MeasuresUploads) {
+  const auto jpg = Gradient("g.jpg", 400, 300);
+  auto facts = MeasureImage(jpg);
+  ASSERT_TRUE(facts) << facts.error().ToString();
+  EXPECT_EQ(facts->size.width, 400);
+  EXPECT_EQ(facts->size.height, 300);
+  EXPECT_EQ(facts->blurhash, ImageBlurHash(jpg).value_or(""));
 }
 
 TEST_F(ImagesTest, ThumbnailsHaveTheAskedSizesAndFormat) {

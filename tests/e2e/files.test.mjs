@@ -320,6 +320,18 @@ describe('files', () => {
     assert.deepEqual(storedFiles(storage), before);
   });
 
+  test("a deleted collection's files are removed", async () => {
+    const c = await admin.collections.create({
+      name: 'scratch',
+      createRule: '',
+      fields: [{ name: 'f', type: 'file', maxSelect: 1 }],
+    });
+    const rec = await users.ann.collection('scratch').create({ f: new File(['scratch'], 's.txt') });
+    assert.equal(existsSync(path.join(storage, c.id, rec.id, rec.f)), true);
+    await admin.collections.delete('scratch');
+    await eventually(() => !existsSync(path.join(storage, c.id)), "the collection's folder");
+  });
+
   test('protected files need a file token whose holder may view the record', async () => {
     const annId = users.ann.authStore.record.id;
     const rec = await users.ann
