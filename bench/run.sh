@@ -6,3 +6,4 @@ bench/health_vs_nginx.sh
 bench/records_vs_express.sh
 bench/auth_and_rules.sh
 bench/cache.sh
+bench/files.sh
