@@ -110,10 +110,18 @@ done
 
 med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | median; }
 echo
+jpeg_bytes=$(stat -c %s "$work/photo.jpg")
 printf '%-18s %12s %10s %10s\n' "" "req/s" "MB/s" "p99 ms"
 for name in upload upload_thumb download_strata download_nginx thumb_cached; do
-  printf '%-18s %12s %10s %10s\n' "$name" "$(med "${rps[$name]}")" "$(med "${mbs[$name]}")" "$(med "${p99[$name]}")"
+  r=$(med "${rps[$name]}")
+  case $name in
+    upload) m=$(awk -v r="$r" -v b="$jpeg_bytes" 'BEGIN {printf "%.1f", r*b/1048576}') ;;  # uploaded
+    upload_thumb) m=$(awk -v r="$r" -v b="$jpeg_bytes" 'BEGIN {printf "%.1f", r/2*b/1048576}') ;;
+    *) m=$(med "${mbs[$name]}") ;;  # sent
+  esac
+  printf '%-18s %12s %10s %10s\n' "$name" "$r" "$m" "$(med "${p99[$name]}")"
 done
+echo "(MB/s: uploaded for the upload rows, sent for the others)"
 echo "upload_thumb counts an upload and a thumbnail GET as two requests: $(awk -v r="$(med "${rps[upload_thumb]}")" 'BEGIN {printf "%.1f", r/2}') uploads with their thumbnail a second"
 awk -v s="$(med "${mbs[download_strata]}")" -v n="$(med "${mbs[download_nginx]}")" \
   'BEGIN {printf "downloads: Strata %.0f MB/s, nginx %.0f MB/s: %.2fx\n", s, n, s/n}'

@@ -196,16 +196,16 @@ int Serve(const ServeFlags& flags) {
   }
   api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits);
   // Uploads are spooled next to the storage (so that storing them is a rename); what a crash left
-  // there is removed.
+  // there is removed once stale (another server may share the directory).
   options.spool_dir = std::filesystem::path(flags.dir) / "uploads";
   {
     std::error_code ec;
-    std::filesystem::remove_all(options.spool_dir, ec);
     std::filesystem::create_directories(options.spool_dir, ec);
     if (ec) {
       spdlog::critical("cannot create {}: {}", options.spool_dir.string(), ec.message());
       return 1;
     }
+    files::RemoveStaleFiles(options.spool_dir);
   }
   api::AddFileRoutes(router, **store, **catalog, **tokens, **file_store);
   metrics.AddCallbackGauge("strata_response_cache_entries", "Answers kept by the response cache.",

@@ -54,9 +54,14 @@ net::awaitable<bool> MakeThumb(files::FileStore& fs, std::string key, std::strin
   co_return co_await net::co_spawn(
       FilesPool(),
       [&]() -> net::awaitable<bool> {
-        const auto path = fs.LocalPath(key);
-        if (!path) co_return false;
-        auto bytes = files::MakeThumbnail(*path, spec, type);
+        // Made meanwhile by another request for it.
+        if (fs.Stat(thumb_key)) co_return true;
+        auto original = files::FetchLocal(fs, key);
+        if (!original) {
+          spdlog::warn("thumbnail of {}: {}", key, original.error().ToString());
+          co_return false;
+        }
+        auto bytes = files::MakeThumbnail(original->path(), spec, type);
         if (!bytes) {
           spdlog::warn("thumbnail of {}: {}", key, bytes.error().ToString());
           co_return false;

@@ -81,13 +81,41 @@ class FileStore {
   }
 };
 
+// A stored file as a path on local disk, for tools that read files by path (libvips): the
+// store's own file when it keeps files locally, else a temporary copy removed with this object.
+class LocalFile {
+ public:
+  LocalFile(std::filesystem::path path, bool temporary) : path_(std::move(path)), temporary_(temporary) {}
+  ~LocalFile();
+  LocalFile(LocalFile&& other) noexcept : path_(std::move(other.path_)), temporary_(other.temporary_) {
+    other.temporary_ = false;
+  }
+  LocalFile(const LocalFile&) = delete;
+  LocalFile& operator=(const LocalFile&) = delete;
+  LocalFile& operator=(LocalFile&&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  bool temporary_;
+};
+util::Result<LocalFile> FetchLocal(FileStore& store, std::string_view key);
+
 // Whether `key` is acceptable: 1 to 1024 characters of [A-Za-z0-9._-] in '/'-separated segments,
 // none of them empty, "." or "..", and not starting with '.': a key can never name a place outside
 // the store or a hidden file.
 bool ValidKey(std::string_view key);
 
+// Files being written (partial uploads, spooled request bodies) older than this were left by a
+// process that stopped; younger ones may belong to another process on the same directory.
+inline constexpr std::chrono::hours kStaleWriteAge{1};
+
+// Removes the files directly in `dir` not modified for `age`. Returns how many it removed.
+std::size_t RemoveStaleFiles(const std::filesystem::path& dir, std::chrono::seconds age = kStaleWriteAge);
+
 // The local-disk store under `root` (created if missing). Partial uploads are written under
-// root/.partial and renamed into place at Commit; leftovers from a crash are removed on opening.
+// root/.partial and renamed into place at Commit; stale leftovers from a crash are removed on
+// opening (RemoveStaleFiles).
 util::Result<std::unique_ptr<FileStore>> OpenLocalFileStore(const std::filesystem::path& root);
 
 }  // namespace strata::files

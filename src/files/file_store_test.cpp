@@ -107,6 +107,49 @@ TEST_F(LocalFileStoreTest, AdoptsASpooledFileByMovingIt) {
   EXPECT_GE((*r)->native_handle(), 0);
 }
 
+// A store that keeps no file where callers can see it, as a remote one: the callers' fallbacks
+// (FetchLocal's copy, Adopt's copy) run against it.
+class OpaqueStore final : public FileStore {
+ public:
+  explicit OpaqueStore(FileStore& inner) : inner_(inner) {}
+  util::Result<std::unique_ptr<FileWriter>> Create(std::string_view key) override { return inner_.Create(key); }
+  util::Result<std::unique_ptr<FileReader>> Open(std::string_view key) override { return inner_.Open(key); }
+  util::Result<FileInfo> Stat(std::string_view key) override { return inner_.Stat(key); }
+  util::Status Delete(std::string_view key) override { return inner_.Delete(key); }
+  util::Status DeleteAll(std::string_view prefix) override { return inner_.DeleteAll(prefix); }
+
+ private:
+  FileStore& inner_;
+};
+
+TEST_F(LocalFileStoreTest, CallersGetLocalFilesFromAnyStore) {
+  ASSERT_TRUE(Put("c1/r1/a.bin", std::string(3 << 20, 'z')).ok());
+  {
+    auto local = FetchLocal(*store_, "c1/r1/a.bin");
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->path(), root_ / "c1/r1/a.bin");  // the store's own file
+  }
+  EXPECT_TRUE(fs::exists(root_ / "c1/r1/a.bin"));
+  OpaqueStore opaque(*store_);
+  fs::path copied;
+  {
+    auto local = FetchLocal(opaque, "c1/r1/a.bin");
+    ASSERT_TRUE(local) << local.error().ToString();
+    copied = local->path();
+    EXPECT_NE(copied, root_ / "c1/r1/a.bin");
+    EXPECT_EQ(fs::file_size(copied), 3u << 20);
+  }
+  EXPECT_FALSE(fs::exists(copied));  // a temporary copy goes with its object
+  EXPECT_FALSE(FetchLocal(opaque, "c1/r1/none.bin"));
+  EXPECT_FALSE(FetchLocal(*store_, "c1/r1/none.bin"));
+
+  const fs::path spooled = root_.parent_path() / (root_.filename().string() + "_spool2");
+  std::ofstream(spooled, std::ios::binary) << "copied in";
+  ASSERT_TRUE(opaque.Adopt("c1/r1/b.bin", spooled).ok());
+  EXPECT_EQ(Read("c1/r1/b.bin"), "copied in");
+  fs::remove(spooled);
+}
+
 TEST_F(LocalFileStoreTest, AnUploadNotCommittedLeavesNothing) {
   {
     auto w = store_->Create("c1/r1/big.bin");
@@ -117,11 +160,15 @@ TEST_F(LocalFileStoreTest, AnUploadNotCommittedLeavesNothing) {
   }
   EXPECT_EQ(PartialFiles(), 0u);
   EXPECT_FALSE(fs::exists(root_ / "c1"));
-  // A crash mid-upload: the leftover goes when the store opens again.
+  // A crash mid-upload: the leftover goes when the store opens again, once it is stale; a fresh
+  // one may be another process's upload in progress.
   std::ofstream(root_ / ".partial" / "leftover") << "half";
+  fs::last_write_time(root_ / ".partial" / "leftover", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  std::ofstream(root_ / ".partial" / "in-progress") << "half";
   auto again = OpenLocalFileStore(root_);
   ASSERT_TRUE(again);
-  EXPECT_EQ(PartialFiles(), 0u);
+  EXPECT_EQ(PartialFiles(), 1u);
+  EXPECT_TRUE(fs::exists(root_ / ".partial" / "in-progress"));
 }
 
 TEST_F(LocalFileStoreTest, DeletesFilesAndRecordFolders) {

@@ -228,13 +228,69 @@ bool ValidKey(std::string_view key) {
   return true;
 }
 
+LocalFile::~LocalFile() {
+  if (!temporary_) return;
+  std::error_code ec;
+  fs::remove(path_, ec);
+}
+
+util::Result<LocalFile> FetchLocal(FileStore& store, std::string_view key) {
+  if (auto local = store.LocalPath(key)) {
+    std::error_code ec;
+    if (!fs::is_regular_file(*local, ec)) return std::unexpected(util::Status::NotFound("no such file"));
+    return LocalFile(*local, false);
+  }
+  auto reader = store.Open(key);
+  if (!reader) return std::unexpected(reader.error());
+  LocalFile copy(
+      fs::temp_directory_path() / ("strata-" + util::RandomString(20, "abcdefghijklmnopqrstuvwxyz0123456789")), true);
+  const int fd = ::open(copy.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(Errno("cannot create", copy.path()));
+  std::string chunk(1 << 20, '\0');
+  util::Status st = util::Status::Ok();
+  for (uint64_t offset = 0; st.ok();) {
+    auto n = (*reader)->ReadAt(offset, chunk);
+    if (!n) {
+      st = n.error();
+      break;
+    }
+    if (*n == 0) break;
+    for (std::size_t done = 0; done < *n;) {
+      const ssize_t w = ::write(fd, chunk.data() + done, *n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        st = Errno("cannot write", copy.path());
+        break;
+      }
+      done += static_cast<std::size_t>(w);
+    }
+    offset += *n;
+  }
+  ::close(fd);
+  if (!st.ok()) return std::unexpected(st);
+  return copy;
+}
+
+std::size_t RemoveStaleFiles(const std::filesystem::path& dir, std::chrono::seconds age) {
+  std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - age;
+  std::size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::error_code fec;
+    if (!entry.is_regular_file(fec)) continue;
+    const auto written = entry.last_write_time(fec);
+    if (!fec && written < cutoff && fs::remove(entry.path(), fec)) ++removed;
+  }
+  return removed;
+}
+
 util::Result<std::unique_ptr<FileStore>> OpenLocalFileStore(const std::filesystem::path& root) {
   std::error_code ec;
   fs::create_directories(root / kPartialDir, ec);
   if (ec)
     return std::unexpected(util::Status::IoError(fmt::format("cannot create {}: {}", root.string(), ec.message())));
   // Uploads a crash interrupted: never committed, never visible.
-  for (const auto& entry : fs::directory_iterator(root / kPartialDir, ec)) fs::remove(entry.path(), ec);
+  RemoveStaleFiles(root / kPartialDir);
   return std::make_unique<LocalFileStore>(root);
 }
 
