@@ -23,6 +23,7 @@
 #include "api/metrics_route.hpp"
 #include "api/oauth2.hpp"
 #include "api/rate_limits.hpp"
+#include "api/realtime.hpp"
 #include "api/record_files.hpp"
 #include "api/records_routes.hpp"
 #include "api/settings.hpp"
@@ -42,6 +43,7 @@
 #include "obs/metrics.hpp"
 #include "obs/process.hpp"
 #include "ratelimit/limiter.hpp"
+#include "realtime/bus.hpp"
 #include "schema/catalog.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -194,7 +196,18 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", st.ToString());
     return 1;
   }
-  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits);
+  auto bus = realtime::MakeInProcessBus();
+  api::Realtime realtime(*bus, **store, **catalog, **tokens);
+  api::AddRealtimeRoutes(router, realtime);
+  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits,
+                       [&realtime](std::vector<api::RecordChange> changes) { realtime.Publish(std::move(changes)); });
+  metrics.AddCallbackGauge("strata_realtime_clients", "Clients connected to the realtime event stream.",
+                           [&realtime] { return static_cast<double>(realtime.stats().clients); });
+  metrics.AddCallbackGauge("strata_realtime_delivered", "Realtime messages queued for clients since start.",
+                           [&realtime] { return static_cast<double>(realtime.stats().delivered); });
+  metrics.AddCallbackGauge("strata_realtime_disconnected",
+                           "Realtime clients disconnected since start for falling behind.",
+                           [&realtime] { return static_cast<double>(realtime.stats().disconnected); });
   // Uploads are spooled next to the storage (so that storing them is a rename); what a crash left
   // there is removed once stale (another server may share the directory).
   options.spool_dir = std::filesystem::path(flags.dir) / "uploads";

@@ -1026,7 +1026,8 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.delete_rule);
   WriteOp op{OpKind::kDelete, ctx, info, id, {}};
-  op.apply = [ctx, info, id, effects = op.files](store::Tx& tx, boost::json::object&) -> util::Status {
+  op.apply = [ctx, info, id, effects = op.files, written = op.written](store::Tx& tx,
+                                                                       boost::json::object&) -> util::Status {
     const Collection& c = *ctx.collection;
     auto allowed = RuleAllows(tx, c, id, RuleCondition(ctx, c.delete_rule, info));
     if (!allowed) return allowed.error();
@@ -1034,6 +1035,8 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
     if (!exists) return exists.error();
     if (!*allowed || exists->rows.empty()) return util::Status::NotFound("no such record");
     effects->folders.clear();
+    // The record as it was, for the delete event.
+    if (auto st = ReadWritten(tx, c, "`id` = ?", {id}, *written); !st.ok()) return st;
     return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0, effects->folders);
   };
   return op;
@@ -1046,7 +1049,8 @@ struct BatchOutcome {
 };
 
 // Applies `ops` in order in one transaction: all of them, or none.
-net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs, std::vector<WriteOp>& ops) {
+net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs, std::vector<WriteOp>& ops,
+                                      const RecordChangeSink& on_change) {
   auto outcome = std::make_shared<BatchOutcome>();
   outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
     store.Write(
@@ -1061,6 +1065,19 @@ net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs,
         },
         std::move(done));
   });
+  if (outcome->status.ok() && on_change) {
+    std::vector<RecordChange> changes;
+    for (const auto& op : ops) {
+      if (!*op.written || (*op.written)->rows.empty()) continue;
+      const auto& rs = **op.written;
+      changes.push_back({op.kind == OpKind::kCreate   ? "create"
+                         : op.kind == OpKind::kUpdate ? "update"
+                                                      : "delete",
+                         op.ctx.collection->id,
+                         RecordToJson(*op.ctx.collection, rs, rs.rows[0], {.show_hidden = true, .show_email = true})});
+    }
+    if (!changes.empty()) on_change(std::move(changes));
+  }
   // Files follow the transaction's outcome, only once it is known.
   for (auto& op : ops) {
     if (outcome->status.ok()) {
@@ -1301,6 +1318,17 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 
 }  // namespace
 
+bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                      const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
+                      const std::optional<std::string>& rule, const RequestInfo& info) {
+  Context ctx;
+  ctx.snapshot = std::move(snapshot);
+  ctx.collection = &c;
+  ctx.auth = std::move(auth);
+  if (!rule && !ctx.superuser()) return false;
+  return FetchOne(store, c, id, RuleCondition(ctx, rule, info)).has_value();
+}
+
 bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                    const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                    store::Store& store) {
@@ -1314,7 +1342,8 @@ bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snaps
 }
 
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits) {
+                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits,
+                     RecordChangeSink on_change) {
   // A read endpoint: its kept answer when there is one still current, else built by `build`
   // (ListRecords or ViewRecord) and kept. `kind` tells the two apart in the cache key.
   auto cached_read = [&](char kind, std::optional<std::string> schema::Collection::*rule_of,
@@ -1337,10 +1366,10 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
              cached_read('V', &schema::Collection::view_rule, &ViewRecord), {.tags = "view"});
 
   // One operation: prepare, apply in its own transaction, answer with the stored record.
-  auto run_one = [&store, &files](WriteOp op) -> net::awaitable<http::Response> {
+  auto run_one = [&store, &files, on_change](WriteOp op) -> net::awaitable<http::Response> {
     std::vector<WriteOp> ops;
     ops.push_back(std::move(op));
-    auto outcome = co_await ApplyAll(store, files, ops);
+    auto outcome = co_await ApplyAll(store, files, ops, on_change);
     if (!outcome.status.ok()) throw OpError(ops[0].kind, outcome.status, std::move(outcome.errors));
     if (ops[0].kind == OpKind::kDelete) co_return http::Response{204, "", "", {}};
     const WriteOp& done = ops[0];
@@ -1402,7 +1431,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
   // POST /api/batch: record creates, updates, upserts and deletes in one transaction.
   router.Add(
       http::Verb::kPost, "/api/batch",
-      [&, limits](http::Request& req) -> net::awaitable<http::Response> {
+      [&, limits, on_change](http::Request& req) -> net::awaitable<http::Response> {
         if (!req.json().is_object() || !req.json().as_object().contains("requests") ||
             !req.json().as_object().at("requests").is_array()) {
           throw ValidationError(
@@ -1504,7 +1533,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
             throw fail(i, e);
           }
         }
-        auto outcome = co_await ApplyAll(store, files, ops);
+        auto outcome = co_await ApplyAll(store, files, ops, on_change);
         if (!outcome.status.ok()) {
           throw fail(outcome.failed, OpError(ops[outcome.failed].kind, outcome.status, std::move(outcome.errors)));
         }

@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "api/auth.hpp"
+#include "api/record_change.hpp"
+#include "api/record_resolver.hpp"
 
 namespace strata::http {
 class Request;
@@ -37,11 +39,18 @@ class RateLimits;
 bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                    const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth, store::Store& store);
 
-// Registers /api/collections/{collection}/records[/{id}]. List and view answers are kept in
-// `cache` until a commit changes what they were built from. Uploaded files go to `files`, described
-// in the `_files` table (which must exist: CreateFilesTable). The arguments must outlive the router.
-// The requests of a batch are counted by `limits` (when given) under their actions' rules.
+// Whether record `id` of `c` passes `rule` for the requester `auth` with the request `info`, asked
+// of the database (superusers always pass; a null rule passes superusers only).
+bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                      const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
+                      const std::optional<std::string>& rule, const RequestInfo& info);
+
+// Registers /api/collections/{collection}/records[/{id}]. Committed changes go to `on_change`. List and view answers
+// are kept in `cache` until a commit changes what they were built from. Uploaded files go to `files`, described in the
+// `_files` table (which must exist: CreateFilesTable). The arguments must outlive the router. The requests of a batch
+// are counted by `limits` (when given) under their actions' rules.
 void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits = nullptr);
+                     cache::ResponseCache& cache, files::FileStore& files, RateLimits* limits = nullptr,
+                     RecordChangeSink on_change = nullptr);
 
 }  // namespace strata::api

@@ -2,6 +2,7 @@
 // error with PocketBase's JSON shape {"data":{},"message":"…","status":N}. Plain value types.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,19 @@ struct FileBody {
   std::shared_ptr<void> owner;
 };
 
+// A body produced over time (server-sent events). The server writes the head, then what each
+// Next() gives (the pieces it appends to `out`, sent together as one chunk of the chunked
+// transfer coding, so that pieces shared between streams are never copied), until Next() returns
+// false; then the connection closes. When the client goes away or the server stops, Cancel() is
+// called, after which a pending or later Next() must return false promptly. Next() and Cancel()
+// are called on the connection's thread.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  virtual boost::asio::awaitable<bool> Next(std::vector<std::shared_ptr<const std::string>>& out) = 0;
+  virtual void Cancel() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type{kJsonContentType};
@@ -33,6 +47,8 @@ struct Response {
   std::shared_ptr<const std::string> shared_body = nullptr;
   // When set, the body comes from a file; `body` and `shared_body` are then unused.
   std::shared_ptr<FileBody> file = nullptr;
+  // When set, the body is streamed; `body` and `shared_body` are then unused.
+  std::shared_ptr<ResponseStream> stream = nullptr;
 
   std::string_view content() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
 

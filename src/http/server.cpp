@@ -169,9 +169,10 @@ void AppendHeaderText(std::string& out, std::string_view text) {
   }
 }
 
-// Writes the status line and headers of a response with `content_length` body bytes into `out`.
-void SerializeHead(std::string& out, int status, const HeaderList& headers, std::size_t content_length, bool keep_alive,
-                   bool http10) {
+// Writes the status line and headers of a response with `content_length` body bytes into `out`;
+// without a length, the body is chunked (HTTP/1.0: it ends with the connection).
+void SerializeHead(std::string& out, int status, const HeaderList& headers, std::optional<std::size_t> content_length,
+                   bool keep_alive, bool http10) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", status);
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -184,7 +185,11 @@ void SerializeHead(std::string& out, int status, const HeaderList& headers, std:
     out += "\r\n";
   }
   if (status != 204 && status != 304 && status >= 200) {
-    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", content_length);
+    if (content_length) {
+      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", *content_length);
+    } else if (!http10) {
+      out += "Transfer-Encoding: chunked\r\n";
+    }
   }
   if (!keep_alive) {
     out += "Connection: close\r\n";
@@ -209,7 +214,8 @@ struct Connection {
   tcp::socket socket;
   Clock::time_point deadline = Clock::time_point::max();
   bool timed_out = false;
-  bool busy = false;  // between a request's header and the end of its response
+  bool busy = false;                 // between a request's header and the end of its response
+  ResponseStream* stream = nullptr;  // the streamed body being sent, if any
 
   explicit Connection(tcp::socket s) : socket(std::move(s)) {}
   void ExpiresAfter(std::chrono::steady_clock::duration d) {
@@ -321,6 +327,66 @@ net::awaitable<boost::system::error_code> SendFile(Connection& conn, const FileB
     }
   }
   co_return boost::system::error_code{};
+}
+
+// Sends a streamed body after its head: each chunk as it comes, while a reader watches for the
+// client closing (which cancels the stream). Returns the body bytes sent.
+net::awaitable<uint64_t> SendStream(Connection& conn, std::string_view head, ResponseStream& stream, bool http10) {
+  conn.stream = &stream;
+  struct Watch {
+    bool done = false;
+    net::steady_timer finished;
+    explicit Watch(const net::any_io_executor& ex) : finished(ex, Clock::time_point::max()) {}
+  };
+  auto watch = std::make_shared<Watch>(conn.socket.get_executor());
+  // The client sends nothing more on this connection: a read that ends means it has gone.
+  net::co_spawn(
+      conn.socket.get_executor(),
+      [&conn, &stream, watch]() -> net::awaitable<void> {
+        char sink[512];
+        for (;;) {
+          auto [ec, n] = co_await conn.socket.async_read_some(net::buffer(sink), kTuple);
+          if (ec) break;
+        }
+        stream.Cancel();
+        watch->done = true;
+        watch->finished.cancel();
+      },
+      net::detached);
+  uint64_t sent = 0;
+  std::string frame;
+  std::vector<std::shared_ptr<const std::string>> pieces;
+  std::vector<net::const_buffer> buffers;
+  bool ok = !co_await WriteResponse(conn, head, {});
+  while (ok) {
+    conn.deadline = Clock::time_point::max();  // waiting for events is not a stalled write
+    pieces.clear();
+    if (!co_await stream.Next(pieces)) break;
+    std::size_t size = 0;
+    for (const auto& p : pieces) size += p->size();
+    if (size == 0) continue;
+    frame.clear();
+    if (!http10) fmt::format_to(std::back_inserter(frame), "{:x}\r\n", size);
+    buffers.clear();
+    buffers.push_back(net::buffer(frame));
+    for (const auto& p : pieces) buffers.push_back(net::buffer(*p));
+    if (!http10) buffers.push_back(net::buffer(std::string_view("\r\n")));
+    conn.ExpiresAfter(kWriteTimeout);
+    auto [ec, n] = co_await net::async_write(conn.socket, buffers, kTuple);
+    ok = !ec;
+    sent += size;
+  }
+  if (ok && !http10) {
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    co_await WriteResponse(conn, kLastChunk, {});
+  }
+  conn.stream = nullptr;
+  // The reader must be gone before the connection is.
+  boost::system::error_code ignored;
+  conn.socket.shutdown(tcp::socket::shutdown_both, ignored);
+  conn.socket.cancel(ignored);
+  while (!watch->done) co_await watch->finished.async_wait(kTuple);
+  co_return sent;
 }
 
 // Half-closes the connection and drains what the client still sends for a moment, so that the
@@ -636,6 +702,12 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   const bool keep = !linger && !w.stopping && msg.keep_alive();
   const std::string_view body = res->content();
   const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;
+  if (res->stream) {
+    SerializeHead(head, res->status, headers, std::nullopt, /*keep_alive=*/false, msg.version() == 10);
+    const uint64_t sent = co_await SendStream(conn, head, *res->stream, msg.version() == 10);
+    Record(w, route, msg.method_string(), verb, res->status, sent, request_id, path, remote, start);
+    co_return false;
+  }
   if (res->file) {
     SerializeHead(head, res->status, headers, res->file->length, keep, msg.version() == 10);
     auto wec = co_await WriteHeadMore(conn, head);
@@ -857,9 +929,11 @@ void Server::Shutdown() {
       w.stopping = true;
       boost::system::error_code ec;
       w.acceptor->close(ec);
-      // Idle connections close now; busy ones after their response (sent with Connection: close).
+      // Idle connections close now; busy ones after their response (sent with Connection: close);
+      // streams end now.
       for (Connection* c : w.connections) {
         if (!c->busy) c->socket.cancel(ec);
+        if (c->stream) c->stream->Cancel();
       }
     });
   }

@@ -1,0 +1,558 @@
+#include "api/realtime.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+#include "api/auth.hpp"
+#include "api/fields.hpp"
+#include "api/record_resolver.hpp"
+#include "api/records_routes.hpp"
+#include "auth/token.hpp"
+#include "http/router.hpp"
+#include "query/eval.hpp"
+#include "query/parser.hpp"
+#include "realtime/bus.hpp"
+#include "schema/catalog.hpp"
+#include "store/store.hpp"
+#include "util/random.hpp"
+
+namespace strata::api {
+namespace {
+
+namespace net = boost::asio;
+using schema::Collection;
+using schema::CollectionType;
+using schema::Field;
+using schema::FieldType;
+using Piece = std::shared_ptr<const std::string>;
+
+constexpr std::string_view kChannel = "records";
+constexpr std::string_view kIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+const Piece& FrameEnd() {
+  static const Piece end = std::make_shared<const std::string>("\n\n");
+  return end;
+}
+
+// A subscription: "collection/*" or "collection/RECORD_ID", optionally "?options=" + the
+// URL-encoded JSON {"query":{…},"headers":{…}} that the rules and the shape of the record see.
+struct Subscription {
+  std::string topic;       // as the client wrote it: the event's name
+  std::string collection;  // id or name
+  std::string record_id;   // empty for "*"
+  boost::json::object query;
+  boost::json::object headers;  // lower-case names, '-' as '_', as @request.headers
+  Piece prefix;                 // "id:<client>\nevent:<topic>\ndata:"
+};
+
+std::optional<Subscription> ParseTopic(const std::string& client_id, const std::string& topic) {
+  Subscription s;
+  s.topic = topic;
+  std::string_view base = topic;
+  std::string_view options;
+  if (const auto q = base.find('?'); q != std::string_view::npos) {
+    options = base.substr(q + 1);
+    base = base.substr(0, q);
+  }
+  const auto slash = base.find('/');
+  if (slash != std::string_view::npos) {
+    s.collection = std::string(base.substr(0, slash));
+    const std::string_view rest = base.substr(slash + 1);
+    if (rest != "*") s.record_id = std::string(rest);
+  }
+  while (!options.empty()) {
+    const auto amp = options.find('&');
+    const std::string_view pair = options.substr(0, amp);
+    options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != "options") continue;
+    std::string text = http::PercentDecode(pair.substr(eq + 1));
+    for (auto& ch : text) ch = ch == '+' ? ' ' : ch;
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(text, ec);
+    if (ec || !parsed.is_object()) return std::nullopt;
+    const auto& o = parsed.as_object();
+    if (auto it = o.find("query"); it != o.end() && it->value().is_object()) {
+      for (const auto& [k, v] : it->value().as_object()) {
+        s.query[k] = v.is_string() ? v : boost::json::value(boost::json::serialize(v));
+      }
+    }
+    if (auto it = o.find("headers"); it != o.end() && it->value().is_object()) {
+      for (const auto& [k, v] : it->value().as_object()) {
+        std::string name(k);
+        for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        s.headers[name] = v.is_string() ? v : boost::json::value(boost::json::serialize(v));
+      }
+    }
+  }
+  s.prefix = std::make_shared<const std::string>(fmt::format("id:{}\nevent:{}\ndata:", client_id, topic));
+  return s;
+}
+
+boost::json::value Lookup(const boost::json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it == o.end() ? boost::json::value(nullptr) : it->value();
+}
+
+// Values of filter identifiers over one record (its JSON with every field) and the subscriber's
+// request, with the same meaning as the SQL the records API builds. Identifiers that need other
+// rows (relations, back-relations, @collection) are refused: the caller then asks the database.
+class RecordValueResolver final : public query::ValueResolver {
+ public:
+  RecordValueResolver(const Collection& c, const boost::json::object& record, const RequestInfo& request)
+      : c_(c), record_(record), request_(request) {}
+
+  util::Result<query::ResolvedValue> Resolve(std::string_view identifier) override {
+    std::string_view path = identifier;
+    std::string_view modifier;
+    if (const auto colon = path.rfind(':'); colon != std::string_view::npos) {
+      modifier = path.substr(colon + 1);
+      path = path.substr(0, colon);
+    }
+    if (path.starts_with("@request.")) return Request(path.substr(9), modifier);
+    if (path.find('.') != std::string_view::npos || path.starts_with('@')) return Refuse(identifier);
+    const Field* f = c_.FindField(path);
+    if (!f || f->type == FieldType::kPassword || (c_.type == CollectionType::kAuth && f->name == "tokenKey")) {
+      return Refuse(identifier);
+    }
+    const boost::json::value v = Lookup(record_, f->name);
+    if (modifier.empty()) return query::ResolvedValue{v, false, query::ValueSource::kColumn};
+    if (modifier == "lower") {
+      std::string s = v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
+      for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return query::ResolvedValue{boost::json::value(s), false, query::ValueSource::kExpression};
+    }
+    if ((modifier == "length" || modifier == "each") && (f->IsMultiple() || f->type == FieldType::kJson)) {
+      if (modifier == "length") {
+        return query::ResolvedValue{v.is_array() ? static_cast<int64_t>(v.as_array().size()) : boost::json::value(),
+                                    false, query::ValueSource::kExpression};
+      }
+      return query::ResolvedValue{v, true, query::ValueSource::kColumn};
+    }
+    return Refuse(identifier);
+  }
+
+ private:
+  static std::unexpected<util::Status> Refuse(std::string_view identifier) {
+    return std::unexpected(util::Status::InvalidArgument(fmt::format("{} needs the database", identifier)));
+  }
+
+  util::Result<query::ResolvedValue> Request(std::string_view path, std::string_view modifier) {
+    auto value_of = [&](boost::json::value v) -> util::Result<query::ResolvedValue> {
+      if (modifier == "length") {
+        return query::ResolvedValue{v.is_array() ? static_cast<int64_t>(v.as_array().size()) : 0, false,
+                                    query::ValueSource::kParameter};
+      }
+      if (modifier == "lower") {
+        std::string s = v.is_string() ? std::string(v.as_string()) : std::string();
+        for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return query::ResolvedValue{boost::json::value(s), false, query::ValueSource::kParameter};
+      }
+      if (modifier == "each") return query::ResolvedValue{std::move(v), true, query::ValueSource::kParameter};
+      if (!modifier.empty()) return Refuse(path);
+      return query::ResolvedValue{std::move(v), false, query::ValueSource::kParameter};
+    };
+    if (path == "method") return value_of(boost::json::value(request_.method));
+    if (path == "context") return value_of(boost::json::value(request_.context));
+    auto key_of = [&](std::string_view prefix) -> std::optional<std::string_view> {
+      if (!path.starts_with(prefix)) return std::nullopt;
+      return path.substr(prefix.size());
+    };
+    if (auto key = key_of("auth.")) {
+      if (key->find('.') != std::string_view::npos) return Refuse(path);
+      if (!request_.auth.is_object()) return value_of(nullptr);
+      return value_of(Lookup(request_.auth.as_object(), *key));
+    }
+    if (auto key = key_of("query.")) return value_of(Lookup(request_.query, *key));
+    if (auto key = key_of("headers.")) return value_of(Lookup(request_.headers, *key));
+    if (auto key = key_of("body.")) {
+      if (modifier == "isset" || modifier == "changed") {
+        return query::ResolvedValue{false, false, query::ValueSource::kParameter};
+      }
+      return value_of(nullptr);
+    }
+    return Refuse(path);
+  }
+
+  const Collection& c_;
+  const boost::json::object& record_;
+  const RequestInfo& request_;
+};
+
+// A parsed rule, kept per rule text (rules are few and change rarely).
+std::shared_ptr<const query::Expr> ParsedRule(const std::string& text) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<const query::Expr>> memo;
+  std::lock_guard lock(mu);
+  if (auto it = memo.find(text); it != memo.end()) return it->second;
+  if (memo.size() >= 4096) memo.clear();
+  auto parsed = query::Parse(text);
+  std::shared_ptr<const query::Expr> expr = parsed ? std::make_shared<const query::Expr>(std::move(*parsed)) : nullptr;
+  memo.emplace(text, expr);
+  return expr;
+}
+
+}  // namespace
+
+// ---- clients ----
+
+struct Client {
+  Client(std::string id_, net::any_io_executor ex) : id(std::move(id_)), executor(ex), wake(ex) {}
+
+  const std::string id;
+  const net::any_io_executor executor;
+  net::steady_timer wake;  // touched on `executor` only
+
+  std::mutex mu;  // guards everything below
+  std::vector<Subscription> subscriptions;
+  std::optional<AuthInfo> auth;
+  std::deque<Piece> queue;
+  std::size_t queued_bytes = 0;
+  std::size_t queued_messages = 0;
+  bool waiting = false;   // Next() sleeps on `wake`
+  bool notified = false;  // a wake-up is posted
+  bool closed = false;
+};
+
+struct Realtime::Impl {
+  Impl(realtime::Bus& b, store::Store& s, schema::Catalog& c, const auth::TokenService& t, RealtimeLimits l)
+      : bus(b), store(s), catalog(c), tokens(t), limits(l) {}
+
+  void Deliver(const std::string& payload);
+  void Push(const std::shared_ptr<Client>& client, const Piece& prefix, const Piece& data);
+  bool Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
+               const boost::json::object& record, const std::string& action);
+  std::shared_ptr<Client> Find(const std::string& id) {
+    std::lock_guard lock(mu);
+    auto it = clients.find(id);
+    return it == clients.end() ? nullptr : it->second;
+  }
+
+  realtime::Bus& bus;
+  store::Store& store;
+  schema::Catalog& catalog;
+  const auth::TokenService& tokens;
+  RealtimeLimits limits;
+
+  mutable std::mutex mu;  // guards clients
+  std::unordered_map<std::string, std::shared_ptr<Client>> clients;
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> disconnected{0};
+};
+
+namespace {
+
+// The event stream of one client: PB_CONNECT, then its events, until it goes, falls behind, or
+// stays idle past the limit.
+class EventStream final : public http::ResponseStream {
+ public:
+  EventStream(Realtime::Impl& impl, std::shared_ptr<Client> client) : impl_(impl), client_(std::move(client)) {}
+  ~EventStream() override {
+    std::lock_guard lock(impl_.mu);
+    impl_.clients.erase(client_->id);
+  }
+
+  net::awaitable<bool> Next(std::vector<Piece>& out) override {
+    Client& c = *client_;
+    for (;;) {
+      {
+        std::lock_guard lock(c.mu);
+        if (c.closed) co_return false;
+        if (!c.queue.empty()) {
+          // Everything queued goes out in one write.
+          out.insert(out.end(), c.queue.begin(), c.queue.end());
+          c.queue.clear();
+          c.queued_bytes = 0;
+          c.queued_messages = 0;
+          co_return true;
+        }
+        c.waiting = true;
+        c.notified = false;
+      }
+      c.wake.expires_after(std::chrono::seconds(impl_.limits.idle_timeout_seconds));
+      auto [ec] = co_await c.wake.async_wait(net::as_tuple(net::use_awaitable));
+      std::lock_guard lock(c.mu);
+      c.waiting = false;
+      if (!ec && c.queue.empty()) co_return false;  // idle: the client reconnects
+    }
+  }
+
+  void Cancel() override {
+    {
+      std::lock_guard lock(client_->mu);
+      client_->closed = true;
+    }
+    client_->wake.cancel();
+  }
+
+ private:
+  Realtime::Impl& impl_;
+  std::shared_ptr<Client> client_;
+};
+
+}  // namespace
+
+void Realtime::Impl::Push(const std::shared_ptr<Client>& target, const Piece& prefix, const Piece& data) {
+  Client& client = *target;
+  bool wake = false;
+  {
+    std::lock_guard lock(client.mu);
+    if (client.closed) return;
+    const std::size_t bytes = prefix->size() + data->size() + 2;
+    if (client.queued_messages + 1 > limits.max_queued_messages ||
+        client.queued_bytes + bytes > limits.max_queued_bytes) {
+      // It cannot keep up: it goes, rather than anyone waiting for it.
+      client.closed = true;
+      client.queue.clear();
+      disconnected.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("realtime client {} disconnected: it fell {} messages behind", client.id, client.queued_messages);
+      wake = true;
+    } else {
+      client.queue.push_back(prefix);
+      client.queue.push_back(data);
+      client.queue.push_back(FrameEnd());
+      client.queued_bytes += bytes;
+      ++client.queued_messages;
+      delivered.fetch_add(1, std::memory_order_relaxed);
+      wake = client.waiting && !client.notified;
+      client.notified = client.notified || wake;
+    }
+  }
+  if (wake) {
+    // The client's own thread wakes its stream (timers are not thread-safe).
+    net::post(client.executor, [target] { target->wake.cancel(); });
+  }
+}
+
+bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
+                             const boost::json::object& record, const std::string& action) {
+  if (auth && auth->superuser) return true;
+  const auto& rule = sub.record_id.empty() ? c.list_rule : c.view_rule;
+  if (!rule) return false;
+  if (rule->empty()) return true;
+  RequestInfo info;
+  if (auth) info.auth = auth->record;
+  info.method = "GET";
+  info.context = "realtime";
+  info.query = sub.query;
+  info.headers = sub.headers;
+  auto expr = ParsedRule(*rule);
+  if (!expr) return false;
+  RecordValueResolver resolver(c, record, info);
+  auto outcome = query::Evaluate(*expr, resolver);
+  if (outcome) return *outcome;
+  // The rule reads other rows: the database decides, while the record is there to be read.
+  if (action == "delete") return false;
+  return RecordPassesRule(store, catalog.Current(), c, std::string(record.at("id").as_string()), auth, rule, info);
+}
+
+void Realtime::Impl::Deliver(const std::string& payload) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(payload, ec);
+  if (ec || !parsed.is_object()) return;
+  const auto& change = parsed.as_object();
+  const std::string action(change.at("action").as_string());
+  const std::string collection_id(change.at("collectionId").as_string());
+  const auto& record = change.at("record").as_object();
+  const auto snapshot = catalog.Current();
+  const Collection* c = snapshot->Find(collection_id);
+  if (!c || c->id != collection_id) return;
+  const std::string record_id(record.at("id").as_string());
+
+  std::vector<std::shared_ptr<Client>> targets;
+  {
+    std::lock_guard lock(mu);
+    targets.reserve(clients.size());
+    for (const auto& [id, client] : clients) targets.push_back(client);
+  }
+  // One serialized payload per distinct view of the record.
+  std::unordered_map<std::string, Piece> payloads;
+  // One rule decision per requester and options.
+  std::unordered_map<std::string, bool> decisions;
+  for (const auto& client : targets) {
+    std::vector<Subscription> subs;
+    std::optional<AuthInfo> auth;
+    {
+      std::lock_guard lock(client->mu);
+      if (client->closed) continue;
+      for (const auto& s : client->subscriptions) {
+        if ((s.collection == c->name || s.collection == c->id) && (s.record_id.empty() || s.record_id == record_id)) {
+          subs.push_back(s);
+        }
+      }
+      if (subs.empty()) continue;
+      auth = client->auth;
+    }
+    const std::string who = auth ? auth->collection->id + "/" + auth->record_id : std::string();
+    for (const auto& sub : subs) {
+      const std::string decision_key =
+          fmt::format("{}|{}|{}|{}", sub.record_id.empty() ? 'L' : 'V', who, boost::json::serialize(sub.query),
+                      boost::json::serialize(sub.headers));
+      auto d = decisions.find(decision_key);
+      if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(*c, sub, auth, record, action)).first;
+      if (!d->second) continue;
+      // What this subscriber may see of the record.
+      const bool superuser = auth && auth->superuser;
+      bool show_email = superuser;
+      if (c->type == CollectionType::kAuth && !show_email) {
+        const auto visible = record.find("emailVisibility");
+        show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
+                     (auth && auth->collection->id == c->id && auth->record_id == record_id);
+      }
+      const std::string fields = sub.query.contains("fields") && sub.query.at("fields").is_string()
+                                     ? std::string(sub.query.at("fields").as_string())
+                                     : std::string();
+      const std::string view_key = fmt::format("{}{}|{}", superuser ? 'S' : '-', show_email ? 'E' : '-', fields);
+      auto p = payloads.find(view_key);
+      if (p == payloads.end()) {
+        boost::json::object shown;
+        for (const auto& [k, v] : record) {
+          const Field* f = c->FindField(k);
+          if (f && f->hidden && !superuser) continue;
+          if (c->type == CollectionType::kAuth && k == "email" && !show_email) continue;
+          shown[k] = v;
+        }
+        boost::json::value shaped = shown;
+        if (!fields.empty()) {
+          auto picker = FieldPicker::Parse(fields);
+          if (picker) {
+            boost::json::value wrapped = boost::json::array{shaped};
+            picker->Apply(wrapped);
+            shaped = wrapped.as_array().at(0);
+          }
+        }
+        p = payloads
+                .emplace(view_key, std::make_shared<const std::string>(boost::json::serialize(
+                                       boost::json::object{{"action", action}, {"record", std::move(shaped)}})))
+                .first;
+      }
+      Push(client, sub.prefix, p->second);
+    }
+  }
+}
+
+Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& catalog, const auth::TokenService& tokens,
+                   RealtimeLimits limits)
+    : impl_(std::make_unique<Impl>(bus, store, catalog, tokens, limits)) {
+  Impl* impl = impl_.get();
+  bus.Subscribe(std::string(kChannel), [impl](const std::string& payload) { impl->Deliver(payload); });
+}
+
+Realtime::~Realtime() = default;
+
+void Realtime::Publish(std::vector<RecordChange> changes) {
+  for (auto& change : changes) {
+    impl_->bus.Publish(kChannel, boost::json::serialize(boost::json::object{{"action", std::move(change.action)},
+                                                                            {"collectionId", change.collection_id},
+                                                                            {"record", std::move(change.record)}}));
+  }
+}
+
+Realtime::Stats Realtime::stats() const {
+  Stats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s.clients = impl_->clients.size();
+  }
+  s.delivered = impl_->delivered.load();
+  s.disconnected = impl_->disconnected.load();
+  return s;
+}
+
+void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
+  Realtime::Impl& impl = *realtime.impl_;
+  router.Add(http::Verb::kGet, "/api/realtime", [&impl](http::Request&) -> net::awaitable<http::Response> {
+    const auto executor = co_await net::this_coro::executor;
+    auto client = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), executor);
+    client->queue.push_back(std::make_shared<const std::string>(
+        fmt::format("id:{}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{}\"}}\n\n", client->id, client->id)));
+    {
+      std::lock_guard lock(impl.mu);
+      impl.clients.emplace(client->id, client);
+    }
+    http::Response res;
+    res.content_type = "text/event-stream";
+    res.headers.emplace_back("Cache-Control", "no-store");
+    res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies pass events on at once
+    res.stream = std::make_shared<EventStream>(impl, std::move(client));
+    co_return res;
+  });
+
+  router.Add(
+      http::Verb::kPost, "/api/realtime",
+      [&impl](http::Request& req) -> net::awaitable<http::Response> {
+        const auto& body = req.json();
+        if (!body.is_object()) throw http::ApiError::BadRequest("Failed to read the submitted data.");
+        const auto& o = body.as_object();
+        std::string client_id;
+        if (auto it = o.find("clientId"); it != o.end() && it->value().is_string()) {
+          client_id = std::string(it->value().as_string());
+        }
+        boost::json::object errors;
+        if (client_id.empty() || client_id.size() > 255) {
+          errors["clientId"] = boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
+        }
+        std::vector<std::string> topics;
+        if (auto it = o.find("subscriptions"); it != o.end() && it->value().is_array()) {
+          for (const auto& t : it->value().as_array()) {
+            if (!t.is_string()) continue;
+            if (t.as_string().size() > impl.limits.max_topic_length) {
+              errors["subscriptions"] = boost::json::object{
+                  {"code", "validation_length_too_long"},
+                  {"message",
+                   fmt::format("A subscription can have at most {} characters.", impl.limits.max_topic_length)}};
+            }
+            topics.emplace_back(t.as_string());
+          }
+        }
+        if (topics.size() > impl.limits.max_subscriptions) {
+          errors["subscriptions"] = boost::json::object{
+              {"code", "validation_length_too_long"},
+              {"message", fmt::format("At most {} subscriptions are allowed.", impl.limits.max_subscriptions)}};
+        }
+        if (!errors.empty()) throw http::ApiError{400, "Failed to load the submitted data.", std::move(errors), {}};
+        auto client = impl.Find(client_id);
+        if (!client) throw http::ApiError::NotFound("Missing or invalid client id.");
+
+        auto auth = Authenticate(req, impl.catalog.Current(), impl.store, impl.tokens);
+        std::vector<Subscription> subs;
+        for (const auto& t : topics) {
+          auto s = ParseTopic(client->id, t);
+          if (!s) {
+            throw http::ApiError{400,
+                                 "Failed to load the submitted data.",
+                                 {{"subscriptions", boost::json::object{{"code", "validation_invalid_options"},
+                                                                        {"message", "Invalid subscription options."}}}},
+                                 {}};
+          }
+          subs.push_back(std::move(*s));
+        }
+        {
+          std::lock_guard lock(client->mu);
+          // The first authorized request binds the client's auth; a later one must be the same.
+          if (client->auth && (!auth || auth->record_id != client->auth->record_id ||
+                               auth->collection->id != client->auth->collection->id)) {
+            throw http::ApiError::Forbidden("The current and the previous request authorization don't match.");
+          }
+          if (!client->auth && auth) client->auth = std::move(auth);
+          client->subscriptions = std::move(subs);
+        }
+        co_return http::Response{204, "", "", {}};
+      },
+      {.json_body = true});
+}
+
+}  // namespace strata::api

@@ -1,0 +1,73 @@
+// Realtime: record changes pushed to subscribed clients over server-sent events, as PocketBase's
+// realtime API (GET/POST /api/realtime), each client seeing only what its rules allow.
+//
+// Committed changes go to the Bus; every instance's Realtime receives them from it and fans each
+// one out to its own clients: the subscriptions it matches, the collection's listRule (for
+// `collection/*`) or viewRule (for `collection/RECORD_ID`) decided in memory by the filter
+// evaluator, one serialized payload per distinct view of the record. Each client has a bounded
+// queue; one that cannot keep up is disconnected, and neither writers nor other clients wait on it.
+// Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "api/record_change.hpp"
+
+namespace strata::http {
+class Router;
+}
+namespace strata::store {
+class Store;
+}
+namespace strata::schema {
+class Catalog;
+}
+namespace strata::auth {
+class TokenService;
+}
+namespace strata::realtime {
+class Bus;
+}
+
+namespace strata::api {
+
+struct RealtimeLimits {
+  std::size_t max_queued_messages = 1000;          // per client, then it is disconnected
+  std::size_t max_queued_bytes = 8 * 1024 * 1024;  // per client, then it is disconnected
+  std::size_t max_subscriptions = 1000;            // per client
+  std::size_t max_topic_length = 2500;             // characters, options included
+  int idle_timeout_seconds = 300;                  // with nothing sent, the server ends the stream
+};
+
+class Realtime {
+ public:
+  // Subscribes to `bus`. The arguments must outlive this object.
+  Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& catalog, const auth::TokenService& tokens,
+           RealtimeLimits limits = {});
+  ~Realtime();
+  Realtime(const Realtime&) = delete;
+  Realtime& operator=(const Realtime&) = delete;
+
+  // Publishes committed changes to the bus (the RecordChangeSink of the records routes).
+  void Publish(std::vector<RecordChange> changes);
+
+  struct Stats {
+    std::size_t clients = 0;
+    uint64_t delivered = 0;     // messages queued for clients since start
+    uint64_t disconnected = 0;  // clients dropped for not keeping up
+  };
+  Stats stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  friend void AddRealtimeRoutes(http::Router& router, Realtime& realtime);
+};
+
+// Registers GET /api/realtime (the event stream) and POST /api/realtime (subscriptions).
+void AddRealtimeRoutes(http::Router& router, Realtime& realtime);
+
+}  // namespace strata::api

@@ -1,0 +1,164 @@
+// Realtime over server-sent events with the pocketbase SDK's subscribe()/unsubscribe(): create,
+// update and delete events, list and view rules decided per subscriber, options (fields),
+// auth binding, and the raw protocol (PB_CONNECT, event names, errors).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { EventSource } from 'eventsource';
+import PocketBase from 'pocketbase';
+import { sleep, startWithAdmin } from './helpers.mjs';
+
+globalThis.EventSource = EventSource;
+
+// Collects the events of subscriptions; `next(n)` waits until n have arrived.
+class Inbox {
+  constructor() {
+    this.items = [];
+  }
+  push = (e) => this.items.push(e);
+  async next(n = 1, ms = 3000) {
+    const until = Date.now() + ms;
+    while (this.items.length < n && Date.now() < until) await sleep(10);
+    assert.ok(this.items.length >= n, `expected ${n} events, got ${this.items.length}: ${JSON.stringify(this.items)}`);
+    return this.items.splice(0, n);
+  }
+  async none(ms = 300) {
+    await sleep(ms);
+    assert.deepEqual(this.items, []);
+  }
+}
+
+describe('realtime (SSE)', () => {
+  let server;
+  let admin;
+  let users;
+  let annId;
+  let bobId;
+  before(async () => {
+    ({ server, admin, users } = await startWithAdmin({ users: ['ann', 'bob'], usersCollection: { viewRule: '' } }));
+    annId = users.ann.authStore.record.id;
+    bobId = users.bob.authStore.record.id;
+    await admin.collections.create({
+      name: 'tasks',
+      listRule: 'owner = @request.auth.id || public = true',
+      viewRule: 'owner = @request.auth.id || public = true',
+      createRule: '@request.auth.id != ""',
+      updateRule: 'owner = @request.auth.id',
+      deleteRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'public', type: 'bool' },
+        { name: 'secret', type: 'text', hidden: true },
+        { name: 'owner', type: 'relation', collectionId: (await admin.collections.getOne('users')).id, maxSelect: 1 },
+      ],
+    });
+  });
+  after(async () => {
+    for (const pb of [admin, ...Object.values(users ?? {})]) pb?.realtime.unsubscribe().catch(() => {});
+    await sleep(50);
+    await server?.stop();
+  });
+
+  test('create, update and delete events reach a subscriber the list rule lets see them', async () => {
+    const ann = new Inbox();
+    const unsubscribe = await users.ann.collection('tasks').subscribe('*', ann.push);
+    const rec = await users.ann.collection('tasks').create({ title: 'write', owner: annId, secret: 's' });
+    const [created] = await ann.next();
+    assert.equal(created.action, 'create');
+    assert.equal(created.record.id, rec.id);
+    assert.equal(created.record.title, 'write');
+    assert.equal(created.record.collectionName, 'tasks');
+    assert.equal('secret' in created.record, false); // hidden fields stay hidden
+    await users.ann.collection('tasks').update(rec.id, { title: 'write more' });
+    const [updated] = await ann.next();
+    assert.equal(updated.action, 'update');
+    assert.equal(updated.record.title, 'write more');
+    await users.ann.collection('tasks').delete(rec.id);
+    const [deleted] = await ann.next();
+    assert.equal(deleted.action, 'delete');
+    assert.equal(deleted.record.id, rec.id);
+    await unsubscribe();
+    await users.ann.collection('tasks').create({ title: 'after', owner: annId });
+    await ann.none();
+  });
+
+  test('a user never receives a record its rules hide; superusers see everything', async () => {
+    const bob = new Inbox();
+    const guestPb = new PocketBase(server.url);
+    const guest = new Inbox();
+    const root = new Inbox();
+    const unsubBob = await users.bob.collection('tasks').subscribe('*', bob.push);
+    const unsubGuest = await guestPb.collection('tasks').subscribe('*', guest.push);
+    const unsubRoot = await admin.collection('tasks').subscribe('*', root.push);
+    const hidden = await users.ann.collection('tasks').create({ title: 'private', owner: annId, secret: 'x' });
+    const shown = await users.ann.collection('tasks').create({ title: 'shared', owner: annId, public: true });
+    const [b] = await bob.next();
+    assert.equal(b.record.id, shown.id);
+    const [g] = await guest.next();
+    assert.equal(g.record.id, shown.id);
+    const r = await root.next(2);
+    assert.deepEqual(r.map((e) => e.record.id).sort(), [hidden.id, shown.id].sort());
+    assert.equal(r.find((e) => e.record.id === hidden.id).record.secret, 'x');
+    await bob.none();
+    await guest.none();
+    // Made private: later events of it are hidden from bob.
+    await users.ann.collection('tasks').update(shown.id, { public: false });
+    await bob.none();
+    await unsubBob();
+    await unsubGuest();
+    await unsubRoot();
+    guestPb.realtime.unsubscribe();
+  });
+
+  test('a record topic follows one record under the view rule; options shape the record', async () => {
+    const rec = await users.ann.collection('tasks').create({ title: 'one', owner: annId, public: true });
+    const other = await users.ann.collection('tasks').create({ title: 'two', owner: annId, public: true });
+    const bob = new Inbox();
+    const unsub = await users.bob.collection('tasks').subscribe(rec.id, bob.push, { fields: 'id,title' });
+    await users.ann.collection('tasks').update(other.id, { title: 'two!' });
+    await users.ann.collection('tasks').update(rec.id, { title: 'one!' });
+    const [e] = await bob.next();
+    assert.deepEqual(e.record, { id: rec.id, title: 'one!' });
+    await bob.none();
+    await unsub();
+  });
+
+  test('the protocol: PB_CONNECT with the client id, topic-named events, errors as PocketBase', async () => {
+    const es = new EventSource(`${server.url}/api/realtime`);
+    const connect = await new Promise((resolve, reject) => {
+      es.addEventListener('PB_CONNECT', (e) => resolve(e));
+      es.onerror = reject;
+    });
+    const clientId = JSON.parse(connect.data).clientId;
+    assert.match(clientId, /^[a-z0-9]{40}$/);
+    assert.equal(connect.lastEventId, clientId);
+
+    const post = (body, headers = {}) =>
+      fetch(`${server.url}/api/realtime`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    const topic = `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { fields: 'title' } }))}`;
+    const events = [];
+    es.addEventListener(topic, (e) => events.push(e));
+    const ok = await post({ clientId, subscriptions: [topic] }, { Authorization: users.bob.authStore.token });
+    assert.equal(ok.status, 204);
+    await users.bob.collection('tasks').create({ title: 'raw', owner: bobId });
+    for (let i = 0; i < 100 && events.length === 0; i++) await sleep(10);
+    assert.equal(events.length, 1);
+    assert.equal(events[0].lastEventId, clientId);
+    assert.deepEqual(JSON.parse(events[0].data), { action: 'create', record: { title: 'raw' } });
+
+    // Another user's token on the same client: refused.
+    const other = await post({ clientId, subscriptions: [] }, { Authorization: users.ann.authStore.token });
+    assert.equal(other.status, 403);
+    const missing = await post({ clientId: 'nope', subscriptions: [] });
+    assert.equal(missing.status, 404);
+    const blank = await post({ subscriptions: [] });
+    assert.equal(blank.status, 400);
+    assert.equal((await blank.json()).data.clientId.code, 'validation_required');
+    const tooLong = await post({ clientId, subscriptions: ['x'.repeat(2501)] });
+    assert.equal(tooLong.status, 400);
+    es.close();
+  });
+});
