@@ -6,6 +6,8 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -22,6 +24,7 @@
 #include "api/records_routes.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
+#include "http/websocket.hpp"
 #include "query/eval.hpp"
 #include "query/parser.hpp"
 #include "realtime/bus.hpp"
@@ -47,6 +50,21 @@ const Piece& FrameEnd() {
   return end;
 }
 
+const Piece& ObjectEnd() {
+  static const Piece end = std::make_shared<const std::string>("}");
+  return end;
+}
+
+Piece Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
+
+// One message for a client: up to three pieces sent as one (an SSE frame or a WebSocket message),
+// so that the shared part of an event is never copied.
+struct Message {
+  Piece a, b, c;
+  std::size_t size() const { return (a ? a->size() : 0) + (b ? b->size() : 0) + (c ? c->size() : 0); }
+};
+
 // A subscription: "collection/*" or "collection/RECORD_ID", optionally "?options=" + the
 // URL-encoded JSON {"query":{…},"headers":{…}} that the rules and the shape of the record see.
 struct Subscription {
@@ -56,6 +74,7 @@ struct Subscription {
   boost::json::object query;
   boost::json::object headers;  // lower-case names, '-' as '_', as @request.headers
   Piece prefix;                 // "id:<client>\nevent:<topic>\ndata:"
+  Piece ws_prefix;              // {"type":"event","topic":<topic>,"data":
 };
 
 std::optional<Subscription> ParseTopic(const std::string& client_id, const std::string& topic) {
@@ -99,6 +118,8 @@ std::optional<Subscription> ParseTopic(const std::string& client_id, const std::
     }
   }
   s.prefix = std::make_shared<const std::string>(fmt::format("id:{}\nevent:{}\ndata:", client_id, topic));
+  s.ws_prefix = std::make_shared<const std::string>(
+      fmt::format("{{\"type\":\"event\",\"topic\":{},\"data\":", boost::json::serialize(boost::json::value(topic))));
   return s;
 }
 
@@ -210,29 +231,56 @@ std::shared_ptr<const query::Expr> ParsedRule(const std::string& text) {
 // ---- clients ----
 
 struct Client {
-  Client(std::string id_, net::any_io_executor ex) : id(std::move(id_)), executor(ex), wake(ex) {}
+  enum class Kind { kEventStream, kWebSocket };
+  Client(std::string id_, net::any_io_executor ex, Kind k) : id(std::move(id_)), kind(k), executor(ex), wake(ex) {}
 
   const std::string id;
+  const Kind kind;
   const net::any_io_executor executor;
   net::steady_timer wake;  // touched on `executor` only
 
   std::mutex mu;  // guards everything below
   std::vector<Subscription> subscriptions;
   std::optional<AuthInfo> auth;
-  std::deque<Piece> queue;
+  std::deque<Message> queue;
   std::size_t queued_bytes = 0;
-  std::size_t queued_messages = 0;
-  bool waiting = false;   // Next() sleeps on `wake`
+  bool waiting = false;   // the writer sleeps on `wake`
   bool notified = false;  // a wake-up is posted
   bool closed = false;
+  uint16_t close_code = 0;  // WebSocket: the close frame to send, when closed
+  std::string close_reason;
+  std::vector<std::string> rooms;  // WebSocket: the rooms joined
 };
+
+// Someone in a room, as presence shows them.
+boost::json::object MemberJson(const Client& c, const std::optional<AuthInfo>& auth) {
+  boost::json::object m{{"clientId", c.id}};
+  if (auth) {
+    m["auth"] = boost::json::object{{"id", auth->record_id}, {"collectionName", auth->collection->name}};
+  } else {
+    m["auth"] = nullptr;
+  }
+  return m;
+}
 
 struct Realtime::Impl {
   Impl(realtime::Bus& b, store::Store& s, schema::Catalog& c, const auth::TokenService& t, RealtimeLimits l)
       : bus(b), store(s), catalog(c), tokens(t), limits(l) {}
 
   void Deliver(const std::string& payload);
-  void Push(const std::shared_ptr<Client>& client, const Piece& prefix, const Piece& data);
+  // Queues `m` for `client`; false (and the client closed) when that would pass its queue's limit.
+  bool Push(const std::shared_ptr<Client>& client, Message m);
+  // Closes `client` (a WebSocket's close frame carries `code` and `reason`).
+  void CloseClient(const std::shared_ptr<Client>& client, uint16_t code, std::string reason);
+  // Rooms: members by client id.
+  void Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members);
+  void Leave(const std::shared_ptr<Client>& client, const std::string& room);
+  void Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message);
+  void Register(const std::shared_ptr<Client>& client) {
+    std::lock_guard lock(mu);
+    clients.emplace(client->id, client);
+  }
+  void Unregister(const std::shared_ptr<Client>& client);
   bool Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
                const boost::json::object& record, const std::string& action);
   std::shared_ptr<Client> Find(const std::string& id) {
@@ -247,8 +295,9 @@ struct Realtime::Impl {
   const auth::TokenService& tokens;
   RealtimeLimits limits;
 
-  mutable std::mutex mu;  // guards clients
+  mutable std::mutex mu;  // guards clients and rooms
   std::unordered_map<std::string, std::shared_ptr<Client>> clients;
+  std::unordered_map<std::string, std::unordered_map<std::string, std::weak_ptr<Client>>> rooms;
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> disconnected{0};
 };
@@ -260,10 +309,7 @@ namespace {
 class EventStream final : public http::ResponseStream {
  public:
   EventStream(Realtime::Impl& impl, std::shared_ptr<Client> client) : impl_(impl), client_(std::move(client)) {}
-  ~EventStream() override {
-    std::lock_guard lock(impl_.mu);
-    impl_.clients.erase(client_->id);
-  }
+  ~EventStream() override { impl_.Unregister(client_); }
 
   net::awaitable<bool> Next(std::vector<Piece>& out) override {
     Client& c = *client_;
@@ -273,10 +319,13 @@ class EventStream final : public http::ResponseStream {
         if (c.closed) co_return false;
         if (!c.queue.empty()) {
           // Everything queued goes out in one write.
-          out.insert(out.end(), c.queue.begin(), c.queue.end());
+          for (auto& m : c.queue) {
+            for (auto* p : {&m.a, &m.b, &m.c}) {
+              if (*p) out.push_back(std::move(*p));
+            }
+          }
           c.queue.clear();
           c.queued_bytes = 0;
-          c.queued_messages = 0;
           co_return true;
         }
         c.waiting = true;
@@ -305,36 +354,130 @@ class EventStream final : public http::ResponseStream {
 
 }  // namespace
 
-void Realtime::Impl::Push(const std::shared_ptr<Client>& target, const Piece& prefix, const Piece& data) {
+bool Realtime::Impl::Push(const std::shared_ptr<Client>& target, Message m) {
   Client& client = *target;
   bool wake = false;
+  bool ok = true;
   {
     std::lock_guard lock(client.mu);
-    if (client.closed) return;
-    const std::size_t bytes = prefix->size() + data->size() + 2;
-    if (client.queued_messages + 1 > limits.max_queued_messages ||
-        client.queued_bytes + bytes > limits.max_queued_bytes) {
+    if (client.closed) return false;
+    const std::size_t bytes = m.size();
+    if (client.queue.size() + 1 > limits.max_queued_messages || client.queued_bytes + bytes > limits.max_queued_bytes) {
       // It cannot keep up: it goes, rather than anyone waiting for it.
+      spdlog::info("realtime client {} disconnected: it fell {} messages behind", client.id, client.queue.size());
       client.closed = true;
+      client.close_code = http::kCloseTryAgainLater;
+      client.close_reason = fmt::format("too slow: {} messages not read", client.queue.size());
       client.queue.clear();
+      client.queued_bytes = 0;
       disconnected.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("realtime client {} disconnected: it fell {} messages behind", client.id, client.queued_messages);
-      wake = true;
+      ok = false;
     } else {
-      client.queue.push_back(prefix);
-      client.queue.push_back(data);
-      client.queue.push_back(FrameEnd());
+      client.queue.push_back(std::move(m));
       client.queued_bytes += bytes;
-      ++client.queued_messages;
       delivered.fetch_add(1, std::memory_order_relaxed);
-      wake = client.waiting && !client.notified;
-      client.notified = client.notified || wake;
     }
+    wake = client.waiting && !client.notified;
+    client.notified = client.notified || wake;
   }
   if (wake) {
-    // The client's own thread wakes its stream (timers are not thread-safe).
+    // The client's own thread wakes its writer (timers are not thread-safe).
     net::post(client.executor, [target] { target->wake.cancel(); });
   }
+  return ok;
+}
+
+void Realtime::Impl::CloseClient(const std::shared_ptr<Client>& target, uint16_t code, std::string reason) {
+  bool wake = false;
+  {
+    std::lock_guard lock(target->mu);
+    if (target->closed) return;
+    target->closed = true;
+    target->close_code = code;
+    target->close_reason = std::move(reason);
+    wake = target->waiting && !target->notified;
+    target->notified = target->notified || wake;
+  }
+  if (wake) net::post(target->executor, [target] { target->wake.cancel(); });
+}
+
+void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
+  std::vector<std::string> rooms_left;
+  {
+    std::lock_guard lock(client->mu);
+    rooms_left = client->rooms;
+  }
+  for (const auto& room : rooms_left) Leave(client, room);
+  std::lock_guard lock(mu);
+  clients.erase(client->id);
+}
+
+void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members) {
+  std::optional<AuthInfo> auth;
+  {
+    std::lock_guard lock(client->mu);
+    if (std::find(client->rooms.begin(), client->rooms.end(), room) == client->rooms.end()) {
+      client->rooms.push_back(room);
+    }
+    auth = client->auth;
+  }
+  const Piece joined = Json(boost::json::object{
+      {"type", "presence"}, {"room", room}, {"action", "join"}, {"member", MemberJson(*client, auth)}});
+  std::vector<std::shared_ptr<Client>> others;
+  {
+    std::lock_guard lock(mu);
+    auto& r = rooms[room];
+    for (const auto& [id, weak] : r) {
+      if (auto other = weak.lock(); other && id != client->id) others.push_back(std::move(other));
+    }
+    r[client->id] = client;
+  }
+  members.push_back(MemberJson(*client, auth));
+  for (const auto& other : others) {
+    std::optional<AuthInfo> other_auth;
+    {
+      std::lock_guard lock(other->mu);
+      other_auth = other->auth;
+    }
+    members.push_back(MemberJson(*other, other_auth));
+    Push(other, {joined, nullptr, nullptr});
+  }
+}
+
+void Realtime::Impl::Leave(const std::shared_ptr<Client>& client, const std::string& room) {
+  std::optional<AuthInfo> auth;
+  {
+    std::lock_guard lock(client->mu);
+    std::erase(client->rooms, room);
+    auth = client->auth;
+  }
+  std::vector<std::shared_ptr<Client>> others;
+  {
+    std::lock_guard lock(mu);
+    auto it = rooms.find(room);
+    if (it == rooms.end() || !it->second.erase(client->id)) return;
+    for (const auto& [id, weak] : it->second) {
+      if (auto other = weak.lock()) others.push_back(std::move(other));
+    }
+    if (it->second.empty()) rooms.erase(it);
+  }
+  const Piece left = Json(boost::json::object{
+      {"type", "presence"}, {"room", room}, {"action", "leave"}, {"member", MemberJson(*client, auth)}});
+  for (const auto& other : others) Push(other, {left, nullptr, nullptr});
+}
+
+void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message) {
+  std::vector<std::shared_ptr<Client>> others;
+  {
+    std::lock_guard lock(mu);
+    auto it = rooms.find(room);
+    if (it == rooms.end()) return;
+    for (const auto& [id, weak] : it->second) {
+      if (id == from->id) continue;
+      if (auto other = weak.lock()) others.push_back(std::move(other));
+    }
+  }
+  for (const auto& other : others) Push(other, {message, nullptr, nullptr});
 }
 
 bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
@@ -439,7 +582,11 @@ void Realtime::Impl::Deliver(const std::string& payload) {
                                        boost::json::object{{"action", action}, {"record", std::move(shaped)}})))
                 .first;
       }
-      Push(client, sub.prefix, p->second);
+      if (client->kind == Client::Kind::kEventStream) {
+        Push(client, {sub.prefix, p->second, FrameEnd()});
+      } else {
+        Push(client, {sub.ws_prefix, p->second, ObjectEnd()});
+      }
     }
   }
 }
@@ -472,22 +619,274 @@ Realtime::Stats Realtime::stats() const {
   return s;
 }
 
+namespace {
+
+// A WebSocket client (docs/realtime.md): record events on the same topics as the event stream,
+// and rooms with presence and relayed messages. A reader coroutine handles what the client sends;
+// this coroutine alone writes (and closes), from the client's queue.
+class RealtimeSocket final : public http::WebSocketSession {
+ public:
+  explicit RealtimeSocket(Realtime::Impl& impl) : impl_(impl) {}
+
+  net::awaitable<void> Run(http::WebSocket& ws) override {
+    client_ = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), ws.executor(), Client::Kind::kWebSocket);
+    impl_.Register(client_);
+    Reply({{"type", "connected"}, {"clientId", client_->id}});
+    struct Watch {
+      bool done = false;
+      net::steady_timer finished;
+      explicit Watch(const net::any_io_executor& ex) : finished(ex, std::chrono::steady_clock::time_point::max()) {}
+    };
+    auto watch = std::make_shared<Watch>(ws.executor());
+    net::co_spawn(
+        ws.executor(),
+        [this, &ws, watch]() -> net::awaitable<void> {
+          while (auto text = co_await ws.Read()) {
+            if (!Handle(*text)) break;
+          }
+          impl_.CloseClient(client_, http::kCloseNormal, "");
+          watch->done = true;
+          watch->finished.cancel();
+        },
+        net::detached);
+
+    Client& c = *client_;
+    std::vector<Piece> pieces;
+    for (;;) {
+      std::optional<Message> next;
+      bool closed = false;
+      uint16_t code = 0;
+      std::string reason;
+      {
+        std::lock_guard lock(c.mu);
+        if (!c.queue.empty()) {
+          next = std::move(c.queue.front());
+          c.queue.pop_front();
+          c.queued_bytes -= next->size();
+        } else if (c.closed) {
+          closed = true;
+          code = c.close_code;
+          reason = c.close_reason;
+        } else {
+          c.waiting = true;
+          c.notified = false;
+        }
+      }
+      if (closed) {
+        if (code != 0) co_await ws.Close(code, reason);
+        break;
+      }
+      if (next) {
+        pieces.clear();
+        for (auto* p : {&next->a, &next->b, &next->c}) {
+          if (*p) pieces.push_back(std::move(*p));
+        }
+        if (!co_await ws.Write(pieces)) break;
+        continue;
+      }
+      c.wake.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await c.wake.async_wait(net::as_tuple(net::use_awaitable));
+      std::lock_guard lock(c.mu);
+      c.waiting = false;
+    }
+    impl_.CloseClient(client_, 0, "");
+    // The reader ends once the connection does; it must be gone before the session is.
+    while (!watch->done) {
+      co_await ws.Close(http::kCloseNormal, "");
+      co_await watch->finished.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    impl_.Unregister(client_);
+  }
+
+  void Cancel() override {
+    if (client_) impl_.CloseClient(client_, http::kCloseGoingAway, "the server is stopping");
+  }
+
+ private:
+  void Reply(boost::json::object o) { impl_.Push(client_, {Json(o), nullptr, nullptr}); }
+
+  void Error(const boost::json::object& request, std::string message) {
+    boost::json::object o{{"type", "error"}, {"message", std::move(message)}};
+    if (auto id = request.find("id"); id != request.end()) o["id"] = id->value();
+    Reply(std::move(o));
+  }
+
+  // Handles one message; false when the connection is to be closed (the reason is queued).
+  bool Handle(const std::string& text) {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(text, ec);
+    if (ec) {
+      impl_.CloseClient(client_, http::kCloseInvalidPayload, "invalid JSON");
+      return false;
+    }
+    if (!parsed.is_object() || !parsed.as_object().contains("type") || !parsed.as_object().at("type").is_string()) {
+      impl_.CloseClient(client_, http::kClosePolicy, "a message is a JSON object with a \"type\"");
+      return false;
+    }
+    const auto& m = parsed.as_object();
+    const std::string type(m.at("type").as_string());
+    auto with_id = [&](boost::json::object o) {
+      if (auto id = m.find("id"); id != m.end()) o["id"] = id->value();
+      return o;
+    };
+    auto text_of = [&](const char* key) -> std::string {
+      auto it = m.find(key);
+      return it != m.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+    };
+    if (type == "ping") {
+      Reply(with_id({{"type", "pong"}}));
+    } else if (type == "auth") {
+      auto auth = AuthenticateToken(text_of("token"), "auth", impl_.catalog.Current(), impl_.store, impl_.tokens);
+      if (!auth) {
+        Error(m, "The token is invalid or expired.");
+        return true;
+      }
+      const boost::json::object record{
+          {"id", auth->record_id}, {"collectionId", auth->collection->id}, {"collectionName", auth->collection->name}};
+      bool other = false;
+      {
+        std::lock_guard lock(client_->mu);
+        other = client_->auth &&
+                (client_->auth->record_id != auth->record_id || client_->auth->collection->id != auth->collection->id);
+        if (!other) client_->auth = std::move(auth);
+      }
+      if (other) {
+        Error(m, "The connection is already authorized as another record.");
+      } else {
+        Reply(with_id({{"type", "authorized"}, {"record", record}}));
+      }
+    } else if (type == "subscribe" || type == "unsubscribe") {
+      std::vector<std::string> topics;
+      if (auto it = m.find("topics"); it != m.end() && it->value().is_array()) {
+        for (const auto& t : it->value().as_array()) {
+          if (t.is_string()) topics.emplace_back(t.as_string());
+        }
+      }
+      boost::json::array done;
+      std::string error;
+      {
+        std::lock_guard lock(client_->mu);
+        auto& subs = client_->subscriptions;
+        if (type == "unsubscribe") {
+          if (!m.contains("topics")) {
+            for (const auto& s : subs) done.emplace_back(s.topic);
+            subs.clear();
+          }
+          for (const auto& t : topics) {
+            if (std::erase_if(subs, [&](const Subscription& s) { return s.topic == t; })) done.emplace_back(t);
+          }
+        } else {
+          for (const auto& t : topics) {
+            if (t.size() > impl_.limits.max_topic_length) {
+              error = "A topic is too long.";
+              break;
+            }
+            auto s = ParseTopic(client_->id, t);
+            if (!s) {
+              error = "Invalid subscription options.";
+              break;
+            }
+            if (std::none_of(subs.begin(), subs.end(), [&](const Subscription& x) { return x.topic == t; })) {
+              if (subs.size() >= impl_.limits.max_subscriptions) {
+                error = "Too many subscriptions.";
+                break;
+              }
+              subs.push_back(std::move(*s));
+            }
+            done.emplace_back(t);
+          }
+        }
+      }
+      if (!error.empty()) {
+        Error(m, std::move(error));
+      } else {
+        Reply(with_id({{"type", type == "subscribe" ? "subscribed" : "unsubscribed"}, {"topics", std::move(done)}}));
+      }
+    } else if (type == "join" || type == "leave" || type == "send") {
+      const std::string room = text_of("room");
+      if (room.empty() || room.size() > 255) {
+        Error(m, "A room name of 1 to 255 characters is required.");
+        return true;
+      }
+      std::optional<AuthInfo> auth;
+      bool member = false;
+      {
+        std::lock_guard lock(client_->mu);
+        auth = client_->auth;
+        member = std::find(client_->rooms.begin(), client_->rooms.end(), room) != client_->rooms.end();
+      }
+      if (type == "leave") {
+        impl_.Leave(client_, room);
+        Reply(with_id({{"type", "left"}, {"room", room}}));
+      } else if (type == "send") {
+        if (!member) {
+          Error(m, "Join the room before sending to it.");
+          return true;
+        }
+        auto data = m.find("data");
+        impl_.Relay(client_, room,
+                    Json({{"type", "message"},
+                          {"room", room},
+                          {"from", MemberJson(*client_, auth)},
+                          {"data", data == m.end() ? boost::json::value(nullptr) : data->value()}}));
+      } else if (!auth) {
+        Error(m, "Rooms are for authorized connections: send an auth message first.");
+      } else if (!MayJoin(room, auth)) {
+        Error(m, "You are not allowed to join this room.");
+      } else {
+        boost::json::array members;
+        impl_.Join(client_, room, members);
+        Reply(with_id({{"type", "joined"}, {"room", room}, {"members", std::move(members)}}));
+      }
+    } else {
+      impl_.CloseClient(client_, http::kClosePolicy, fmt::format("unknown message type {:?}", type.substr(0, 64)));
+      return false;
+    }
+    return true;
+  }
+
+  // A room named "collection/RECORD_ID" is open to those the record's view rule lets see it; any
+  // other name to every authorized connection.
+  bool MayJoin(const std::string& room, const std::optional<AuthInfo>& auth) {
+    const auto slash = room.find('/');
+    if (slash == std::string::npos) return true;
+    const auto snapshot = impl_.catalog.Current();
+    const Collection* c = snapshot->Find(room.substr(0, slash));
+    if (!c) return true;  // not a collection's name: an ordinary room
+    RequestInfo info;
+    if (auth) info.auth = auth->record;
+    info.method = "GET";
+    info.context = "realtime";
+    return RecordPassesRule(impl_.store, snapshot, *c, room.substr(slash + 1), auth, c->view_rule, info);
+  }
+
+  Realtime::Impl& impl_;
+  std::shared_ptr<Client> client_;
+};
+
+}  // namespace
+
 void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
   Realtime::Impl& impl = *realtime.impl_;
   router.Add(http::Verb::kGet, "/api/realtime", [&impl](http::Request&) -> net::awaitable<http::Response> {
     const auto executor = co_await net::this_coro::executor;
-    auto client = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), executor);
-    client->queue.push_back(std::make_shared<const std::string>(
-        fmt::format("id:{}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{}\"}}\n\n", client->id, client->id)));
-    {
-      std::lock_guard lock(impl.mu);
-      impl.clients.emplace(client->id, client);
-    }
+    auto client = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), executor, Client::Kind::kEventStream);
+    client->queue.push_back(
+        {Text(fmt::format("id:{}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{}\"}}\n\n", client->id, client->id)),
+         nullptr, nullptr});
+    impl.Register(client);
     http::Response res;
     res.content_type = "text/event-stream";
     res.headers.emplace_back("Cache-Control", "no-store");
     res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies pass events on at once
     res.stream = std::make_shared<EventStream>(impl, std::move(client));
+    co_return res;
+  });
+
+  router.Add(http::Verb::kGet, "/api/ws", [&impl](http::Request&) -> net::awaitable<http::Response> {
+    http::Response res;
+    res.status = 101;
+    res.websocket = std::make_shared<RealtimeSocket>(impl);
     co_return res;
   });
 

@@ -19,8 +19,8 @@ inline constexpr auto kHeaderReadTimeout = std::chrono::seconds(10);
 inline constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive, between requests
 inline constexpr auto kBodyReadTimeout = std::chrono::seconds(30);
 inline constexpr auto kWriteTimeout = std::chrono::seconds(30);
-inline constexpr auto kLingerTimeout = std::chrono::seconds(1);      // of silence while draining
-inline constexpr auto kLingerTotal = std::chrono::seconds(5);        // of draining in all
+inline constexpr auto kLingerTimeout = std::chrono::seconds(1);   // of silence while draining
+inline constexpr auto kLingerTotal = std::chrono::seconds(5);     // of draining in all
 inline constexpr auto kShutdownGrace = std::chrono::seconds(10);  // in-flight requests on SIGTERM
 
 }  // namespace strata::http

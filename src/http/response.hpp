@@ -13,6 +13,8 @@
 
 namespace strata::http {
 
+class WebSocketSession;
+
 inline constexpr std::string_view kJsonContentType = "application/json";
 
 // A body sent from an open file: `length` bytes from `offset`, written by the kernel from the page
@@ -49,6 +51,9 @@ struct Response {
   std::shared_ptr<FileBody> file = nullptr;
   // When set, the body is streamed; `body` and `shared_body` are then unused.
   std::shared_ptr<ResponseStream> stream = nullptr;
+  // When set, the request is a WebSocket upgrade and this session runs on the connection once the
+  // handshake is done (a request that is not an upgrade gets 400).
+  std::shared_ptr<WebSocketSession> websocket = nullptr;
 
   std::string_view content() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
 

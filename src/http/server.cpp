@@ -41,6 +41,8 @@
 #include "http/json_body.hpp"
 #include "http/multipart.hpp"
 #include "http/raw_request.hpp"
+#include "http/websocket.hpp"
+#include "http/websocket_serve.hpp"
 #include "obs/access_log.hpp"
 #include "obs/metrics.hpp"
 #include "util/random.hpp"
@@ -214,8 +216,9 @@ struct Connection {
   tcp::socket socket;
   Clock::time_point deadline = Clock::time_point::max();
   bool timed_out = false;
-  bool busy = false;                 // between a request's header and the end of its response
-  ResponseStream* stream = nullptr;  // the streamed body being sent, if any
+  bool busy = false;                      // between a request's header and the end of its response
+  ResponseStream* stream = nullptr;       // the streamed body being sent, if any
+  WebSocketSession* websocket = nullptr;  // the WebSocket session running, if any
 
   explicit Connection(tcp::socket s) : socket(std::move(s)) {}
   void ExpiresAfter(std::chrono::steady_clock::duration d) {
@@ -622,6 +625,21 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
     }
   }
 
+  if (res->websocket && res->status < 300) {
+    if (!detail::IsWebSocketUpgrade(msg)) {
+      res = Response::Json(400, ErrorJson(400, "A WebSocket upgrade request is expected."));
+    } else if (w.stopping) {
+      res = Response::Json(503, ErrorJson(503, "The server is stopping."));
+    } else {
+      // The session manages its own timeouts (Beast's idle pings); the sweep leaves it alone.
+      conn.deadline = Clock::time_point::max();
+      conn.websocket = res->websocket.get();
+      const bool upgraded = co_await detail::ServeWebSocket(conn.socket, msg, *res->websocket);
+      conn.websocket = nullptr;
+      Record(w, route, msg.method_string(), verb, upgraded ? 101 : 400, 0, request_id, path, remote, start);
+      co_return false;
+    }
+  }
   // Conditional GET: a strong ETag on every successful JSON read, and 304 when the client holds it.
   std::string etag;
   bool not_modified = false;  // answered 304 once the headers are settled
@@ -934,6 +952,7 @@ void Server::Shutdown() {
       for (Connection* c : w.connections) {
         if (!c->busy) c->socket.cancel(ec);
         if (c->stream) c->stream->Cancel();
+        if (c->websocket) c->websocket->Cancel();
       }
     });
   }
