@@ -67,6 +67,7 @@ struct ServeFlags {
   api::MailSettings mail;
   std::string client_ip_header;
   std::size_t cache_mib = cache::kDefaultCacheBytes >> 20;
+  api::RealtimeLimits realtime;
 };
 
 std::chrono::milliseconds Millis(double seconds) {
@@ -197,7 +198,7 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   auto bus = realtime::MakeInProcessBus();
-  api::Realtime realtime(*bus, **store, **catalog, **tokens);
+  api::Realtime realtime(*bus, **store, **catalog, **tokens, flags.realtime);
   api::AddRealtimeRoutes(router, realtime);
   api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits,
                        [&realtime](std::vector<api::RecordChange> changes) { realtime.Publish(std::move(changes)); });
@@ -451,6 +452,11 @@ int main(int argc, char** argv) {
                    "MiB of memory for kept answers of record lists and views; 0 turns the response cache off.")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  serve
+      ->add_option("--realtime-queue", serve_flags.realtime.max_queued_messages,
+                   "Realtime messages a client may have waiting before it is disconnected as too slow.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

@@ -1,0 +1,143 @@
+// Realtime under load: a thousand simultaneous connections all receive an event, and a client
+// that stops reading is disconnected (WebSocket close 1013, or the end of its event stream) while
+// the others receive every event.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { sleep, startWithAdmin } from './helpers.mjs';
+
+const until = async (cond, what, ms = 15000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+};
+
+// An event stream read by hand: PB_CONNECT's client id, then events counted by name.
+function openStream(url) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${url}/api/realtime`, (res) => {
+      const stream = { res, clientId: null, events: 0, ended: false, buffer: '' };
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        stream.buffer += chunk;
+        let i;
+        while ((i = stream.buffer.indexOf('\n\n')) >= 0) {
+          const frame = stream.buffer.slice(0, i);
+          stream.buffer = stream.buffer.slice(i + 2);
+          if (frame.includes('event:PB_CONNECT')) {
+            stream.clientId = JSON.parse(frame.split('data:')[1]).clientId;
+            resolve(stream);
+          } else if (frame.includes('event:')) {
+            stream.events++;
+          }
+        }
+      });
+      res.on('end', () => (stream.ended = true));
+      res.on('error', () => (stream.ended = true));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('realtime under load', () => {
+  let server;
+  let admin;
+  before(async () => {
+    ({ server, admin } = await startWithAdmin({ args: ['--realtime-queue', '64'] }));
+    await admin.collections.create({
+      name: 'notes',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [{ name: 'body', type: 'editor' }],
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const subscribe = (url, clientId) =>
+    fetch(`${url}/api/realtime`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientId, subscriptions: ['notes/*'] }),
+    });
+
+  test('1,000 simultaneous connections (800 WebSocket, 200 event streams) each receive the event', async () => {
+    const sockets = [];
+    let received = 0;
+    for (let i = 0; i < 800; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+      ws.on('message', (data) => {
+        const m = JSON.parse(data.toString());
+        if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+        if (m.type === 'subscribed') ws.subscribed = true;
+        if (m.type === 'event') received++;
+      });
+      sockets.push(ws);
+    }
+    const streams = await Promise.all(Array.from({ length: 200 }, () => openStream(server.url)));
+    for (const s of streams) assert.equal((await subscribe(server.url, s.clientId)).status, 204);
+    await until(() => sockets.every((ws) => ws.subscribed), 'every WebSocket to subscribe');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^strata_realtime_clients 1000$/m);
+
+    await fetch(`${server.url}/api/collections/notes/records`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ body: 'to everyone' }),
+    });
+    await until(() => received === 800 && streams.every((s) => s.events === 1), 'every connection to get the event');
+    for (const ws of sockets) ws.close();
+    for (const s of streams) s.res.destroy();
+    await until(async () => /^strata_realtime_clients 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 'the clients to go');
+  });
+
+  test('a client that stops reading is disconnected; the others get every event', async () => {
+    const slow = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+    const closed = new Promise((resolve) => slow.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve) => slow.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      if (m.type === 'connected') slow.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+      if (m.type === 'subscribed') resolve();
+    }));
+    slow._socket.pause(); // reads nothing more: the kernel's buffers fill, then its queue
+
+    const slowStream = await openStream(server.url);
+    assert.equal((await subscribe(server.url, slowStream.clientId)).status, 204);
+    slowStream.res.pause();
+
+    const fast = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+    let fastEvents = 0;
+    await new Promise((resolve) => fast.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      if (m.type === 'connected') fast.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+      if (m.type === 'subscribed') resolve();
+      if (m.type === 'event') fastEvents++;
+    }));
+
+    const body = 'x'.repeat(200 * 1024);
+    const writes = 150; // 30 MB each way: more than loopback buffers and a 64-message queue hold
+    for (let i = 0; i < writes; i++) {
+      const r = await fetch(`${server.url}/api/collections/notes/records`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ body }),
+      });
+      assert.equal(r.status, 200);
+    }
+    await until(() => fastEvents === writes, 'the reading client to get every event');
+    await until(async () => /^strata_realtime_disconnected 2$/m.test(await (await fetch(`${server.url}/metrics`)).text()),
+      'both slow clients to be disconnected');
+    slow._socket.resume();
+    const why = await closed;
+    assert.equal(why.code, 1013);
+    assert.match(why.reason, /^too slow/);
+    slowStream.res.resume();
+    await until(() => slowStream.ended, 'the slow event stream to end');
+    fast.close();
+  });
+});
