@@ -56,6 +56,11 @@ const Piece& ObjectEnd() {
 }
 
 Piece Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+// WebSocket messages that wait together are sent as one JSON array (at most this many, or bytes).
+constexpr std::size_t kMaxBatchMessages = 256;
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+
 Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
 
 // One message for a client: up to three pieces sent as one (an SSE frame or a WebSocket message),
@@ -75,6 +80,8 @@ struct Subscription {
   boost::json::object headers;  // lower-case names, '-' as '_', as @request.headers
   Piece prefix;                 // "id:<client>\nevent:<topic>\ndata:"
   Piece ws_prefix;              // {"type":"event","topic":<topic>,"data":
+  std::string options_key;      // the options as text: subscribers with the same share decisions
+  std::string fields;           // the "fields" query option
 };
 
 std::optional<Subscription> ParseTopic(const std::string& client_id, const std::string& topic) {
@@ -116,6 +123,10 @@ std::optional<Subscription> ParseTopic(const std::string& client_id, const std::
         s.headers[name] = v.is_string() ? v : boost::json::value(boost::json::serialize(v));
       }
     }
+  }
+  s.options_key = boost::json::serialize(s.query) + boost::json::serialize(s.headers);
+  if (auto it = s.query.find("fields"); it != s.query.end() && it->value().is_string()) {
+    s.fields = std::string(it->value().as_string());
   }
   s.prefix = std::make_shared<const std::string>(fmt::format("id:{}\nevent:{}\ndata:", client_id, topic));
   s.ws_prefix = std::make_shared<const std::string>(
@@ -240,8 +251,8 @@ struct Client {
   net::steady_timer wake;  // touched on `executor` only
 
   std::mutex mu;  // guards everything below
-  std::vector<Subscription> subscriptions;
-  std::optional<AuthInfo> auth;
+  std::vector<std::shared_ptr<const Subscription>> subscriptions;
+  std::shared_ptr<const AuthInfo> auth;  // bound by the first authorized request
   std::deque<Message> queue;
   std::size_t queued_bytes = 0;
   bool waiting = false;   // the writer sleeps on `wake`
@@ -253,7 +264,7 @@ struct Client {
 };
 
 // Someone in a room, as presence shows them.
-boost::json::object MemberJson(const Client& c, const std::optional<AuthInfo>& auth) {
+boost::json::object MemberJson(const Client& c, const std::shared_ptr<const AuthInfo>& auth) {
   boost::json::object m{{"clientId", c.id}};
   if (auth) {
     m["auth"] = boost::json::object{{"id", auth->record_id}, {"collectionName", auth->collection->name}};
@@ -281,7 +292,7 @@ struct Realtime::Impl {
     clients.emplace(client->id, client);
   }
   void Unregister(const std::shared_ptr<Client>& client);
-  bool Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
+  bool Allowed(const Collection& c, const Subscription& sub, const std::shared_ptr<const AuthInfo>& auth,
                const boost::json::object& record, const std::string& action);
   std::shared_ptr<Client> Find(const std::string& id) {
     std::lock_guard lock(mu);
@@ -413,7 +424,7 @@ void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
 }
 
 void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members) {
-  std::optional<AuthInfo> auth;
+  std::shared_ptr<const AuthInfo> auth;
   {
     std::lock_guard lock(client->mu);
     if (std::find(client->rooms.begin(), client->rooms.end(), room) == client->rooms.end()) {
@@ -434,7 +445,7 @@ void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::stri
   }
   members.push_back(MemberJson(*client, auth));
   for (const auto& other : others) {
-    std::optional<AuthInfo> other_auth;
+    std::shared_ptr<const AuthInfo> other_auth;
     {
       std::lock_guard lock(other->mu);
       other_auth = other->auth;
@@ -445,7 +456,7 @@ void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::stri
 }
 
 void Realtime::Impl::Leave(const std::shared_ptr<Client>& client, const std::string& room) {
-  std::optional<AuthInfo> auth;
+  std::shared_ptr<const AuthInfo> auth;
   {
     std::lock_guard lock(client->mu);
     std::erase(client->rooms, room);
@@ -480,7 +491,7 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
   for (const auto& other : others) Push(other, {message, nullptr, nullptr});
 }
 
-bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const std::optional<AuthInfo>& auth,
+bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const std::shared_ptr<const AuthInfo>& auth,
                              const boost::json::object& record, const std::string& action) {
   if (auth && auth->superuser) return true;
   const auto& rule = sub.record_id.empty() ? c.list_rule : c.view_rule;
@@ -499,7 +510,8 @@ bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const
   if (outcome) return *outcome;
   // The rule reads other rows: the database decides, while the record is there to be read.
   if (action == "delete") return false;
-  return RecordPassesRule(store, catalog.Current(), c, std::string(record.at("id").as_string()), auth, rule, info);
+  return RecordPassesRule(store, catalog.Current(), c, std::string(record.at("id").as_string()),
+                          auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
 }
 
 void Realtime::Impl::Deliver(const std::string& payload) {
@@ -515,50 +527,69 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   if (!c || c->id != collection_id) return;
   const std::string record_id(record.at("id").as_string());
 
-  std::vector<std::shared_ptr<Client>> targets;
-  {
-    std::lock_guard lock(mu);
-    targets.reserve(clients.size());
-    for (const auto& [id, client] : clients) targets.push_back(client);
-  }
+  // The registry stays locked through the fan-out: clients come and go between events, not
+  // during one (no reference counting per client per event).
+  std::lock_guard registry(mu);
   // One serialized payload per distinct view of the record.
   std::unordered_map<std::string, Piece> payloads;
   // One rule decision per requester and options.
   std::unordered_map<std::string, bool> decisions;
-  for (const auto& client : targets) {
-    std::vector<Subscription> subs;
-    std::optional<AuthInfo> auth;
+  std::vector<std::shared_ptr<const Subscription>> subs;
+  std::string decision_key;
+  std::string view_key;
+  // A rule that reads nothing of the request decides the same for every requester but superusers:
+  // once per event for each kind of topic (list, view).
+  auto independent = [](const std::optional<std::string>& rule) {
+    return !rule || rule->find("@request") == std::string::npos;
+  };
+  const bool list_independent = independent(c->list_rule);
+  const bool view_independent = independent(c->view_rule);
+  std::optional<bool> shared_decision[2];
+  for (const auto& [client_id, client] : clients) {
+    subs.clear();
+    std::shared_ptr<const AuthInfo> auth;
     {
       std::lock_guard lock(client->mu);
       if (client->closed) continue;
       for (const auto& s : client->subscriptions) {
-        if ((s.collection == c->name || s.collection == c->id) && (s.record_id.empty() || s.record_id == record_id)) {
+        if ((s->collection == c->name || s->collection == c->id) &&
+            (s->record_id.empty() || s->record_id == record_id)) {
           subs.push_back(s);
         }
       }
       if (subs.empty()) continue;
       auth = client->auth;
     }
-    const std::string who = auth ? auth->collection->id + "/" + auth->record_id : std::string();
-    for (const auto& sub : subs) {
-      const std::string decision_key =
-          fmt::format("{}|{}|{}|{}", sub.record_id.empty() ? 'L' : 'V', who, boost::json::serialize(sub.query),
-                      boost::json::serialize(sub.headers));
-      auto d = decisions.find(decision_key);
-      if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(*c, sub, auth, record, action)).first;
-      if (!d->second) continue;
-      // What this subscriber may see of the record.
+    for (const auto& sp : subs) {
+      const Subscription& sub = *sp;
       const bool superuser = auth && auth->superuser;
+      const bool list = sub.record_id.empty();
+      bool allowed = superuser;
+      if (!superuser && (list ? list_independent : view_independent)) {
+        auto& shared = shared_decision[list ? 0 : 1];
+        if (!shared) shared = Allowed(*c, sub, nullptr, record, action);
+        allowed = *shared;
+      } else if (!superuser) {
+        decision_key.clear();
+        decision_key += list ? 'L' : 'V';
+        if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
+        decision_key += '|';
+        decision_key += sub.options_key;
+        auto d = decisions.find(decision_key);
+        if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(*c, sub, auth, record, action)).first;
+        allowed = d->second;
+      }
+      if (!allowed) continue;
+      // What this subscriber may see of the record.
       bool show_email = superuser;
       if (c->type == CollectionType::kAuth && !show_email) {
         const auto visible = record.find("emailVisibility");
         show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
                      (auth && auth->collection->id == c->id && auth->record_id == record_id);
       }
-      const std::string fields = sub.query.contains("fields") && sub.query.at("fields").is_string()
-                                     ? std::string(sub.query.at("fields").as_string())
-                                     : std::string();
-      const std::string view_key = fmt::format("{}{}|{}", superuser ? 'S' : '-', show_email ? 'E' : '-', fields);
+      const std::string& fields = sub.fields;
+      view_key.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
+      view_key += fields;
       auto p = payloads.find(view_key);
       if (p == payloads.end()) {
         boost::json::object shown;
@@ -652,17 +683,23 @@ class RealtimeSocket final : public http::WebSocketSession {
 
     Client& c = *client_;
     std::vector<Piece> pieces;
+    std::vector<Message> batch;
     for (;;) {
-      std::optional<Message> next;
+      batch.clear();
       bool closed = false;
       uint16_t code = 0;
       std::string reason;
       {
         std::lock_guard lock(c.mu);
         if (!c.queue.empty()) {
-          next = std::move(c.queue.front());
-          c.queue.pop_front();
-          c.queued_bytes -= next->size();
+          // What waits goes out together: one message, or a JSON array of them.
+          std::size_t bytes = 0;
+          while (!c.queue.empty() && batch.size() < kMaxBatchMessages && bytes < kMaxBatchBytes) {
+            bytes += c.queue.front().size();
+            batch.push_back(std::move(c.queue.front()));
+            c.queue.pop_front();
+          }
+          c.queued_bytes -= bytes;
         } else if (c.closed) {
           closed = true;
           code = c.close_code;
@@ -676,10 +713,25 @@ class RealtimeSocket final : public http::WebSocketSession {
         if (code != 0) co_await ws.Close(code, reason);
         break;
       }
-      if (next) {
+      if (!batch.empty()) {
         pieces.clear();
-        for (auto* p : {&next->a, &next->b, &next->c}) {
-          if (*p) pieces.push_back(std::move(*p));
+        if (batch.size() == 1) {
+          for (auto* p : {&batch[0].a, &batch[0].b, &batch[0].c}) {
+            if (*p) pieces.push_back(std::move(*p));
+          }
+        } else {
+          // Copied into one buffer: cheaper to send than hundreds of small pieces.
+          std::string joined;
+          joined.reserve(kMaxBatchBytes + 1024);
+          joined += '[';
+          for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i > 0) joined += ',';
+            for (auto* p : {&batch[i].a, &batch[i].b, &batch[i].c}) {
+              if (*p) joined += **p;
+            }
+          }
+          joined += ']';
+          pieces.push_back(std::make_shared<const std::string>(std::move(joined)));
         }
         if (!co_await ws.Write(pieces)) break;
         continue;
@@ -748,7 +800,7 @@ class RealtimeSocket final : public http::WebSocketSession {
         std::lock_guard lock(client_->mu);
         other = client_->auth &&
                 (client_->auth->record_id != auth->record_id || client_->auth->collection->id != auth->collection->id);
-        if (!other) client_->auth = std::move(auth);
+        if (!other) client_->auth = std::make_shared<const AuthInfo>(std::move(*auth));
       }
       if (other) {
         Error(m, "The connection is already authorized as another record.");
@@ -769,11 +821,11 @@ class RealtimeSocket final : public http::WebSocketSession {
         auto& subs = client_->subscriptions;
         if (type == "unsubscribe") {
           if (!m.contains("topics")) {
-            for (const auto& s : subs) done.emplace_back(s.topic);
+            for (const auto& s : subs) done.emplace_back(s->topic);
             subs.clear();
           }
           for (const auto& t : topics) {
-            if (std::erase_if(subs, [&](const Subscription& s) { return s.topic == t; })) done.emplace_back(t);
+            if (std::erase_if(subs, [&](const auto& s) { return s->topic == t; })) done.emplace_back(t);
           }
         } else {
           for (const auto& t : topics) {
@@ -786,12 +838,12 @@ class RealtimeSocket final : public http::WebSocketSession {
               error = "Invalid subscription options.";
               break;
             }
-            if (std::none_of(subs.begin(), subs.end(), [&](const Subscription& x) { return x.topic == t; })) {
+            if (std::none_of(subs.begin(), subs.end(), [&](const auto& x) { return x->topic == t; })) {
               if (subs.size() >= impl_.limits.max_subscriptions) {
                 error = "Too many subscriptions.";
                 break;
               }
-              subs.push_back(std::move(*s));
+              subs.push_back(std::make_shared<const Subscription>(std::move(*s)));
             }
             done.emplace_back(t);
           }
@@ -808,7 +860,7 @@ class RealtimeSocket final : public http::WebSocketSession {
         Error(m, "A room name of 1 to 255 characters is required.");
         return true;
       }
-      std::optional<AuthInfo> auth;
+      std::shared_ptr<const AuthInfo> auth;
       bool member = false;
       {
         std::lock_guard lock(client_->mu);
@@ -847,7 +899,7 @@ class RealtimeSocket final : public http::WebSocketSession {
 
   // A room named "collection/RECORD_ID" is open to those the record's view rule lets see it; any
   // other name to every authorized connection.
-  bool MayJoin(const std::string& room, const std::optional<AuthInfo>& auth) {
+  bool MayJoin(const std::string& room, const std::shared_ptr<const AuthInfo>& auth) {
     const auto slash = room.find('/');
     if (slash == std::string::npos) return true;
     const auto snapshot = impl_.catalog.Current();
@@ -857,7 +909,8 @@ class RealtimeSocket final : public http::WebSocketSession {
     if (auth) info.auth = auth->record;
     info.method = "GET";
     info.context = "realtime";
-    return RecordPassesRule(impl_.store, snapshot, *c, room.substr(slash + 1), auth, c->view_rule, info);
+    return RecordPassesRule(impl_.store, snapshot, *c, room.substr(slash + 1),
+                            auth ? std::optional<AuthInfo>(*auth) : std::nullopt, c->view_rule, info);
   }
 
   Realtime::Impl& impl_;
@@ -927,7 +980,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
         if (!client) throw http::ApiError::NotFound("Missing or invalid client id.");
 
         auto auth = Authenticate(req, impl.catalog.Current(), impl.store, impl.tokens);
-        std::vector<Subscription> subs;
+        std::vector<std::shared_ptr<const Subscription>> subs;
         for (const auto& t : topics) {
           auto s = ParseTopic(client->id, t);
           if (!s) {
@@ -937,7 +990,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
                                                                         {"message", "Invalid subscription options."}}}},
                                  {}};
           }
-          subs.push_back(std::move(*s));
+          subs.push_back(std::make_shared<const Subscription>(std::move(*s)));
         }
         {
           std::lock_guard lock(client->mu);
@@ -946,7 +999,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
                                auth->collection->id != client->auth->collection->id)) {
             throw http::ApiError::Forbidden("The current and the previous request authorization don't match.");
           }
-          if (!client->auth && auth) client->auth = std::move(auth);
+          if (!client->auth && auth) client->auth = std::make_shared<const AuthInfo>(std::move(*auth));
           client->subscriptions = std::move(subs);
         }
         co_return http::Response{204, "", "", {}};

@@ -332,6 +332,8 @@ net::awaitable<boost::system::error_code> SendFile(Connection& conn, const FileB
   co_return boost::system::error_code{};
 }
 
+constexpr std::size_t kMaxStreamPieces = 16;
+
 // Sends a streamed body after its head: each chunk as it comes, while a reader watches for the
 // client closing (which cancels the stream). Returns the body bytes sent.
 net::awaitable<uint64_t> SendStream(Connection& conn, std::string_view head, ResponseStream& stream, bool http10) {
@@ -371,8 +373,14 @@ net::awaitable<uint64_t> SendStream(Connection& conn, std::string_view head, Res
     frame.clear();
     if (!http10) fmt::format_to(std::back_inserter(frame), "{:x}\r\n", size);
     buffers.clear();
-    buffers.push_back(net::buffer(frame));
-    for (const auto& p : pieces) buffers.push_back(net::buffer(*p));
+    if (pieces.size() > kMaxStreamPieces) {
+      // Many small pieces: one copy is cheaper than sending them one buffer at a time.
+      for (const auto& p : pieces) frame += *p;
+      buffers.push_back(net::buffer(frame));
+    } else {
+      buffers.push_back(net::buffer(frame));
+      for (const auto& p : pieces) buffers.push_back(net::buffer(*p));
+    }
     if (!http10) buffers.push_back(net::buffer(std::string_view("\r\n")));
     conn.ExpiresAfter(kWriteTimeout);
     auto [ec, n] = co_await net::async_write(conn.socket, buffers, kTuple);

@@ -20,7 +20,7 @@ using tcp = net::ip::tcp;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 // With nothing received for this long the server pings; with nothing for twice as long, it closes.
 constexpr auto kWebSocketIdle = std::chrono::seconds(60);
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(5);  // opening, and waiting for the peer's close
 
 class BeastWebSocket final : public WebSocket {
  public:

@@ -72,10 +72,11 @@ describe('realtime under load', () => {
     for (let i = 0; i < 800; i++) {
       const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
       ws.on('message', (data) => {
-        const m = JSON.parse(data.toString());
-        if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
-        if (m.type === 'subscribed') ws.subscribed = true;
-        if (m.type === 'event') received++;
+        for (const m of [JSON.parse(data.toString())].flat()) {
+          if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+          if (m.type === 'subscribed') ws.subscribed = true;
+          if (m.type === 'event') received++;
+        }
       });
       sockets.push(ws);
     }
@@ -100,9 +101,10 @@ describe('realtime under load', () => {
     const slow = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
     const closed = new Promise((resolve) => slow.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     await new Promise((resolve) => slow.on('message', (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.type === 'connected') slow.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
-      if (m.type === 'subscribed') resolve();
+      for (const m of [JSON.parse(data.toString())].flat()) {
+        if (m.type === 'connected') slow.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+        if (m.type === 'subscribed') resolve();
+      }
     }));
     slow._socket.pause(); // reads nothing more: the kernel's buffers fill, then its queue
 
@@ -113,10 +115,11 @@ describe('realtime under load', () => {
     const fast = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
     let fastEvents = 0;
     await new Promise((resolve) => fast.on('message', (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.type === 'connected') fast.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
-      if (m.type === 'subscribed') resolve();
-      if (m.type === 'event') fastEvents++;
+      for (const m of [JSON.parse(data.toString())].flat()) {
+        if (m.type === 'connected') fast.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+        if (m.type === 'subscribed') resolve();
+        if (m.type === 'event') fastEvents++;
+      }
     }));
 
     const body = 'x'.repeat(200 * 1024);

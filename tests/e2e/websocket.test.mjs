@@ -11,7 +11,8 @@ class Conn {
   constructor(url) {
     this.ws = new WebSocket(url);
     this.messages = [];
-    this.ws.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
+    // Messages that waited together arrive as one JSON array.
+    this.ws.on('message', (data) => this.messages.push(...[JSON.parse(data.toString())].flat()));
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
   async open() {
