@@ -7,3 +7,4 @@ bench/records_vs_express.sh
 bench/auth_and_rules.sh
 bench/cache.sh
 bench/files.sh
+bench/realtime.sh

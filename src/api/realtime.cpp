@@ -82,6 +82,7 @@ struct Subscription {
   Piece ws_prefix;              // {"type":"event","topic":<topic>,"data":
   std::string options_key;      // the options as text: subscribers with the same share decisions
   std::string fields;           // the "fields" query option
+  std::string expand;           // the "expand" query option
 };
 
 std::optional<Subscription> ParseTopic(const std::string& client_id, const std::string& topic) {
@@ -127,6 +128,9 @@ std::optional<Subscription> ParseTopic(const std::string& client_id, const std::
   s.options_key = boost::json::serialize(s.query) + boost::json::serialize(s.headers);
   if (auto it = s.query.find("fields"); it != s.query.end() && it->value().is_string()) {
     s.fields = std::string(it->value().as_string());
+  }
+  if (auto it = s.query.find("expand"); it != s.query.end() && it->value().is_string()) {
+    s.expand = std::string(it->value().as_string());
   }
   s.prefix = std::make_shared<const std::string>(fmt::format("id:{}\nevent:{}\ndata:", client_id, topic));
   s.ws_prefix = std::make_shared<const std::string>(
@@ -545,12 +549,29 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   const bool list_independent = independent(c->list_rule);
   const bool view_independent = independent(c->view_rule);
   std::optional<bool> shared_decision[2];
+  const bool auth_change = c->type == CollectionType::kAuth && action != "create";
   for (const auto& [client_id, client] : clients) {
     subs.clear();
     std::shared_ptr<const AuthInfo> auth;
     {
       std::lock_guard lock(client->mu);
       if (client->closed) continue;
+      if (auth_change && client->auth && client->auth->collection->id == c->id &&
+          client->auth->record_id == record_id) {
+        // The client's own record changed: its rules see the new values; deleted, it is a guest.
+        if (action == "delete") {
+          client->auth = nullptr;
+        } else {
+          auto updated = std::make_shared<AuthInfo>(*client->auth);
+          boost::json::object own;
+          for (const auto& [k, v] : record) {
+            const Field* f = c->FindField(k);
+            if (!(f && f->hidden)) own[k] = v;
+          }
+          updated->record = std::move(own);
+          client->auth = std::move(updated);
+        }
+      }
       for (const auto& s : client->subscriptions) {
         if ((s->collection == c->name || s->collection == c->id) &&
             (s->record_id.empty() || s->record_id == record_id)) {
@@ -590,7 +611,28 @@ void Realtime::Impl::Deliver(const std::string& payload) {
       const std::string& fields = sub.fields;
       view_key.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
       view_key += fields;
+      if (!sub.expand.empty() && action != "delete") {
+        // Expanded records follow their own rules: one view per requester and options.
+        view_key.append("|").append(sub.options_key).append("|");
+        if (auth) view_key.append(auth->collection->id).append("/").append(auth->record_id);
+      }
       auto p = payloads.find(view_key);
+      if (p == payloads.end() && !sub.expand.empty() && action != "delete") {
+        RequestInfo info;
+        if (auth) info.auth = auth->record;
+        info.method = "GET";
+        info.context = "realtime";
+        info.query = sub.query;
+        info.headers = sub.headers;
+        auto shown =
+            PresentRecord(store, snapshot, *c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
+        if (shown) {
+          p = payloads
+                  .emplace(view_key, std::make_shared<const std::string>(boost::json::serialize(
+                                         boost::json::object{{"action", action}, {"record", std::move(*shown)}})))
+                  .first;
+        }
+      }
       if (p == payloads.end()) {
         boost::json::object shown;
         for (const auto& [k, v] : record) {

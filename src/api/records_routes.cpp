@@ -1329,6 +1329,18 @@ bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapsho
   return FetchOne(store, c, id, RuleCondition(ctx, rule, info)).has_value();
 }
 
+std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                                                const schema::Collection& c, std::string_view id,
+                                                std::optional<AuthInfo> auth, const RequestInfo& info) {
+  Context ctx;
+  ctx.snapshot = std::move(snapshot);
+  ctx.collection = &c;
+  ctx.auth = std::move(auth);
+  auto rs = FetchOne(store, c, id, Condition{"1", {}});
+  if (!rs) return std::nullopt;
+  return Present(store, ctx, info, c, *rs).at(0);
+}
+
 bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                    const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                    store::Store& store) {

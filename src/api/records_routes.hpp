@@ -45,6 +45,12 @@ bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapsho
                       const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                       const std::optional<std::string>& rule, const RequestInfo& info);
 
+// Record `id` of `c` as the records API would show it to `auth` with the query `info.query`
+// (expand, fields), or nullopt when it is gone. Expanded records follow their own view rules.
+std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                                                const schema::Collection& c, std::string_view id,
+                                                std::optional<AuthInfo> auth, const RequestInfo& info);
+
 // Registers /api/collections/{collection}/records[/{id}]. Committed changes go to `on_change`. List and view answers
 // are kept in `cache` until a commit changes what they were built from. Uploaded files go to `files`, described in the
 // `_files` table (which must exist: CreateFilesTable). The arguments must outlive the router. The requests of a batch

@@ -122,6 +122,38 @@ describe('realtime (SSE)', () => {
     await unsub();
   });
 
+  test('expand applies to events, as the records API shows them', async () => {
+    const bob = new Inbox();
+    const unsub = await users.bob.collection('tasks').subscribe('*', bob.push, { expand: 'owner' });
+    const rec = await users.ann.collection('tasks').create({ title: 'with owner', owner: annId, public: true });
+    const [e] = await bob.next();
+    assert.equal(e.record.id, rec.id);
+    assert.equal(e.record.expand.owner.id, annId);
+    assert.equal(e.record.expand.owner.email, undefined); // not visible to bob
+    await unsub();
+  });
+
+  test("a client's auth follows its record: deleted, the client is a guest", async () => {
+    await admin.collections.create({
+      name: 'members_only',
+      listRule: '@request.auth.id != ""',
+      createRule: '',
+      fields: [{ name: 'text', type: 'text' }],
+    });
+    await admin.collection('users').create({ email: 'cat@example.com', password: 'right-password', passwordConfirm: 'right-password' });
+    const cat = new PocketBase(server.url);
+    await cat.collection('users').authWithPassword('cat@example.com', 'right-password');
+    const inbox = new Inbox();
+    await cat.collection('members_only').subscribe('*', inbox.push);
+    await admin.collection('members_only').create({ text: 'one' });
+    assert.equal((await inbox.next())[0].record.text, 'one');
+    await admin.collection('users').delete(cat.authStore.record.id);
+    await sleep(100);
+    await admin.collection('members_only').create({ text: 'two' });
+    await inbox.none();
+    cat.realtime.unsubscribe().catch(() => {});
+  });
+
   test('the protocol: PB_CONNECT with the client id, topic-named events, errors as PocketBase', async () => {
     const es = new EventSource(`${server.url}/api/realtime`);
     const connect = await new Promise((resolve, reject) => {
