@@ -285,6 +285,16 @@ struct Realtime::Impl {
   void Deliver(const std::string& payload);
   // Queues `m` for `client`; false (and the client closed) when that would pass its queue's limit.
   bool Push(const std::shared_ptr<Client>& client, Message m);
+  // Push with the client's lock held; sets `wake` when its writer must be woken (Wake, once the
+  // lock is released).
+  bool PushLocked(Client& client, Message m, bool& wake);
+  void Wake(const std::shared_ptr<Client>& client);
+  // The serialized event `sub`'s subscriber sees, made once per distinct view and kept in
+  // `payloads` for the event; nullptr when the record is gone.
+  const Piece* ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                      const boost::json::object& record, const std::string& record_id, const std::string& action,
+                      const std::shared_ptr<const schema::Snapshot>& snapshot,
+                      std::unordered_map<std::string, Piece>& payloads, std::string& view_key);
   // Closes `client` (a WebSocket's close frame carries `code` and `reason`).
   void CloseClient(const std::shared_ptr<Client>& client, uint16_t code, std::string reason);
   // Rooms: members by client id.
@@ -369,36 +379,45 @@ class EventStream final : public http::ResponseStream {
 
 }  // namespace
 
-bool Realtime::Impl::Push(const std::shared_ptr<Client>& target, Message m) {
-  Client& client = *target;
-  bool wake = false;
+bool Realtime::Impl::PushLocked(Client& client, Message m, bool& wake) {
+  if (client.closed) return false;
   bool ok = true;
+  const std::size_t bytes = m.size();
+  if (client.queue.size() + 1 > limits.max_queued_messages || client.queued_bytes + bytes > limits.max_queued_bytes) {
+    // It cannot keep up: it goes, rather than anyone waiting for it.
+    spdlog::info("realtime client {} disconnected: it fell {} messages behind", client.id, client.queue.size());
+    client.closed = true;
+    client.close_code = http::kCloseTryAgainLater;
+    client.close_reason = fmt::format("too slow: {} messages not read", client.queue.size());
+    client.queue.clear();
+    client.queued_bytes = 0;
+    disconnected.fetch_add(1, std::memory_order_relaxed);
+    ok = false;
+  } else {
+    client.queue.push_back(std::move(m));
+    client.queued_bytes += bytes;
+    delivered.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (client.waiting && !client.notified) {
+    client.notified = true;
+    wake = true;
+  }
+  return ok;
+}
+
+void Realtime::Impl::Wake(const std::shared_ptr<Client>& target) {
+  // The client's own thread wakes its writer (timers are not thread-safe).
+  net::post(target->executor, [target] { target->wake.cancel(); });
+}
+
+bool Realtime::Impl::Push(const std::shared_ptr<Client>& target, Message m) {
+  bool wake = false;
+  bool ok = false;
   {
-    std::lock_guard lock(client.mu);
-    if (client.closed) return false;
-    const std::size_t bytes = m.size();
-    if (client.queue.size() + 1 > limits.max_queued_messages || client.queued_bytes + bytes > limits.max_queued_bytes) {
-      // It cannot keep up: it goes, rather than anyone waiting for it.
-      spdlog::info("realtime client {} disconnected: it fell {} messages behind", client.id, client.queue.size());
-      client.closed = true;
-      client.close_code = http::kCloseTryAgainLater;
-      client.close_reason = fmt::format("too slow: {} messages not read", client.queue.size());
-      client.queue.clear();
-      client.queued_bytes = 0;
-      disconnected.fetch_add(1, std::memory_order_relaxed);
-      ok = false;
-    } else {
-      client.queue.push_back(std::move(m));
-      client.queued_bytes += bytes;
-      delivered.fetch_add(1, std::memory_order_relaxed);
-    }
-    wake = client.waiting && !client.notified;
-    client.notified = client.notified || wake;
+    std::lock_guard lock(target->mu);
+    ok = PushLocked(*target, std::move(m), wake);
   }
-  if (wake) {
-    // The client's own thread wakes its writer (timers are not thread-safe).
-    net::post(client.executor, [target] { target->wake.cancel(); });
-  }
+  if (wake) Wake(target);
   return ok;
 }
 
@@ -518,6 +537,60 @@ bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const
                           auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
 }
 
+const Piece* Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                                    const boost::json::object& record, const std::string& record_id,
+                                    const std::string& action, const std::shared_ptr<const schema::Snapshot>& snapshot,
+                                    std::unordered_map<std::string, Piece>& payloads, std::string& view_key) {
+  const bool superuser = auth && auth->superuser;
+  bool show_email = superuser;
+  if (c.type == CollectionType::kAuth && !show_email) {
+    const auto visible = record.find("emailVisibility");
+    show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
+                 (auth && auth->collection->id == c.id && auth->record_id == record_id);
+  }
+  const bool expand = !sub.expand.empty() && action != "delete";
+  view_key.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
+  view_key += sub.fields;
+  if (expand) {
+    // Expanded records follow their own rules: one view per requester and options.
+    view_key.append("|").append(sub.options_key).append("|");
+    if (auth) view_key.append(auth->collection->id).append("/").append(auth->record_id);
+  }
+  if (auto p = payloads.find(view_key); p != payloads.end()) return &p->second;
+  auto event = [&](boost::json::value shown) {
+    return std::make_shared<const std::string>(
+        boost::json::serialize(boost::json::object{{"action", action}, {"record", std::move(shown)}}));
+  };
+  if (expand) {
+    RequestInfo info;
+    if (auth) info.auth = auth->record;
+    info.method = "GET";
+    info.context = "realtime";
+    info.query = sub.query;
+    info.headers = sub.headers;
+    auto shown =
+        PresentRecord(store, snapshot, c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
+    if (!shown) return nullptr;
+    return &payloads.emplace(view_key, event(std::move(*shown))).first->second;
+  }
+  boost::json::object shown;
+  for (const auto& [k, v] : record) {
+    const Field* f = c.FindField(k);
+    if (f && f->hidden && !superuser) continue;
+    if (c.type == CollectionType::kAuth && k == "email" && !show_email) continue;
+    shown[k] = v;
+  }
+  boost::json::value shaped = std::move(shown);
+  if (!sub.fields.empty()) {
+    if (auto picker = FieldPicker::Parse(sub.fields)) {
+      boost::json::value wrapped = boost::json::array{shaped};
+      picker->Apply(wrapped);
+      shaped = wrapped.as_array().at(0);
+    }
+  }
+  return &payloads.emplace(view_key, event(std::move(shaped))).first->second;
+}
+
 void Realtime::Impl::Deliver(const std::string& payload) {
   boost::system::error_code ec;
   auto parsed = boost::json::parse(payload, ec);
@@ -538,7 +611,6 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   std::unordered_map<std::string, Piece> payloads;
   // One rule decision per requester and options.
   std::unordered_map<std::string, bool> decisions;
-  std::vector<std::shared_ptr<const Subscription>> subs;
   std::string decision_key;
   std::string view_key;
   // A rule that reads nothing of the request decides the same for every requester but superusers:
@@ -551,8 +623,8 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   std::optional<bool> shared_decision[2];
   const bool auth_change = c->type == CollectionType::kAuth && action != "create";
   for (const auto& [client_id, client] : clients) {
-    subs.clear();
-    std::shared_ptr<const AuthInfo> auth;
+    // One lock per client and event: the match, the decision and the queueing.
+    bool wake = false;
     {
       std::lock_guard lock(client->mu);
       if (client->closed) continue;
@@ -572,95 +644,43 @@ void Realtime::Impl::Deliver(const std::string& payload) {
           client->auth = std::move(updated);
         }
       }
-      for (const auto& s : client->subscriptions) {
-        if ((s->collection == c->name || s->collection == c->id) &&
-            (s->record_id.empty() || s->record_id == record_id)) {
-          subs.push_back(s);
+      const AuthInfo* auth = client->auth.get();
+      for (const auto& sp : client->subscriptions) {
+        const Subscription& sub = *sp;
+        if ((sub.collection != c->name && sub.collection != c->id) ||
+            (!sub.record_id.empty() && sub.record_id != record_id)) {
+          continue;
         }
-      }
-      if (subs.empty()) continue;
-      auth = client->auth;
-    }
-    for (const auto& sp : subs) {
-      const Subscription& sub = *sp;
-      const bool superuser = auth && auth->superuser;
-      const bool list = sub.record_id.empty();
-      bool allowed = superuser;
-      if (!superuser && (list ? list_independent : view_independent)) {
-        auto& shared = shared_decision[list ? 0 : 1];
-        if (!shared) shared = Allowed(*c, sub, nullptr, record, action);
-        allowed = *shared;
-      } else if (!superuser) {
-        decision_key.clear();
-        decision_key += list ? 'L' : 'V';
-        if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
-        decision_key += '|';
-        decision_key += sub.options_key;
-        auto d = decisions.find(decision_key);
-        if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(*c, sub, auth, record, action)).first;
-        allowed = d->second;
-      }
-      if (!allowed) continue;
-      // What this subscriber may see of the record.
-      bool show_email = superuser;
-      if (c->type == CollectionType::kAuth && !show_email) {
-        const auto visible = record.find("emailVisibility");
-        show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
-                     (auth && auth->collection->id == c->id && auth->record_id == record_id);
-      }
-      const std::string& fields = sub.fields;
-      view_key.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
-      view_key += fields;
-      if (!sub.expand.empty() && action != "delete") {
-        // Expanded records follow their own rules: one view per requester and options.
-        view_key.append("|").append(sub.options_key).append("|");
-        if (auth) view_key.append(auth->collection->id).append("/").append(auth->record_id);
-      }
-      auto p = payloads.find(view_key);
-      if (p == payloads.end() && !sub.expand.empty() && action != "delete") {
-        RequestInfo info;
-        if (auth) info.auth = auth->record;
-        info.method = "GET";
-        info.context = "realtime";
-        info.query = sub.query;
-        info.headers = sub.headers;
-        auto shown =
-            PresentRecord(store, snapshot, *c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
-        if (shown) {
-          p = payloads
-                  .emplace(view_key, std::make_shared<const std::string>(boost::json::serialize(
-                                         boost::json::object{{"action", action}, {"record", std::move(*shown)}})))
-                  .first;
-        }
-      }
-      if (p == payloads.end()) {
-        boost::json::object shown;
-        for (const auto& [k, v] : record) {
-          const Field* f = c->FindField(k);
-          if (f && f->hidden && !superuser) continue;
-          if (c->type == CollectionType::kAuth && k == "email" && !show_email) continue;
-          shown[k] = v;
-        }
-        boost::json::value shaped = shown;
-        if (!fields.empty()) {
-          auto picker = FieldPicker::Parse(fields);
-          if (picker) {
-            boost::json::value wrapped = boost::json::array{shaped};
-            picker->Apply(wrapped);
-            shaped = wrapped.as_array().at(0);
+        const bool superuser = auth && auth->superuser;
+        const bool list = sub.record_id.empty();
+        bool allowed = superuser;
+        if (!superuser && (list ? list_independent : view_independent)) {
+          auto& shared = shared_decision[list ? 0 : 1];
+          if (!shared) shared = Allowed(*c, sub, nullptr, record, action);
+          allowed = *shared;
+        } else if (!superuser) {
+          decision_key.clear();
+          decision_key += list ? 'L' : 'V';
+          if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
+          decision_key += '|';
+          decision_key += sub.options_key;
+          auto d = decisions.find(decision_key);
+          if (d == decisions.end()) {
+            d = decisions.emplace(decision_key, Allowed(*c, sub, client->auth, record, action)).first;
           }
+          allowed = d->second;
         }
-        p = payloads
-                .emplace(view_key, std::make_shared<const std::string>(boost::json::serialize(
-                                       boost::json::object{{"action", action}, {"record", std::move(shaped)}})))
-                .first;
-      }
-      if (client->kind == Client::Kind::kEventStream) {
-        Push(client, {sub.prefix, p->second, FrameEnd()});
-      } else {
-        Push(client, {sub.ws_prefix, p->second, ObjectEnd()});
+        if (!allowed) continue;
+        const Piece* payload = ViewOf(*c, sub, auth, record, record_id, action, snapshot, payloads, view_key);
+        if (!payload) continue;
+        if (client->kind == Client::Kind::kEventStream) {
+          PushLocked(*client, {sub.prefix, *payload, FrameEnd()}, wake);
+        } else {
+          PushLocked(*client, {sub.ws_prefix, *payload, ObjectEnd()}, wake);
+        }
       }
     }
+    if (wake) Wake(client);
   }
 }
 
