@@ -258,6 +258,10 @@ int Serve(const ServeFlags& flags) {
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Shutdown();
+  // Work still queued behind the requests: changes on their way to subscribers, and files to
+  // remove after commits. Both finish before what they use goes.
+  bus.reset();
+  api::FilesPool().join();
   spdlog::info("stopped");
   obs::FlushLogs();
   std::fflush(stdout);
