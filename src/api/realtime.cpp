@@ -59,6 +59,7 @@ Piece Text(std::string s) { return std::make_shared<const std::string>(std::move
 
 // WebSocket messages that wait together are sent as one JSON array (at most this many, or bytes).
 constexpr std::size_t kMaxBatchMessages = 256;
+constexpr std::size_t kMaxRoomsPerClient = 100;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 
 Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
@@ -924,10 +925,12 @@ class RealtimeSocket final : public http::WebSocketSession {
       }
       std::shared_ptr<const AuthInfo> auth;
       bool member = false;
+      std::size_t rooms_joined = 0;
       {
         std::lock_guard lock(client_->mu);
         auth = client_->auth;
         member = std::find(client_->rooms.begin(), client_->rooms.end(), room) != client_->rooms.end();
+        rooms_joined = client_->rooms.size();
       }
       if (type == "leave") {
         impl_.Leave(client_, room);
@@ -945,6 +948,8 @@ class RealtimeSocket final : public http::WebSocketSession {
                           {"data", data == m.end() ? boost::json::value(nullptr) : data->value()}}));
       } else if (!auth) {
         Error(m, "Rooms are for authorized connections: send an auth message first.");
+      } else if (!member && rooms_joined >= kMaxRoomsPerClient) {
+        Error(m, fmt::format("A connection can be in at most {} rooms.", kMaxRoomsPerClient));
       } else if (!MayJoin(room, auth)) {
         Error(m, "You are not allowed to join this room.");
       } else {
