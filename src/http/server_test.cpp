@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -21,6 +23,42 @@ namespace {
 using testing::RawHttpResponse;
 using testing::TestConnection;
 namespace net = boost::asio;
+
+// A streamed body of fixed chunks, each made of pieces.
+class ListStream final : public ResponseStream {
+ public:
+  explicit ListStream(std::vector<std::vector<std::string>> chunks) : chunks_(std::move(chunks)) {}
+  net::awaitable<bool> Next(std::vector<std::shared_ptr<const std::string>>& out) override {
+    if (next_ >= chunks_.size()) co_return false;
+    for (const auto& piece : chunks_[next_]) out.push_back(std::make_shared<const std::string>(piece));
+    ++next_;
+    co_return true;
+  }
+  void Cancel() override {}
+
+ private:
+  std::vector<std::vector<std::string>> chunks_;
+  std::size_t next_ = 0;
+};
+
+// A streamed body that sends nothing until it is cancelled.
+class ForeverStream final : public ResponseStream {
+ public:
+  net::awaitable<bool> Next(std::vector<std::shared_ptr<const std::string>>&) override {
+    if (cancelled_) co_return false;
+    timer_.emplace(co_await net::this_coro::executor, std::chrono::steady_clock::time_point::max());
+    co_await timer_->async_wait(net::as_tuple(net::use_awaitable));
+    co_return false;
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    if (timer_) timer_->cancel();
+  }
+
+ private:
+  std::optional<net::steady_timer> timer_;
+  bool cancelled_ = false;
+};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -43,6 +81,18 @@ class ServerTest : public ::testing::Test {
       for (int i = 0; i < 500; ++i) body += "{\"id\":" + std::to_string(i) + ",\"name\":\"record\"},";
       body.back() = ']';
       co_return Response::Json(200, body);
+    });
+    router_.Add(Verb::kGet, "/stream", [](Request&) -> net::awaitable<Response> {
+      Response r;
+      r.content_type = "text/event-stream";
+      r.stream = std::make_shared<ListStream>(std::vector<std::vector<std::string>>{{"a", "bc"}, {}, {"def"}});
+      co_return r;
+    });
+    router_.Add(Verb::kGet, "/forever", [](Request&) -> net::awaitable<Response> {
+      Response r;
+      r.content_type = "text/event-stream";
+      r.stream = std::make_shared<ForeverStream>();
+      co_return r;
     });
     router_.Add(Verb::kGet, "/slow", [](Request&) -> net::awaitable<Response> {
       net::steady_timer timer(co_await net::this_coro::executor, std::chrono::milliseconds(400));
@@ -380,6 +430,31 @@ TEST_F(ServerTest, CountsRequestsByRoutePattern) {
   EXPECT_NE(text.find(want_ok), std::string::npos) << text;
   EXPECT_NE(text.find(want_404), std::string::npos) << text;
   EXPECT_NE(text.find("strata_http_request_duration_seconds_count{route=\"/echo/{word}\"} 2"), std::string::npos);
+}
+
+TEST_F(ServerTest, StreamsChunkedBodiesUntilTheStreamEnds) {
+  StartServer();
+  TestConnection c(server_->port());
+  c.Send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.Read(5000, /*head_only=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(head->Header("content-length"), "");
+  EXPECT_EQ(head->Header("content-type"), "text/event-stream");
+  // Pieces of one Next() go out as one chunk; an empty Next() sends nothing; the last chunk ends it.
+  EXPECT_EQ(c.ReadUntilClosed(), "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+}
+
+TEST_F(ServerTest, ShutdownEndsStreamsAtOnce) {
+  StartServer();
+  TestConnection c(server_->port());
+  c.Send("GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(c.Read(5000, /*head_only=*/true));
+  const auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));  // not the grace period
+  EXPECT_EQ(c.ReadUntilClosed(), "0\r\n\r\n");
 }
 
 }  // namespace

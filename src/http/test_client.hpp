@@ -93,6 +93,16 @@ class TestConnection {
     return r;
   }
 
+  // Everything the server sends until it closes the connection (or the timeout passes).
+  std::string ReadUntilClosed(int timeout_ms = 5000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Fill(deadline)) {
+    }
+    std::string out = std::move(buf_);
+    buf_.clear();
+    return out;
+  }
+
   // True if the server closes the connection within the timeout.
   bool WaitClosed(int timeout_ms = 5000) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
