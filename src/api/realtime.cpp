@@ -689,7 +689,17 @@ Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& cat
                    RealtimeLimits limits)
     : impl_(std::make_unique<Impl>(bus, store, catalog, tokens, limits)) {
   Impl* impl = impl_.get();
-  bus.Subscribe(std::string(kChannel), [impl](const std::string& payload) { impl->Deliver(payload); });
+  bus.Subscribe(std::string(kChannel), [impl](const std::string& payload) {
+    // A failure with one event (a database error, options a subscriber made up) never stops the
+    // delivery of the next.
+    try {
+      impl->Deliver(payload);
+    } catch (const http::ApiError& e) {
+      spdlog::warn("realtime delivery: {} {}", e.message, e.detail);
+    } catch (const std::exception& e) {
+      spdlog::warn("realtime delivery: {}", e.what());
+    }
+  });
 }
 
 Realtime::~Realtime() = default;
@@ -735,8 +745,13 @@ class RealtimeSocket final : public http::WebSocketSession {
     net::co_spawn(
         ws.executor(),
         [this, &ws, watch]() -> net::awaitable<void> {
-          while (auto text = co_await ws.Read()) {
-            if (!Handle(*text)) break;
+          try {
+            while (auto text = co_await ws.Read()) {
+              if (!Handle(*text)) break;
+            }
+          } catch (const std::exception& e) {
+            spdlog::warn("realtime connection {}: {}", client_->id, e.what());
+            impl_.CloseClient(client_, http::kClosePolicy, "the message could not be handled");
           }
           impl_.CloseClient(client_, http::kCloseNormal, "");
           watch->done = true;

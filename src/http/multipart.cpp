@@ -111,6 +111,8 @@ std::optional<ApiError> MultipartParser::StartPart(std::string_view headers) {
     }
   }
   if (name_.empty()) return Fail(BadForm("a multipart part has no name"));
+  // An empty file input (no file chosen) is a value, as browsers and PocketBase treat it.
+  if (filename_ && filename_->empty()) filename_.reset();
   if (!filename_) return std::nullopt;
   file_ = UploadedFile{name_, *filename_, 0, {}, nullptr};
   file_limit_ = limits_.file_limit ? limits_.file_limit(name_) : 0;

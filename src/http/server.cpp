@@ -499,7 +499,12 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       const detail::RawRequest raw{msg};
       Request probe(raw, verb, path, query, request_id, remote);
       probe.set_params(match.params);
-      limit = route->options.body_limit_of(probe);
+      // The larger limit only for bodies streamed to disk (multipart uploads); others are held.
+      auto ct = msg.find(bhttp::field::content_type);
+      if (route->options.files && !opts.spool_dir.empty() &&
+          MultipartBoundary(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()))) {
+        limit = route->options.body_limit_of(probe);
+      }
     }
     const auto declared = parser.content_length();
     if (declared && *declared > limit) {
@@ -736,7 +741,8 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   }
   if (res->file) {
     SerializeHead(head, res->status, headers, res->file->length, keep, msg.version() == 10);
-    auto wec = co_await WriteHeadMore(conn, head);
+    auto wec = send_body && res->file->length > 0 ? co_await WriteHeadMore(conn, head)
+                                                  : co_await WriteResponse(conn, head, {});
     if (!wec && send_body) wec = co_await SendFile(conn, *res->file);
     Record(w, route, msg.method_string(), verb, res->status, res->file->length, request_id, path, remote, start);
     co_return !wec && keep;
