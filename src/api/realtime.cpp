@@ -229,6 +229,20 @@ class RecordValueResolver final : public query::ValueResolver {
   const RequestInfo& request_;
 };
 
+// The request a realtime subscriber's rules and views see: its auth record, and the query and
+// headers of its subscription's options.
+RequestInfo RealtimeRequest(const AuthInfo* auth, const Subscription* sub) {
+  RequestInfo info;
+  if (auth) info.auth = auth->record;
+  info.method = "GET";
+  info.context = "realtime";
+  if (sub) {
+    info.query = sub->query;
+    info.headers = sub->headers;
+  }
+  return info;
+}
+
 // A parsed rule, kept per rule text (rules are few and change rarely).
 std::shared_ptr<const query::Expr> ParsedRule(const std::string& text) {
   static std::mutex mu;
@@ -521,12 +535,7 @@ bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const
   const auto& rule = sub.record_id.empty() ? c.list_rule : c.view_rule;
   if (!rule) return false;
   if (rule->empty()) return true;
-  RequestInfo info;
-  if (auth) info.auth = auth->record;
-  info.method = "GET";
-  info.context = "realtime";
-  info.query = sub.query;
-  info.headers = sub.headers;
+  const RequestInfo info = RealtimeRequest(auth.get(), &sub);
   auto expr = ParsedRule(*rule);
   if (!expr) return false;
   RecordValueResolver resolver(c, record, info);
@@ -563,12 +572,7 @@ const Piece* Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub
         boost::json::serialize(boost::json::object{{"action", action}, {"record", std::move(shown)}}));
   };
   if (expand) {
-    RequestInfo info;
-    if (auth) info.auth = auth->record;
-    info.method = "GET";
-    info.context = "realtime";
-    info.query = sub.query;
-    info.headers = sub.headers;
+    const RequestInfo info = RealtimeRequest(auth, &sub);
     auto shown =
         PresentRecord(store, snapshot, c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
     if (!shown) return nullptr;
@@ -987,10 +991,7 @@ class RealtimeSocket final : public http::WebSocketSession {
     const auto snapshot = impl_.catalog.Current();
     const Collection* c = snapshot->Find(room.substr(0, slash));
     if (!c) return true;  // not a collection's name: an ordinary room
-    RequestInfo info;
-    if (auth) info.auth = auth->record;
-    info.method = "GET";
-    info.context = "realtime";
+    const RequestInfo info = RealtimeRequest(auth.get(), nullptr);
     return RecordPassesRule(impl_.store, snapshot, *c, room.substr(slash + 1),
                             auth ? std::optional<AuthInfo>(*auth) : std::nullopt, c->view_rule, info);
   }
