@@ -45,13 +45,14 @@ using Piece = std::shared_ptr<const std::string>;
 constexpr std::string_view kChannel = "records";
 constexpr std::string_view kIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+// One copy per thread: counting references to one shared copy from every thread costs more.
 const Piece& FrameEnd() {
-  static const Piece end = std::make_shared<const std::string>("\n\n");
+  thread_local const Piece end = std::make_shared<const std::string>("\n\n");
   return end;
 }
 
 const Piece& ObjectEnd() {
-  static const Piece end = std::make_shared<const std::string>("}");
+  thread_local const Piece end = std::make_shared<const std::string>("}");
   return end;
 }
 
@@ -61,6 +62,8 @@ Piece Text(std::string s) { return std::make_shared<const std::string>(std::move
 constexpr std::size_t kMaxBatchMessages = 256;
 constexpr std::size_t kMaxRoomsPerClient = 100;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+constexpr std::string_view kExpandLimitMessage =
+    "This server holds as many subscriptions with \"expand\" as it allows; subscribe without it.";
 
 Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
 
@@ -260,6 +263,9 @@ std::shared_ptr<const query::Expr> ParsedRule(const std::string& text) {
 
 // ---- clients ----
 
+using Subscriptions = std::vector<std::shared_ptr<const Subscription>>;
+struct Shard;
+
 struct Client {
   enum class Kind { kEventStream, kWebSocket };
   Client(std::string id_, net::any_io_executor ex, Kind k) : id(std::move(id_)), kind(k), executor(ex), wake(ex) {}
@@ -269,8 +275,14 @@ struct Client {
   const net::any_io_executor executor;
   net::steady_timer wake;  // touched on `executor` only
 
+  // Where the client is registered: guarded by the registry's lock and the shard's.
+  Shard* shard = nullptr;
+  std::size_t slot = 0;  // its index in the shard's clients
+
   std::mutex mu;  // guards everything below
-  std::vector<std::shared_ptr<const Subscription>> subscriptions;
+  // Replaced whole, never changed in place: fan-out reads a copy without holding the lock.
+  std::shared_ptr<const Subscriptions> subscriptions;
+  std::size_t expand_subscriptions = 0;  // of them, those with "expand" (counted per instance)
   std::shared_ptr<const AuthInfo> auth;  // bound by the first authorized request
   std::deque<Message> queue;
   std::size_t queued_bytes = 0;
@@ -293,17 +305,41 @@ boost::json::object MemberJson(const Client& c, const std::shared_ptr<const Auth
   return m;
 }
 
+// The clients whose connections one I/O thread serves. Each event is fanned out to them by one task
+// on that thread, so that their writers are woken without a wake-up posted per client.
+struct Shard {
+  explicit Shard(net::any_io_executor ex) : executor(std::move(ex)) {}
+  const net::any_io_executor executor;
+  std::mutex mu;  // guards clients: taken on the thread, and elsewhere only to register and unregister
+  std::vector<std::shared_ptr<Client>> clients;
+};
+
+// A committed change, as every shard sees it.
+struct Event {
+  std::string action;
+  std::string record_id;
+  boost::json::object record;
+  std::shared_ptr<const schema::Snapshot> snapshot;
+  const Collection* collection = nullptr;
+};
+
 struct Realtime::Impl {
   Impl(realtime::Bus& b, store::Store& s, schema::Catalog& c, const auth::TokenService& t, RealtimeLimits l)
       : bus(b), store(s), catalog(c), tokens(t), limits(l) {}
 
+  // Hands a published change to every shard's thread.
   void Deliver(const std::string& payload);
+  // The fan-out of `event` to `shard`'s clients, on the shard's thread.
+  void DeliverTo(Shard& shard, const Event& event);
   // Queues `m` for `client`; false (and the client closed) when that would pass its queue's limit.
   bool Push(const std::shared_ptr<Client>& client, Message m);
   // Push with the client's lock held; sets `wake` when its writer must be woken (Wake, once the
   // lock is released).
   bool PushLocked(Client& client, Message m, bool& wake);
   void Wake(const std::shared_ptr<Client>& client);
+  // Replaces `client`'s subscriptions, its lock held; false when the instance's limit of
+  // subscriptions with "expand" would be passed.
+  bool SetSubscriptionsLocked(Client& client, std::shared_ptr<const Subscriptions> subs);
   // The serialized event `sub`'s subscriber sees, made once per distinct view and kept in
   // `payloads` for the event; nullptr when the record is gone.
   const Piece* ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
@@ -316,10 +352,8 @@ struct Realtime::Impl {
   void Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members);
   void Leave(const std::shared_ptr<Client>& client, const std::string& room);
   void Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message);
-  void Register(const std::shared_ptr<Client>& client) {
-    std::lock_guard lock(mu);
-    clients.emplace(client->id, client);
-  }
+  // Called on the client's executor. Unregister may be called more than once.
+  void Register(const std::shared_ptr<Client>& client);
   void Unregister(const std::shared_ptr<Client>& client);
   bool Allowed(const Collection& c, const Subscription& sub, const std::shared_ptr<const AuthInfo>& auth,
                const boost::json::object& record, const std::string& action);
@@ -335,9 +369,11 @@ struct Realtime::Impl {
   const auth::TokenService& tokens;
   RealtimeLimits limits;
 
-  mutable std::mutex mu;  // guards clients and rooms
+  mutable std::mutex mu;  // guards clients, shards and rooms; taken before a shard's or client's lock
   std::unordered_map<std::string, std::shared_ptr<Client>> clients;
+  std::vector<std::unique_ptr<Shard>> shards;  // one per I/O thread, only ever added
   std::unordered_map<std::string, std::unordered_map<std::string, std::weak_ptr<Client>>> rooms;
+  std::atomic<std::size_t> expand_subscriptions{0};
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> disconnected{0};
 };
@@ -396,7 +432,6 @@ class EventStream final : public http::ResponseStream {
 
 bool Realtime::Impl::PushLocked(Client& client, Message m, bool& wake) {
   if (client.closed) return false;
-  bool ok = true;
   const std::size_t bytes = m.size();
   if (client.queue.size() + 1 > limits.max_queued_messages || client.queued_bytes + bytes > limits.max_queued_bytes) {
     // It cannot keep up: it goes, rather than anyone waiting for it.
@@ -407,17 +442,18 @@ bool Realtime::Impl::PushLocked(Client& client, Message m, bool& wake) {
     client.queue.clear();
     client.queued_bytes = 0;
     disconnected.fetch_add(1, std::memory_order_relaxed);
-    ok = false;
-  } else {
-    client.queue.push_back(std::move(m));
-    client.queued_bytes += bytes;
-    delivered.fetch_add(1, std::memory_order_relaxed);
+    // Its writer sends the close frame after the write in progress, which the write timeout bounds.
+    wake = client.waiting && !client.notified;
+    client.notified = client.notified || wake;
+    return false;
   }
+  client.queue.push_back(std::move(m));
+  client.queued_bytes += bytes;
   if (client.waiting && !client.notified) {
     client.notified = true;
     wake = true;
   }
-  return ok;
+  return true;
 }
 
 void Realtime::Impl::Wake(const std::shared_ptr<Client>& target) {
@@ -432,8 +468,40 @@ bool Realtime::Impl::Push(const std::shared_ptr<Client>& target, Message m) {
     std::lock_guard lock(target->mu);
     ok = PushLocked(*target, std::move(m), wake);
   }
+  if (ok) delivered.fetch_add(1, std::memory_order_relaxed);
   if (wake) Wake(target);
   return ok;
+}
+
+bool Realtime::Impl::SetSubscriptionsLocked(Client& client, std::shared_ptr<const Subscriptions> subs) {
+  const auto expanding = static_cast<std::size_t>(
+      std::count_if(subs->begin(), subs->end(), [](const auto& s) { return !s->expand.empty(); }));
+  if (expanding > client.expand_subscriptions) {
+    const std::size_t more = expanding - client.expand_subscriptions;
+    if (expand_subscriptions.fetch_add(more) + more > limits.max_expand_subscriptions) {
+      expand_subscriptions.fetch_sub(more);
+      return false;
+    }
+  } else {
+    expand_subscriptions.fetch_sub(client.expand_subscriptions - expanding);
+  }
+  client.expand_subscriptions = expanding;
+  client.subscriptions = std::move(subs);
+  return true;
+}
+
+void Realtime::Impl::Register(const std::shared_ptr<Client>& client) {
+  std::lock_guard lock(mu);
+  clients.emplace(client->id, client);
+  Shard* shard = nullptr;
+  for (const auto& s : shards) {
+    if (s->executor == client->executor) shard = s.get();
+  }
+  if (!shard) shard = shards.emplace_back(std::make_unique<Shard>(client->executor)).get();
+  std::lock_guard shard_lock(shard->mu);
+  client->shard = shard;
+  client->slot = shard->clients.size();
+  shard->clients.push_back(client);
 }
 
 void Realtime::Impl::CloseClient(const std::shared_ptr<Client>& target, uint16_t code, std::string reason) {
@@ -447,7 +515,7 @@ void Realtime::Impl::CloseClient(const std::shared_ptr<Client>& target, uint16_t
     wake = target->waiting && !target->notified;
     target->notified = target->notified || wake;
   }
-  if (wake) net::post(target->executor, [target] { target->wake.cancel(); });
+  if (wake) Wake(target);
 }
 
 void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
@@ -455,10 +523,22 @@ void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
   {
     std::lock_guard lock(client->mu);
     rooms_left = client->rooms;
+    expand_subscriptions.fetch_sub(client->expand_subscriptions);
+    client->expand_subscriptions = 0;
   }
   for (const auto& room : rooms_left) Leave(client, room);
   std::lock_guard lock(mu);
   clients.erase(client->id);
+  if (Shard* shard = client->shard) {
+    std::lock_guard shard_lock(shard->mu);
+    auto& list = shard->clients;
+    if (client->slot + 1 < list.size()) {
+      list[client->slot] = std::move(list.back());
+      list[client->slot]->slot = client->slot;
+    }
+    list.pop_back();
+    client->shard = nullptr;
+  }
 }
 
 void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members) {
@@ -600,18 +680,39 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   boost::system::error_code ec;
   auto parsed = boost::json::parse(payload, ec);
   if (ec || !parsed.is_object()) return;
-  const auto& change = parsed.as_object();
-  const std::string action(change.at("action").as_string());
+  auto& change = parsed.as_object();
+  auto event = std::make_shared<Event>();
+  event->action = std::string(change.at("action").as_string());
   const std::string collection_id(change.at("collectionId").as_string());
-  const auto& record = change.at("record").as_object();
-  const auto snapshot = catalog.Current();
-  const Collection* c = snapshot->Find(collection_id);
-  if (!c || c->id != collection_id) return;
-  const std::string record_id(record.at("id").as_string());
+  event->snapshot = catalog.Current();
+  event->collection = event->snapshot->Find(collection_id);
+  if (!event->collection || event->collection->id != collection_id) return;
+  event->record = std::move(change.at("record").as_object());
+  event->record_id = std::string(event->record.at("id").as_string());
+  std::vector<Shard*> targets;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& s : shards) targets.push_back(s.get());
+  }
+  // Each shard's thread fans the event out to its own clients; events reach a shard in order.
+  for (Shard* shard : targets) {
+    net::post(shard->executor, [this, shard, event] {
+      try {
+        DeliverTo(*shard, *event);
+      } catch (const http::ApiError& e) {
+        spdlog::warn("realtime delivery: {} {}", e.message, e.detail);
+      } catch (const std::exception& e) {
+        spdlog::warn("realtime delivery: {}", e.what());
+      }
+    });
+  }
+}
 
-  // The registry stays locked through the fan-out: clients come and go between events, not
-  // during one (no reference counting per client per event).
-  std::lock_guard registry(mu);
+void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
+  const Collection& c = *event.collection;
+  const std::string& action = event.action;
+  const std::string& record_id = event.record_id;
+  const auto& record = event.record;
   // One serialized payload per distinct view of the record.
   std::unordered_map<std::string, Piece> payloads;
   // One rule decision per requester and options.
@@ -623,18 +724,23 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   auto independent = [](const std::optional<std::string>& rule) {
     return !rule || rule->find("@request") == std::string::npos;
   };
-  const bool list_independent = independent(c->list_rule);
-  const bool view_independent = independent(c->view_rule);
+  const bool list_independent = independent(c.list_rule);
+  const bool view_independent = independent(c.view_rule);
   std::optional<bool> shared_decision[2];
-  const bool auth_change = c->type == CollectionType::kAuth && action != "create";
-  for (const auto& [client_id, client] : clients) {
-    // One lock per client and event: the match, the decision and the queueing.
-    bool wake = false;
+  const bool auth_change = c.type == CollectionType::kAuth && action != "create";
+  std::vector<Message> messages;
+  uint64_t queued = 0;
+
+  // The shard's lock is only ever contended by registrations from other threads: rules that ask
+  // the database are decided with no other lock held.
+  std::lock_guard shard_lock(shard.mu);
+  for (const auto& client : shard.clients) {
+    std::shared_ptr<const Subscriptions> subs;
+    std::shared_ptr<const AuthInfo> auth;
     {
       std::lock_guard lock(client->mu);
       if (client->closed) continue;
-      if (auth_change && client->auth && client->auth->collection->id == c->id &&
-          client->auth->record_id == record_id) {
+      if (auth_change && client->auth && client->auth->collection->id == c.id && client->auth->record_id == record_id) {
         // The client's own record changed: its rules see the new values; deleted, it is a guest.
         if (action == "delete") {
           client->auth = nullptr;
@@ -642,51 +748,63 @@ void Realtime::Impl::Deliver(const std::string& payload) {
           auto updated = std::make_shared<AuthInfo>(*client->auth);
           boost::json::object own;
           for (const auto& [k, v] : record) {
-            const Field* f = c->FindField(k);
+            const Field* f = c.FindField(k);
             if (!(f && f->hidden)) own[k] = v;
           }
           updated->record = std::move(own);
           client->auth = std::move(updated);
         }
       }
-      const AuthInfo* auth = client->auth.get();
-      for (const auto& sp : client->subscriptions) {
-        const Subscription& sub = *sp;
-        if ((sub.collection != c->name && sub.collection != c->id) ||
-            (!sub.record_id.empty() && sub.record_id != record_id)) {
-          continue;
-        }
-        const bool superuser = auth && auth->superuser;
-        const bool list = sub.record_id.empty();
-        bool allowed = superuser;
-        if (!superuser && (list ? list_independent : view_independent)) {
-          auto& shared = shared_decision[list ? 0 : 1];
-          if (!shared) shared = Allowed(*c, sub, nullptr, record, action);
-          allowed = *shared;
-        } else if (!superuser) {
-          decision_key.clear();
-          decision_key += list ? 'L' : 'V';
-          if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
-          decision_key += '|';
-          decision_key += sub.options_key;
-          auto d = decisions.find(decision_key);
-          if (d == decisions.end()) {
-            d = decisions.emplace(decision_key, Allowed(*c, sub, client->auth, record, action)).first;
-          }
-          allowed = d->second;
-        }
-        if (!allowed) continue;
-        const Piece* payload = ViewOf(*c, sub, auth, record, record_id, action, snapshot, payloads, view_key);
-        if (!payload) continue;
-        if (client->kind == Client::Kind::kEventStream) {
-          PushLocked(*client, {sub.prefix, *payload, FrameEnd()}, wake);
-        } else {
-          PushLocked(*client, {sub.ws_prefix, *payload, ObjectEnd()}, wake);
-        }
+      subs = client->subscriptions;
+      auth = client->auth;
+    }
+    if (!subs) continue;
+    messages.clear();
+    for (const auto& sp : *subs) {
+      const Subscription& sub = *sp;
+      if ((sub.collection != c.name && sub.collection != c.id) ||
+          (!sub.record_id.empty() && sub.record_id != record_id)) {
+        continue;
+      }
+      const bool superuser = auth && auth->superuser;
+      const bool list = sub.record_id.empty();
+      bool allowed = superuser;
+      if (!superuser && (list ? list_independent : view_independent)) {
+        auto& shared = shared_decision[list ? 0 : 1];
+        if (!shared) shared = Allowed(c, sub, nullptr, record, action);
+        allowed = *shared;
+      } else if (!superuser) {
+        decision_key.clear();
+        decision_key += list ? 'L' : 'V';
+        if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
+        decision_key += '|';
+        decision_key += sub.options_key;
+        auto d = decisions.find(decision_key);
+        if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(c, sub, auth, record, action)).first;
+        allowed = d->second;
+      }
+      if (!allowed) continue;
+      const Piece* payload = ViewOf(c, sub, auth.get(), record, record_id, action, event.snapshot, payloads, view_key);
+      if (!payload) continue;
+      if (client->kind == Client::Kind::kEventStream) {
+        messages.push_back({sub.prefix, *payload, FrameEnd()});
+      } else {
+        messages.push_back({sub.ws_prefix, *payload, ObjectEnd()});
       }
     }
-    if (wake) Wake(client);
+    if (messages.empty()) continue;
+    bool wake = false;
+    {
+      std::lock_guard lock(client->mu);
+      for (auto& m : messages) {
+        if (!PushLocked(*client, std::move(m), wake)) break;
+        ++queued;
+      }
+    }
+    // This is the client's thread: its writer is woken here, not through a posted task.
+    if (wake) client->wake.cancel();
   }
+  delivered.fetch_add(queued, std::memory_order_relaxed);
 }
 
 Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& catalog, const auth::TokenService& tokens,
@@ -735,8 +853,17 @@ namespace {
 class RealtimeSocket final : public http::WebSocketSession {
  public:
   explicit RealtimeSocket(Realtime::Impl& impl) : impl_(impl) {}
+  // A session that did not run to its end (the server stopped first) leaves nothing registered.
+  ~RealtimeSocket() override {
+    if (client_) impl_.Unregister(client_);
+  }
 
   net::awaitable<void> Run(http::WebSocket& ws) override {
+    if (cancelled_) {
+      // The server began stopping during the handshake.
+      co_await ws.Close(http::kCloseGoingAway, "the server is stopping");
+      co_return;
+    }
     client_ = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), ws.executor(), Client::Kind::kWebSocket);
     impl_.Register(client_);
     Reply({{"type", "connected"}, {"clientId", client_->id}});
@@ -833,6 +960,7 @@ class RealtimeSocket final : public http::WebSocketSession {
   }
 
   void Cancel() override {
+    cancelled_ = true;
     if (client_) impl_.CloseClient(client_, http::kCloseGoingAway, "the server is stopping");
   }
 
@@ -900,7 +1028,8 @@ class RealtimeSocket final : public http::WebSocketSession {
       std::string error;
       {
         std::lock_guard lock(client_->mu);
-        auto& subs = client_->subscriptions;
+        // Changed on a copy: fan-out may be reading the current list.
+        auto subs = client_->subscriptions ? *client_->subscriptions : Subscriptions{};
         if (type == "unsubscribe") {
           if (!m.contains("topics")) {
             for (const auto& s : subs) done.emplace_back(s->topic);
@@ -929,6 +1058,10 @@ class RealtimeSocket final : public http::WebSocketSession {
             }
             done.emplace_back(t);
           }
+        }
+        if (error.empty() &&
+            !impl_.SetSubscriptionsLocked(*client_, std::make_shared<const Subscriptions>(std::move(subs)))) {
+          error = kExpandLimitMessage;
         }
       }
       if (!error.empty()) {
@@ -998,6 +1131,7 @@ class RealtimeSocket final : public http::WebSocketSession {
 
   Realtime::Impl& impl_;
   std::shared_ptr<Client> client_;
+  bool cancelled_ = false;  // Cancel and Run are called on the connection's executor
 };
 
 }  // namespace
@@ -1063,7 +1197,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
         if (!client) throw http::ApiError::NotFound("Missing or invalid client id.");
 
         auto auth = Authenticate(req, impl.catalog.Current(), impl.store, impl.tokens);
-        std::vector<std::shared_ptr<const Subscription>> subs;
+        Subscriptions subs;
         for (const auto& t : topics) {
           auto s = ParseTopic(client->id, t);
           if (!s) {
@@ -1082,8 +1216,15 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
                                auth->collection->id != client->auth->collection->id)) {
             throw http::ApiError::Forbidden("The current and the previous request authorization don't match.");
           }
+          if (!impl.SetSubscriptionsLocked(*client, std::make_shared<const Subscriptions>(std::move(subs)))) {
+            throw http::ApiError{
+                400,
+                "Failed to load the submitted data.",
+                {{"subscriptions", boost::json::object{{"code", "validation_expand_limit"},
+                                                       {"message", std::string(kExpandLimitMessage)}}}},
+                {}};
+          }
           if (!client->auth && auth) client->auth = std::make_shared<const AuthInfo>(std::move(*auth));
-          client->subscriptions = std::move(subs);
         }
         co_return http::Response{204, "", "", {}};
       },

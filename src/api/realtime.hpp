@@ -38,7 +38,10 @@ struct RealtimeLimits {
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // per client, then it is disconnected
   std::size_t max_subscriptions = 1000;            // per client
   std::size_t max_topic_length = 2500;             // characters, options included
-  int idle_timeout_seconds = 300;                  // with nothing sent, the server ends the stream
+  // Per instance: each one may cost a database read per event (expanded records follow their own
+  // rules, for each requester).
+  std::size_t max_expand_subscriptions = 1000;
+  int idle_timeout_seconds = 300;  // with nothing sent, the server ends the stream
 };
 
 class Realtime {

@@ -1,10 +1,12 @@
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
+#include <memory>
 
 #include "http/limits.hpp"
 #include "http/websocket_serve.hpp"
@@ -22,9 +24,18 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr auto kWebSocketIdle = std::chrono::seconds(60);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(5);  // opening, and waiting for the peer's close
 
+// The deadline of the write in progress. Shared with the timer's handler, which may run after the
+// connection is gone.
+struct WriteDeadline {
+  explicit WriteDeadline(tcp::socket& s) : timer(s.get_executor()), socket(&s) {}
+  net::steady_timer timer;
+  tcp::socket* socket;  // null once the connection is gone
+  bool armed = false;   // a write is in progress
+};
+
 class BeastWebSocket final : public WebSocket {
  public:
-  explicit BeastWebSocket(tcp::socket& socket) : ws_(socket) {
+  explicit BeastWebSocket(tcp::socket& socket) : ws_(socket), deadline_(std::make_shared<WriteDeadline>(socket)) {
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = kHandshakeTimeout;
     timeouts.idle_timeout = kWebSocketIdle;
@@ -32,6 +43,11 @@ class BeastWebSocket final : public WebSocket {
     ws_.set_option(timeouts);
     ws_.read_message_max(kMaxWebSocketMessage);
     ws_.auto_fragment(false);
+  }
+
+  ~BeastWebSocket() override {
+    deadline_->socket = nullptr;
+    deadline_->timer.cancel();
   }
 
   net::awaitable<bool> Accept(const beast::http::request<beast::http::string_body>& req) {
@@ -42,14 +58,17 @@ class BeastWebSocket final : public WebSocket {
   net::any_io_executor executor() override { return ws_.get_executor(); }
 
   net::awaitable<std::optional<std::string>> Read() override {
-    if (closing_) co_return std::nullopt;
+    if (closing_ || failed_) co_return std::nullopt;
     buffer_.clear();
     auto [ec, n] = co_await ws_.async_read(buffer_, kTuple);
     if (ec == websocket::error::message_too_big) {
       co_await Close(kCloseTooBig, "message too big");
       co_return std::nullopt;
     }
-    if (ec) co_return std::nullopt;
+    if (ec) {
+      Fail();
+      co_return std::nullopt;
+    }
     if (!ws_.got_text()) {
       co_await Close(kCloseUnsupported, "binary frames are not supported");
       co_return std::nullopt;
@@ -58,16 +77,20 @@ class BeastWebSocket final : public WebSocket {
   }
 
   net::awaitable<bool> Write(const std::vector<std::shared_ptr<const std::string>>& pieces) override {
-    if (closing_) co_return false;
+    if (closing_ || failed_) co_return false;
     buffers_.clear();
     for (const auto& p : pieces) buffers_.push_back(net::buffer(*p));
     ws_.text(true);
+    ArmDeadline();
     auto [ec, n] = co_await ws_.async_write(buffers_, kTuple);
+    deadline_->armed = false;
+    deadline_->timer.cancel();
+    if (ec) Fail();
     co_return !ec;
   }
 
   net::awaitable<void> Close(uint16_t code, std::string_view reason) override {
-    if (closing_) co_return;
+    if (closing_ || failed_) co_return;
     closing_ = true;
     websocket::close_reason why(static_cast<websocket::close_code>(code), reason.substr(0, 123));
     auto [ec] = co_await ws_.async_close(why, kTuple);
@@ -75,10 +98,31 @@ class BeastWebSocket final : public WebSocket {
   }
 
  private:
+  // The connection failed (reset, timed out): no close handshake is possible, and the other
+  // direction's pending operation is ended too.
+  void Fail() {
+    failed_ = true;
+    boost::system::error_code ignored;
+    ws_.next_layer().cancel(ignored);
+  }
+
+  // A peer that takes nothing for kWriteTimeout is cut off: the write fails.
+  void ArmDeadline() {
+    deadline_->armed = true;
+    deadline_->timer.expires_after(kWriteTimeout);
+    deadline_->timer.async_wait([d = deadline_](boost::system::error_code ec) {
+      if (ec || !d->armed || !d->socket) return;
+      boost::system::error_code ignored;
+      d->socket->cancel(ignored);
+    });
+  }
+
   websocket::stream<tcp::socket&> ws_;
+  std::shared_ptr<WriteDeadline> deadline_;
   beast::flat_buffer buffer_;
   std::vector<net::const_buffer> buffers_;
   bool closing_ = false;
+  bool failed_ = false;
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // WebSocket connections (RFC 6455) for routes that upgrade: a handler answers with a Response
 // whose `websocket` is set, and once the handshake is done the server runs that session on the
 // connection. Text messages only; binary frames close the connection (1003). Beast answers pings,
-// sends its own when the peer is silent, and closes a peer that stops answering.
+// sends its own when the peer is silent, and closes a peer that stops answering. A write that the
+// peer does not take within the write timeout ends the connection.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -193,4 +193,51 @@ describe('realtime (SSE)', () => {
     assert.equal(tooLong.status, 400);
     es.close();
   });
+
+  test('HEAD /api/realtime answers with the head alone', async () => {
+    const res = await fetch(`${server.url}/api/realtime`, { method: 'HEAD', signal: AbortSignal.timeout(3000) });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    assert.equal(await res.text(), '');
+  });
+
+  test('subscriptions with expand are limited per server (1,000), and freed with their client', async () => {
+    const open = async () => {
+      const es = new EventSource(`${server.url}/api/realtime`);
+      const connect = await new Promise((resolve, reject) => {
+        es.addEventListener('PB_CONNECT', resolve);
+        es.onerror = reject;
+      });
+      return { es, clientId: JSON.parse(connect.data).clientId };
+    };
+    const post = (body) =>
+      fetch(`${server.url}/api/realtime`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: users.ann.authStore.token },
+        body: JSON.stringify(body),
+      });
+    const expanding = (i) => `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { expand: 'owner', n: i } }))}`;
+    const a = await open();
+    const b = await open();
+    const many = Array.from({ length: 1000 }, (_, i) => expanding(i));
+    assert.equal((await post({ clientId: a.clientId, subscriptions: many })).status, 204);
+    const refused = await post({ clientId: b.clientId, subscriptions: [expanding(1000), 'tasks/*'] });
+    assert.equal(refused.status, 400);
+    assert.equal((await refused.json()).data.subscriptions.code, 'validation_expand_limit');
+    // Without expand, as many as a client may have.
+    assert.equal((await post({ clientId: b.clientId, subscriptions: ['tasks/*'] })).status, 204);
+    // Fewer on one client make room for another's.
+    assert.equal((await post({ clientId: a.clientId, subscriptions: many.slice(1) })).status, 204);
+    assert.equal((await post({ clientId: b.clientId, subscriptions: [expanding(1000)] })).status, 204);
+    assert.equal((await post({ clientId: b.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status, 400);
+    // A client that goes frees its own.
+    a.es.close();
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 204; i++) {
+      await sleep(20);
+      status = (await post({ clientId: b.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status;
+    }
+    assert.equal(status, 204);
+    b.es.close();
+  });
 });

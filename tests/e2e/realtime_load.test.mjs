@@ -97,6 +97,39 @@ describe('realtime under load', () => {
     await until(async () => /^strata_realtime_clients 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 'the clients to go');
   });
 
+  test('clients that vanish while events are written to them leave nothing behind', async () => {
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+            ws.on('message', (data) => {
+              const text = data.toString();
+              if (text.startsWith('{"type":"connected"')) ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+              if (text.startsWith('{"type":"subscribed"')) resolve(ws);
+            });
+            ws.on('error', () => {});
+            ws.on('unexpected-response', reject);
+          }),
+      ),
+    );
+    // Every connection is dropped without a close frame (reset, with unread data) in the middle
+    // of a write to it: they stopped reading, and events larger than the socket buffers came.
+    for (const ws of sockets) ws._socket.pause();
+    for (let i = 0; i < 8; i++) {
+      const r = await fetch(`${server.url}/api/collections/notes/records`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ body: 'y'.repeat(200 * 1024) }),
+      });
+      assert.equal(r.status, 200);
+    }
+    await sleep(300);
+    for (const ws of sockets) ws._socket.resetAndDestroy();
+    await until(async () => /^strata_realtime_clients 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 'the clients to go', 5000);
+  });
+
   test('a client that stops reading is disconnected; the others get every event', async () => {
     const slow = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
     const closed = new Promise((resolve) => slow.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
