@@ -47,6 +47,19 @@ bool Inline(std::string_view type) {
 
 bool Truthy(const std::optional<std::string>& v) { return v && !v->empty() && *v != "0" && *v != "false"; }
 
+// Whether a record id and file name from the path can name a stored file: each one segment of a
+// valid store key. Anything else ("..", a decoded '/', a backslash, NUL, any byte outside the key
+// alphabet) names no file, and is answered 404 before the database or the store sees it.
+bool NamesAFile(std::string_view collection_id, std::string_view record_id, std::string_view name) {
+  return record_id.find('/') == std::string_view::npos && name.find('/') == std::string_view::npos &&
+         files::ValidKey(FileKey(collection_id, record_id, name));
+}
+
+// A key the store refuses holds no file: missing, as far as the client can tell.
+bool Missing(const util::Status& status) {
+  return status.code() == util::Status::Code::kNotFound || status.code() == util::Status::Code::kInvalidArgument;
+}
+
 // Makes the thumbnail `thumb_key` of `key` on the files pool. False when it cannot be made (the
 // original is then served, as PocketBase does).
 net::awaitable<bool> MakeThumb(files::FileStore& fs, std::string key, std::string thumb_key, files::ThumbSpec spec,
@@ -95,6 +108,7 @@ Target Locate(const http::Request& req, store::Store& store, schema::Catalog& ca
   t.collection_id = c->id;
   t.record_id = req.Param("recordId");
   t.name = req.Param("filename");
+  if (!NamesAFile(t.collection_id, t.record_id, t.name)) throw http::ApiError::NotFound();
   // The `_files` row is written in the transaction that references the file, so the table names
   // exactly the files records hold.
   auto rs =
@@ -117,6 +131,8 @@ Target Locate(const http::Request& req, store::Store& store, schema::Catalog& ca
     if (*thumb == kDefaultThumb || std::find(sizes.begin(), sizes.end(), *thumb) != sizes.end()) {
       t.thumb = files::ParseThumb(*thumb);
       if (t.thumb) t.thumb_key = ThumbKey(t.collection_id, t.record_id, t.name, *thumb);
+      // Too long a key for the store: the original is served.
+      if (t.thumb && !files::ValidKey(t.thumb_key)) t.thumb.reset();
     }
   }
   return t;
@@ -126,7 +142,7 @@ Target Locate(const http::Request& req, store::Store& store, schema::Catalog& ca
 http::Response Serve(const http::Request& req, files::FileStore& fs, const Target& t, const std::string& key) {
   auto opened = fs.Open(key);
   if (!opened) {
-    if (opened.error().code() == util::Status::Code::kNotFound) throw http::ApiError::NotFound();
+    if (Missing(opened.error())) throw http::ApiError::NotFound();
     throw http::ApiError::Internal(opened.error().ToString());
   }
   std::shared_ptr<files::FileReader> reader = std::move(*opened);
@@ -171,11 +187,13 @@ http::Response Serve(const http::Request& req, files::FileStore& fs, const Targe
 
   uint64_t first = 0, length = info.size;
   if (auto range = req.Header("Range")) {
-    // If-Range: the range only while the client's copy is still this one.
+    // If-Range: the range only while the client's copy is still this one. A date validates only
+    // when it is exactly the Last-Modified sent (RFC 9110 §13.1.5): any other date, earlier or
+    // later, may be of another version, which gets the whole file.
     bool current = true;
     if (auto if_range = req.Header("If-Range")) {
       const auto when = http::ParseHttpDate(*if_range);
-      current = when ? *when >= mtime_s : *if_range == etag;
+      current = when ? *when == mtime_s : *if_range == etag;
     }
     const auto r = current ? http::ParseRange(*range, info.size) : http::ByteRange{};
     if (r.kind == http::ByteRange::Kind::kUnsatisfiable) {

@@ -12,6 +12,13 @@ inline constexpr std::size_t kDefaultMaxConnections = 10000;     // more → 503
 inline constexpr std::size_t kCompressMinBytes = 1024;           // smaller bodies are sent as they are
 inline constexpr std::size_t kReadChunkBytes = 16 * 1024;        // one socket read
 inline constexpr std::size_t kSendFileChunkBytes = 1024 * 1024;  // one sendfile call of a file body
+// multipart/form-data bodies. Each part costs memory (its name, file name, a spooled file)
+// whatever its size, so the parts and their header blocks are bounded as well as their bytes.
+inline constexpr std::size_t kMaxMultipartParts = 1000;               // more → 413
+inline constexpr std::size_t kMaxPartHeaderBytes = 16 * 1024;         // one part's headers; more → 400
+inline constexpr std::size_t kMaxMultipartHeaderBytes = 1024 * 1024;  // all parts' headers; more → 413
+// Whitespace allowed between a boundary delimiter and its CRLF (RFC 2046 transport padding).
+inline constexpr std::size_t kMaxTransportPadding = 64;  // more → 400
 // Read and dropped before closing on an error (an upload refused part-way): enough for the client
 // to finish sending and read the answer instead of a reset.
 inline constexpr std::size_t kLingerDrainBytes = 64 * 1024 * 1024;

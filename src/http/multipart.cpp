@@ -16,12 +16,13 @@
 namespace strata::http {
 namespace {
 
-constexpr std::size_t kMaxPartHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxBoundary = 200;
 
 ApiError BadForm(std::string_view why) {
   return ApiError::BadRequest(fmt::format("Failed to load the submitted data: {}.", why));
 }
+
+ApiError TooLarge() { return ApiError{413, "Request entity too large."}; }
 
 // The value of parameter `key` in a header value such as `form-data; name="x"; filename="y"`.
 // Quoted values may hold ';' and backslash escapes.
@@ -129,15 +130,13 @@ std::optional<ApiError> MultipartParser::StartPart(std::string_view headers) {
 std::optional<ApiError> MultipartParser::Append(std::string_view bytes) {
   if (!filename_) {
     text_bytes_ += bytes.size();
-    if (text_bytes_ > limits_.text_limit) {
-      return Fail(ApiError{413, "Request entity too large."});
-    }
+    if (text_bytes_ > limits_.text_limit) return Fail(TooLarge());
     text_ += bytes;
     return std::nullopt;
   }
   file_.size += bytes.size();
   if (file_.size > file_limit_ && fd_ >= 0) {
-    ApiError e{413, "Request entity too large."};
+    ApiError e = TooLarge();
     // The field's error, as its validation would give it ("field+" and "+field" name the field).
     std::string_view field = name_;
     if (field.starts_with('+')) field.remove_prefix(1);
@@ -210,20 +209,28 @@ std::optional<ApiError> MultipartParser::Feed(std::string_view bytes) {
         pending_.clear();
         return std::nullopt;
       }
-      // Transport padding may follow a delimiter before its CRLF.
+      // Transport padding may follow a delimiter before its CRLF: a little of it, or the body
+      // could be an endless run of it held here.
       std::size_t i = 0;
       while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
+      if (i > kMaxTransportPadding) return Fail(BadForm("malformed multipart body"));
       if (i + 2 > rest.size()) break;
       if (rest.substr(i, 2) != "\r\n") return Fail(BadForm("malformed multipart body"));
+      if (++parts_ > limits_.max_parts) return Fail(TooLarge());
       pos += i + 2;
       state_ = State::kHeaders;
     } else if (state_ == State::kHeaders) {
       const auto end = rest.find("\r\n\r\n");
       if (end == std::string_view::npos) {
         if (rest.size() > kMaxPartHeaderBytes) return Fail(BadForm("a multipart part header is too large"));
+        if (header_bytes_ + rest.size() > limits_.header_limit) return Fail(TooLarge());
         break;
       }
       if (end > kMaxPartHeaderBytes) return Fail(BadForm("a multipart part header is too large"));
+      // What a part keeps (its name, file name) comes from its headers: bounding them all bounds
+      // that memory, however small the parts.
+      header_bytes_ += end + 4;
+      if (header_bytes_ > limits_.header_limit) return Fail(TooLarge());
       if (auto e = StartPart(rest.substr(0, end))) return e;
       pos += end + 4;
       state_ = State::kBody;

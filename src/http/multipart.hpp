@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/limits.hpp"
 #include "http/response.hpp"
 
 namespace strata::http {
@@ -50,6 +51,10 @@ struct MultipartLimits {
   std::function<uint64_t(std::string_view field)> file_limit;
   // All text parts together.
   std::size_t text_limit = 1 << 20;
+  // Parts in one body.
+  std::size_t max_parts = kMaxMultipartParts;
+  // The header blocks of all parts together, as sent (names, file names, other headers).
+  std::size_t header_limit = kMaxMultipartHeaderBytes;
 };
 
 class MultipartParser {
@@ -60,8 +65,9 @@ class MultipartParser {
   MultipartParser(const MultipartParser&) = delete;
   MultipartParser& operator=(const MultipartParser&) = delete;
 
-  // Parses the next bytes of the body. An error (400 malformed, 413 a part over its limit, 500 the
-  // spool cannot be written) ends the parse: later calls return it again.
+  // Parses the next bytes of the body. An error (400 malformed, 413 a part, the parts' count or
+  // their headers over a limit, 500 the spool cannot be written) ends the parse: later calls
+  // return it again.
   std::optional<ApiError> Feed(std::string_view bytes);
 
   // After the last bytes: the text parts as one JSON object (a repeated name becomes an array,
@@ -87,6 +93,8 @@ class MultipartParser {
   std::string pending_;  // bytes not yet consumed
   std::optional<ApiError> error_;
   std::size_t text_bytes_ = 0;
+  std::size_t parts_ = 0;
+  std::size_t header_bytes_ = 0;
   // The part being read.
   std::string name_;
   std::optional<std::string> filename_;

@@ -111,6 +111,98 @@ TEST_F(MultipartTest, TruncatedOrMalformedBodiesAre400AndLeaveNothing) {
   EXPECT_EQ(SpoolCount(), 0u);
 }
 
+// A part of a few bytes: `n` of them, text or (with a file name) file.
+std::string Parts(std::size_t n, bool files = false) {
+  std::string body;
+  for (std::size_t i = 0; i < n; ++i) {
+    body += "--B\r\nContent-Disposition: form-data; name=\"p" + std::to_string(i) + "\"" +
+            (files ? "; filename=\"f\"" : "") + "\r\n\r\nx\r\n";
+  }
+  return body;
+}
+
+TEST_F(MultipartTest, PartsOverTheCountAre413AndLeaveNothing) {
+  for (bool files : {false, true}) {
+    MultipartLimits limits = Limits(1000);
+    limits.max_parts = 3;
+    {
+      MultipartParser parser("B", dir_, limits);
+      ASSERT_FALSE(parser.Feed(Parts(3, files) + "--B--"));
+      auto r = parser.Finish();
+      ASSERT_TRUE(r) << r.error().message;
+    }
+    MultipartParser parser("B", dir_, limits);
+    auto e = parser.Feed(Parts(4, files) + "--B--");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->status, 413);
+    EXPECT_FALSE(parser.Finish());
+    EXPECT_EQ(SpoolCount(), 0u);
+  }
+  // The default: as many parts as common servers take, no more.
+  MultipartParser within("B", {}, {});
+  ASSERT_FALSE(within.Feed(Parts(kMaxMultipartParts) + "--B--"));
+  EXPECT_TRUE(within.Finish());
+  MultipartParser over("B", {}, {});
+  auto e = over.Feed(Parts(kMaxMultipartParts + 1) + "--B--");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 413);
+}
+
+// Each header block within its own bound, together over theirs: refused, whether the blocks end
+// or one is still arriving.
+TEST_F(MultipartTest, HeadersOfAllPartsOverTheirLimitAre413) {
+  MultipartLimits limits = Limits(1000);
+  limits.header_limit = 4096;
+  const std::string long_name(1000, 'n');
+  const std::string part = "--B\r\nContent-Disposition: form-data; name=\"" + long_name + "\"\r\n\r\n\r\n";
+  {
+    MultipartParser parser("B", dir_, limits);
+    ASSERT_FALSE(parser.Feed(part + part + part + "--B--"));
+    ASSERT_TRUE(parser.Finish());
+  }
+  {
+    MultipartParser parser("B", dir_, limits);
+    auto e = parser.Feed(part + part + part + part + part + "--B--");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->status, 413);
+  }
+  {
+    MultipartParser parser("B", dir_, limits);
+    ASSERT_FALSE(parser.Feed(part + part + part + "--B\r\nX-Filler: "));
+    auto e = parser.Feed(std::string(2000, 'x'));
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->status, 413);
+  }
+  // One block alone over its own bound is malformed.
+  MultipartParser parser("B", dir_, {});
+  auto e = parser.Feed("--B\r\nX-Filler: " + std::string(kMaxPartHeaderBytes, 'x') + "\r\n\r\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 400);
+}
+
+TEST_F(MultipartTest, TransportPaddingIsBounded) {
+  const std::string part = "Content-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--B--";
+  for (std::string padding : {std::string(" \t "), std::string(kMaxTransportPadding, ' ')}) {
+    MultipartParser parser("B", dir_, {});
+    ASSERT_FALSE(parser.Feed("--B" + padding + "\r\n" + part));
+    auto r = parser.Finish();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->data.at("a").as_string(), "v");
+  }
+  // Fed a byte at a time, endless padding is refused once over the bound, not held.
+  MultipartParser parser("B", dir_, {});
+  ASSERT_FALSE(parser.Feed("--B"));
+  std::optional<ApiError> e;
+  std::size_t fed = 0;
+  while (!e && fed < 10 * kMaxTransportPadding) {
+    e = parser.Feed(" ");
+    ++fed;
+  }
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 400);
+  EXPECT_EQ(fed, kMaxTransportPadding + 1);
+}
+
 TEST_F(MultipartTest, WithoutASpoolFilesAreNotedNotKept) {
   MultipartParser parser("B", {}, {});
   ASSERT_FALSE(parser.Feed("--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nabc\r\n--B--"));

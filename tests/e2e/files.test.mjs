@@ -320,6 +320,72 @@ describe('files', () => {
     assert.deepEqual(storedFiles(storage), before);
   });
 
+  test('a multipart body of too many parts is 413, one of endless padding 400', async () => {
+    const post = (body) =>
+      fetch(`${server.url}/api/collections/photos/records`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'multipart/form-data; boundary=B' },
+        body,
+      });
+    const many = '--B\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n'.repeat(1001) + '--B--\r\n';
+    const crowded = await post(many);
+    assert.equal(crowded.status, 413);
+    assert.equal((await crowded.json()).status, 413);
+    const padded = await post(`--B${' '.repeat(1000)}\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n--B--`);
+    assert.equal(padded.status, 400);
+    assert.match((await padded.json()).message, /multipart/);
+  });
+
+  test('a record id or file name that cannot name a stored file is 404 with a JSON error', async () => {
+    const rec = await users.ann.collection('photos').create({ docs: [new File(['hello'], 'note.txt')] });
+    const name = rec.docs[0];
+    const base = `${server.url}/api/files/${rec.collectionId}`;
+    assert.equal((await fetch(`${base}/${rec.id}/${name}`)).status, 200);
+    const isNotFound = async (res, what) => {
+      assert.equal(res.status, 404, what);
+      assert.match(res.headers.get('content-type'), /^application\/json/, what);
+      const body = await res.json();
+      assert.equal(body.status, 404, what);
+      assert.equal(typeof body.message, 'string', what);
+      assert.deepEqual(body.data, {}, what);
+    };
+    const ids = ['.hidden', `${rec.id}%00`, `${rec.id}%5C`, '%FF%FE', `${rec.id}%2F..`, `..%2F${rec.id}`, 'x'.repeat(1100)];
+    const names = [`${name}%00`, `a%5C..%5C${name}`, `..%2F${rec.id}%2F${name}`, '.env', `${name}%2F`, 'n%C3%A4me.txt'];
+    for (const query of ['', '?thumb=100x100', '?download=1']) {
+      for (const id of ids) await isNotFound(await fetch(`${base}/${id}/${name}${query}`), `${id}${query}`);
+      for (const file of names) await isNotFound(await fetch(`${base}/${rec.id}/${file}${query}`), `${file}${query}`);
+    }
+    // Dot segments as sent, which URL libraries would resolve away.
+    for (const target of [`/api/files/${rec.collectionId}/../${name}`, `/api/files/${rec.collectionId}/${rec.id}/..`]) {
+      const conn = new RawConnection(server.port);
+      conn.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const res = await conn.readResponse();
+      conn.close();
+      assert.equal(res.status, 404, target);
+      assert.equal(JSON.parse(res.body).status, 404, target);
+    }
+  });
+
+  test('If-Range with a date gives the range only when it is exactly the Last-Modified', async () => {
+    const rec = await users.ann.collection('photos').create({ docs: [new File(['0123456789abcdef'], 'range.txt')] });
+    const url = fileUrl(rec, rec.docs[0]);
+    const full = await fetch(url);
+    const lastModified = full.headers.get('last-modified');
+    const etag = full.headers.get('etag');
+    await full.arrayBuffer();
+    const ranged = async (ifRange) => {
+      const res = await fetch(url, { headers: { Range: 'bytes=2-5', 'If-Range': ifRange } });
+      return { status: res.status, body: await res.text() };
+    };
+    assert.deepEqual(await ranged(lastModified), { status: 206, body: '2345' });
+    assert.deepEqual(await ranged(etag), { status: 206, body: '2345' });
+    const at = Date.parse(lastModified);
+    for (const other of [at + 1000, at + 86400000, at - 1000]) {
+      assert.deepEqual(await ranged(new Date(other).toUTCString()), { status: 200, body: '0123456789abcdef' }, String(other));
+    }
+    assert.deepEqual(await ranged(`W/${etag}`), { status: 200, body: '0123456789abcdef' });
+  });
+
   test("a deleted collection's files are removed", async () => {
     const c = await admin.collections.create({
       name: 'scratch',
