@@ -45,17 +45,6 @@ using Piece = std::shared_ptr<const std::string>;
 constexpr std::string_view kChannel = "records";
 constexpr std::string_view kIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-// One copy per thread: counting references to one shared copy from every thread costs more.
-const Piece& FrameEnd() {
-  thread_local const Piece end = std::make_shared<const std::string>("\n\n");
-  return end;
-}
-
-const Piece& ObjectEnd() {
-  thread_local const Piece end = std::make_shared<const std::string>("}");
-  return end;
-}
-
 Piece Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
 // WebSocket messages that wait together are sent as one JSON array (at most this many, or bytes).
@@ -67,11 +56,12 @@ constexpr std::string_view kExpandLimitMessage =
 
 Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
 
-// One message for a client: up to three pieces sent as one (an SSE frame or a WebSocket message),
-// so that the shared part of an event is never copied.
+// One message for a client: up to two pieces sent as one, so that the shared part of an event is
+// never copied. A WebSocket event is one piece shared by every subscriber with the same topic and
+// view; an SSE frame is the client's own `id:` line, then such a shared piece.
 struct Message {
-  Piece a, b, c;
-  std::size_t size() const { return (a ? a->size() : 0) + (b ? b->size() : 0) + (c ? c->size() : 0); }
+  Piece a, b;
+  std::size_t size() const { return (a ? a->size() : 0) + (b ? b->size() : 0); }
 };
 
 // A subscription: "collection/*" or "collection/RECORD_ID", optionally "?options=" + the
@@ -82,14 +72,14 @@ struct Subscription {
   std::string record_id;   // empty for "*"
   boost::json::object query;
   boost::json::object headers;  // lower-case names, '-' as '_', as @request.headers
-  Piece prefix;                 // "id:<client>\nevent:<topic>\ndata:"
-  Piece ws_prefix;              // {"type":"event","topic":<topic>,"data":
+  std::string sse_prefix;       // "event:<topic>\ndata:"
+  std::string ws_prefix;        // {"type":"event","topic":<topic>,"data":
   std::string options_key;      // the options as text: subscribers with the same share decisions
   std::string fields;           // the "fields" query option
   std::string expand;           // the "expand" query option
 };
 
-std::optional<Subscription> ParseTopic(const std::string& client_id, const std::string& topic) {
+std::optional<Subscription> ParseTopic(const std::string& topic) {
   Subscription s;
   s.topic = topic;
   std::string_view base = topic;
@@ -136,9 +126,9 @@ std::optional<Subscription> ParseTopic(const std::string& client_id, const std::
   if (auto it = s.query.find("expand"); it != s.query.end() && it->value().is_string()) {
     s.expand = std::string(it->value().as_string());
   }
-  s.prefix = std::make_shared<const std::string>(fmt::format("id:{}\nevent:{}\ndata:", client_id, topic));
-  s.ws_prefix = std::make_shared<const std::string>(
-      fmt::format("{{\"type\":\"event\",\"topic\":{},\"data\":", boost::json::serialize(boost::json::value(topic))));
+  s.sse_prefix = fmt::format("event:{}\ndata:", topic);
+  s.ws_prefix =
+      fmt::format("{{\"type\":\"event\",\"topic\":{},\"data\":", boost::json::serialize(boost::json::value(topic)));
   return s;
 }
 
@@ -268,10 +258,12 @@ struct Shard;
 
 struct Client {
   enum class Kind { kEventStream, kWebSocket };
-  Client(std::string id_, net::any_io_executor ex, Kind k) : id(std::move(id_)), kind(k), executor(ex), wake(ex) {}
+  Client(std::string id_, net::any_io_executor ex, Kind k)
+      : id(std::move(id_)), kind(k), sse_id(Text(fmt::format("id:{}\n", id))), executor(ex), wake(ex) {}
 
   const std::string id;
   const Kind kind;
+  const Piece sse_id;  // "id:<client>\n", the start of each of its event-stream frames
   const net::any_io_executor executor;
   net::steady_timer wake;  // touched on `executor` only
 
@@ -341,11 +333,13 @@ struct Realtime::Impl {
   // subscriptions with "expand" would be passed.
   bool SetSubscriptionsLocked(Client& client, std::shared_ptr<const Subscriptions> subs);
   // The serialized event `sub`'s subscriber sees, made once per distinct view and kept in
-  // `payloads` for the event; nullptr when the record is gone.
-  const Piece* ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                      const boost::json::object& record, const std::string& record_id, const std::string& action,
-                      const std::shared_ptr<const schema::Snapshot>& snapshot,
-                      std::unordered_map<std::string, Piece>& payloads, std::string& view_key);
+  // `payloads` for the event; nullptr when the record is gone. Without `may_query`, nullopt when
+  // only the database can make it (expanded records).
+  std::optional<const Piece*> ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                                     const boost::json::object& record, const std::string& record_id,
+                                     const std::string& action, const std::shared_ptr<const schema::Snapshot>& snapshot,
+                                     std::unordered_map<std::string, Piece>& payloads, std::string& view_key,
+                                     bool may_query);
   // Closes `client` (a WebSocket's close frame carries `code` and `reason`).
   void CloseClient(const std::shared_ptr<Client>& client, uint16_t code, std::string reason);
   // Rooms: members by client id.
@@ -355,8 +349,10 @@ struct Realtime::Impl {
   // Called on the client's executor. Unregister may be called more than once.
   void Register(const std::shared_ptr<Client>& client);
   void Unregister(const std::shared_ptr<Client>& client);
-  bool Allowed(const Collection& c, const Subscription& sub, const std::shared_ptr<const AuthInfo>& auth,
-               const boost::json::object& record, const std::string& action);
+  // Whether `sub`'s subscriber may see the record. Without `may_query`, nullopt when only the
+  // database can tell (the rule reads other rows).
+  std::optional<bool> Allowed(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                              const boost::json::object& record, const std::string& action, bool may_query);
   std::shared_ptr<Client> Find(const std::string& id) {
     std::lock_guard lock(mu);
     auto it = clients.find(id);
@@ -396,7 +392,7 @@ class EventStream final : public http::ResponseStream {
         if (!c.queue.empty()) {
           // Everything queued goes out in one write.
           for (auto& m : c.queue) {
-            for (auto* p : {&m.a, &m.b, &m.c}) {
+            for (auto* p : {&m.a, &m.b}) {
               if (*p) out.push_back(std::move(*p));
             }
           }
@@ -569,7 +565,7 @@ void Realtime::Impl::Join(const std::shared_ptr<Client>& client, const std::stri
       other_auth = other->auth;
     }
     members.push_back(MemberJson(*other, other_auth));
-    Push(other, {joined, nullptr, nullptr});
+    Push(other, {joined, nullptr});
   }
 }
 
@@ -592,7 +588,7 @@ void Realtime::Impl::Leave(const std::shared_ptr<Client>& client, const std::str
   }
   const Piece left = Json(boost::json::object{
       {"type", "presence"}, {"room", room}, {"action", "leave"}, {"member", MemberJson(*client, auth)}});
-  for (const auto& other : others) Push(other, {left, nullptr, nullptr});
+  for (const auto& other : others) Push(other, {left, nullptr});
 }
 
 void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message) {
@@ -606,16 +602,17 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
       if (auto other = weak.lock()) others.push_back(std::move(other));
     }
   }
-  for (const auto& other : others) Push(other, {message, nullptr, nullptr});
+  for (const auto& other : others) Push(other, {message, nullptr});
 }
 
-bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const std::shared_ptr<const AuthInfo>& auth,
-                             const boost::json::object& record, const std::string& action) {
+std::optional<bool> Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                                            const boost::json::object& record, const std::string& action,
+                                            bool may_query) {
   if (auth && auth->superuser) return true;
   const auto& rule = sub.record_id.empty() ? c.list_rule : c.view_rule;
   if (!rule) return false;
   if (rule->empty()) return true;
-  const RequestInfo info = RealtimeRequest(auth.get(), &sub);
+  const RequestInfo info = RealtimeRequest(auth, &sub);
   auto expr = ParsedRule(*rule);
   if (!expr) return false;
   RecordValueResolver resolver(c, record, info);
@@ -623,14 +620,17 @@ bool Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const
   if (outcome) return *outcome;
   // The rule reads other rows: the database decides, while the record is there to be read.
   if (action == "delete") return false;
+  if (!may_query) return std::nullopt;
   return RecordPassesRule(store, catalog.Current(), c, std::string(record.at("id").as_string()),
                           auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
 }
 
-const Piece* Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                                    const boost::json::object& record, const std::string& record_id,
-                                    const std::string& action, const std::shared_ptr<const schema::Snapshot>& snapshot,
-                                    std::unordered_map<std::string, Piece>& payloads, std::string& view_key) {
+std::optional<const Piece*> Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
+                                                   const boost::json::object& record, const std::string& record_id,
+                                                   const std::string& action,
+                                                   const std::shared_ptr<const schema::Snapshot>& snapshot,
+                                                   std::unordered_map<std::string, Piece>& payloads,
+                                                   std::string& view_key, bool may_query) {
   const bool superuser = auth && auth->superuser;
   bool show_email = superuser;
   if (c.type == CollectionType::kAuth && !show_email) {
@@ -652,6 +652,7 @@ const Piece* Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub
         boost::json::serialize(boost::json::object{{"action", action}, {"record", std::move(shown)}}));
   };
   if (expand) {
+    if (!may_query) return std::nullopt;
     const RequestInfo info = RealtimeRequest(auth, &sub);
     auto shown =
         PresentRecord(store, snapshot, c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
@@ -713,12 +714,15 @@ void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
   const std::string& action = event.action;
   const std::string& record_id = event.record_id;
   const auto& record = event.record;
-  // One serialized payload per distinct view of the record.
+  // One serialized payload per distinct view of the record, and one whole message per topic and
+  // view.
   std::unordered_map<std::string, Piece> payloads;
+  std::unordered_map<std::string, Piece> framed;
   // One rule decision per requester and options.
   std::unordered_map<std::string, bool> decisions;
   std::string decision_key;
   std::string view_key;
+  std::string frame_key;
   // A rule that reads nothing of the request decides the same for every requester but superusers:
   // once per event for each kind of topic (list, view).
   auto independent = [](const std::optional<std::string>& rule) {
@@ -731,10 +735,74 @@ void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
   std::vector<Message> messages;
   uint64_t queued = 0;
 
-  // The shard's lock is only ever contended by registrations from other threads: rules that ask
-  // the database are decided with no other lock held.
+  // Whether `sub`'s subscriber sees the record; nullopt when only the database can tell and
+  // `may_query` is false.
+  auto decide = [&](const Subscription& sub, const AuthInfo* auth, bool may_query) -> std::optional<bool> {
+    if (auth && auth->superuser) return true;
+    const bool list = sub.record_id.empty();
+    if (list ? list_independent : view_independent) {
+      auto& shared = shared_decision[list ? 0 : 1];
+      if (!shared) shared = Allowed(c, sub, nullptr, record, action, may_query);
+      return shared;
+    }
+    decision_key.clear();
+    decision_key += list ? 'L' : 'V';
+    if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
+    decision_key += '|';
+    decision_key += sub.options_key;
+    if (auto d = decisions.find(decision_key); d != decisions.end()) return d->second;
+    auto d = Allowed(c, sub, auth, record, action, may_query);
+    if (d) decisions.emplace(decision_key, *d);
+    return d;
+  };
+  // The messages for `client`'s subscriptions that match, in `messages`; false when only the
+  // database can tell and `may_query` is false.
+  auto collect = [&](const Client& client, const Subscriptions& subs, const AuthInfo* auth, bool may_query) {
+    messages.clear();
+    for (const auto& sp : subs) {
+      const Subscription& sub = *sp;
+      if ((sub.collection != c.name && sub.collection != c.id) ||
+          (!sub.record_id.empty() && sub.record_id != record_id)) {
+        continue;
+      }
+      const auto allowed = decide(sub, auth, may_query);
+      if (!allowed) return false;
+      if (!*allowed) continue;
+      const auto payload =
+          ViewOf(c, sub, auth, record, record_id, action, event.snapshot, payloads, view_key, may_query);
+      if (!payload) return false;
+      if (!*payload) continue;
+      const bool ws = client.kind == Client::Kind::kWebSocket;
+      frame_key.assign(1, ws ? 'w' : 's');
+      frame_key.append(sub.topic).append("\n").append(view_key);
+      auto f = framed.find(frame_key);
+      if (f == framed.end()) {
+        const std::string& head = ws ? sub.ws_prefix : sub.sse_prefix;
+        std::string text;
+        text.reserve(head.size() + (**payload)->size() + 2);
+        text.append(head).append(***payload).append(ws ? "}" : "\n\n");
+        f = framed.emplace(frame_key, Text(std::move(text))).first;
+      }
+      if (ws) {
+        messages.push_back({f->second, nullptr});
+      } else {
+        messages.push_back({client.sse_id, f->second});
+      }
+    }
+    return true;
+  };
+  auto push_all = [&](Client& client, bool& wake) {
+    for (auto& m : messages) {
+      if (!PushLocked(client, std::move(m), wake)) break;
+      ++queued;
+    }
+    messages.clear();
+  };
+
+  // The shard's lock is only ever contended by registrations from other threads.
   std::lock_guard shard_lock(shard.mu);
   for (const auto& client : shard.clients) {
+    bool wake = false;
     std::shared_ptr<const Subscriptions> subs;
     std::shared_ptr<const AuthInfo> auth;
     {
@@ -755,50 +823,21 @@ void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
           client->auth = std::move(updated);
         }
       }
-      subs = client->subscriptions;
-      auth = client->auth;
-    }
-    if (!subs) continue;
-    messages.clear();
-    for (const auto& sp : *subs) {
-      const Subscription& sub = *sp;
-      if ((sub.collection != c.name && sub.collection != c.id) ||
-          (!sub.record_id.empty() && sub.record_id != record_id)) {
-        continue;
-      }
-      const bool superuser = auth && auth->superuser;
-      const bool list = sub.record_id.empty();
-      bool allowed = superuser;
-      if (!superuser && (list ? list_independent : view_independent)) {
-        auto& shared = shared_decision[list ? 0 : 1];
-        if (!shared) shared = Allowed(c, sub, nullptr, record, action);
-        allowed = *shared;
-      } else if (!superuser) {
-        decision_key.clear();
-        decision_key += list ? 'L' : 'V';
-        if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
-        decision_key += '|';
-        decision_key += sub.options_key;
-        auto d = decisions.find(decision_key);
-        if (d == decisions.end()) d = decisions.emplace(decision_key, Allowed(c, sub, auth, record, action)).first;
-        allowed = d->second;
-      }
-      if (!allowed) continue;
-      const Piece* payload = ViewOf(c, sub, auth.get(), record, record_id, action, event.snapshot, payloads, view_key);
-      if (!payload) continue;
-      if (client->kind == Client::Kind::kEventStream) {
-        messages.push_back({sub.prefix, *payload, FrameEnd()});
+      if (!client->subscriptions) continue;
+      // Most events are decided in memory: then under this one lock.
+      if (collect(*client, *client->subscriptions, client->auth.get(), false)) {
+        push_all(*client, wake);
       } else {
-        messages.push_back({sub.ws_prefix, *payload, ObjectEnd()});
+        subs = client->subscriptions;
+        auth = client->auth;
       }
     }
-    if (messages.empty()) continue;
-    bool wake = false;
-    {
-      std::lock_guard lock(client->mu);
-      for (auto& m : messages) {
-        if (!PushLocked(*client, std::move(m), wake)) break;
-        ++queued;
+    if (subs) {
+      // The database decides, with no client lock held.
+      collect(*client, *subs, auth.get(), true);
+      if (!messages.empty()) {
+        std::lock_guard lock(client->mu);
+        push_all(*client, wake);
       }
     }
     // This is the client's thread: its writer is woken here, not through a posted task.
@@ -925,7 +964,7 @@ class RealtimeSocket final : public http::WebSocketSession {
       if (!batch.empty()) {
         pieces.clear();
         if (batch.size() == 1) {
-          for (auto* p : {&batch[0].a, &batch[0].b, &batch[0].c}) {
+          for (auto* p : {&batch[0].a, &batch[0].b}) {
             if (*p) pieces.push_back(std::move(*p));
           }
         } else {
@@ -935,7 +974,7 @@ class RealtimeSocket final : public http::WebSocketSession {
           joined += '[';
           for (std::size_t i = 0; i < batch.size(); ++i) {
             if (i > 0) joined += ',';
-            for (auto* p : {&batch[i].a, &batch[i].b, &batch[i].c}) {
+            for (auto* p : {&batch[i].a, &batch[i].b}) {
               if (*p) joined += **p;
             }
           }
@@ -965,7 +1004,7 @@ class RealtimeSocket final : public http::WebSocketSession {
   }
 
  private:
-  void Reply(boost::json::object o) { impl_.Push(client_, {Json(o), nullptr, nullptr}); }
+  void Reply(boost::json::object o) { impl_.Push(client_, {Json(o), nullptr}); }
 
   void Error(const boost::json::object& request, std::string message) {
     boost::json::object o{{"type", "error"}, {"message", std::move(message)}};
@@ -1044,7 +1083,7 @@ class RealtimeSocket final : public http::WebSocketSession {
               error = "A topic is too long.";
               break;
             }
-            auto s = ParseTopic(client_->id, t);
+            auto s = ParseTopic(t);
             if (!s) {
               error = "Invalid subscription options.";
               break;
@@ -1143,7 +1182,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
     auto client = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), executor, Client::Kind::kEventStream);
     client->queue.push_back(
         {Text(fmt::format("id:{}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{}\"}}\n\n", client->id, client->id)),
-         nullptr, nullptr});
+         nullptr});
     impl.Register(client);
     http::Response res;
     res.content_type = "text/event-stream";
@@ -1199,7 +1238,7 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
         auto auth = Authenticate(req, impl.catalog.Current(), impl.store, impl.tokens);
         Subscriptions subs;
         for (const auto& t : topics) {
-          auto s = ParseTopic(client->id, t);
+          auto s = ParseTopic(t);
           if (!s) {
             throw http::ApiError{400,
                                  "Failed to load the submitted data.",
