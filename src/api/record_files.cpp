@@ -114,10 +114,9 @@ http::MultipartLimits UploadPartLimits(const Collection& c) {
     if (f.type == FieldType::kFile) sizes.emplace_back(f.name, static_cast<uint64_t>(MaxSize(f)));
   }
   limits.file_limit = [sizes = std::move(sizes)](std::string_view key) -> uint64_t {
-    if (key.starts_with('+')) key.remove_prefix(1);
-    if (key.ends_with('+')) key.remove_suffix(1);
+    const std::string_view field = http::FieldOfPart(key);
     for (const auto& [name, size] : sizes) {
-      if (name == key) return size;
+      if (name == field) return size;
     }
     return http::kDefaultBodyLimit;  // not a file field: refused once read, with the field's error
   };
@@ -174,9 +173,7 @@ std::vector<StagedFile> StageUploads(const Collection& c, const std::vector<http
   for (const auto& upload : uploads) {
     // The key names the field and how the upload joins its value.
     std::string_view key = upload.field;
-    std::string_view field_name = key;
-    if (field_name.starts_with('+')) field_name.remove_prefix(1);
-    if (field_name.ends_with('+')) field_name.remove_suffix(1);
+    const std::string_view field_name = http::FieldOfPart(key);
     const Field* f = c.FindField(std::string(field_name));
     if (!f || f->type != FieldType::kFile) {
       errors[std::string(field_name)] = FileError("validation_invalid_file", "The field does not accept files.");

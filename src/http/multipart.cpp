@@ -64,6 +64,12 @@ SpooledFile::~SpooledFile() {
   std::filesystem::remove(path_, ec);
 }
 
+std::string_view FieldOfPart(std::string_view name) {
+  if (name.starts_with('+')) name.remove_prefix(1);
+  if (name.ends_with('+')) name.remove_suffix(1);
+  return name;
+}
+
 std::optional<std::string> MultipartBoundary(std::string_view content_type) {
   if (util::Lower(util::TrimSpaces(content_type.substr(0, content_type.find(';')))) != "multipart/form-data") {
     return std::nullopt;
@@ -138,9 +144,7 @@ std::optional<ApiError> MultipartParser::Append(std::string_view bytes) {
   if (file_.size > file_limit_ && fd_ >= 0) {
     ApiError e = TooLarge();
     // The field's error, as its validation would give it ("field+" and "+field" name the field).
-    std::string_view field = name_;
-    if (field.starts_with('+')) field.remove_prefix(1);
-    if (field.ends_with('+')) field.remove_suffix(1);
+    const std::string_view field = FieldOfPart(name_);
     e.data[field] = boost::json::object{
         {"code", "validation_file_size_limit"},
         {"message",

@@ -110,4 +110,7 @@ class MultipartParser {
 // usable boundary).
 std::optional<std::string> MultipartBoundary(std::string_view content_type);
 
+// The field a part's name sets: "field+" appends to it and "+field" prepends, as in PocketBase.
+std::string_view FieldOfPart(std::string_view name);
+
 }  // namespace strata::http

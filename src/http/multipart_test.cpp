@@ -221,5 +221,13 @@ TEST(MultipartBoundaryTest, FromTheContentType) {
   EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=" + std::string(201, 'x')));
 }
 
+TEST(FieldOfPart, NamesTheFieldOfAppendAndPrependModifiers) {
+  EXPECT_EQ(FieldOfPart("photos"), "photos");
+  EXPECT_EQ(FieldOfPart("photos+"), "photos");
+  EXPECT_EQ(FieldOfPart("+photos"), "photos");
+  EXPECT_EQ(FieldOfPart("photos-"), "photos-");  // removal names files, not uploads
+  EXPECT_EQ(FieldOfPart("+"), "");
+}
+
 }  // namespace
 }  // namespace strata::http
