@@ -122,6 +122,7 @@ std::optional<Subscription> ParseTopic(const std::string& topic) {
   s.options_key = boost::json::serialize(s.query) + boost::json::serialize(s.headers);
   if (auto it = s.query.find("fields"); it != s.query.end() && it->value().is_string()) {
     s.fields = std::string(it->value().as_string());
+    if (!s.fields.empty() && !FieldPicker::Parse(s.fields)) return std::nullopt;
   }
   if (auto it = s.query.find("expand"); it != s.query.end() && it->value().is_string()) {
     s.expand = std::string(it->value().as_string());
@@ -275,6 +276,7 @@ struct Client {
   // Replaced whole, never changed in place: fan-out reads a copy without holding the lock.
   std::shared_ptr<const Subscriptions> subscriptions;
   std::size_t expand_subscriptions = 0;  // of them, those with "expand" (counted per instance)
+  bool unregistered = false;             // gone: its subscriptions no longer count
   std::shared_ptr<const AuthInfo> auth;  // bound by the first authorized request
   std::deque<Message> queue;
   std::size_t queued_bytes = 0;
@@ -472,6 +474,12 @@ bool Realtime::Impl::Push(const std::shared_ptr<Client>& target, Message m) {
 bool Realtime::Impl::SetSubscriptionsLocked(Client& client, std::shared_ptr<const Subscriptions> subs) {
   const auto expanding = static_cast<std::size_t>(
       std::count_if(subs->begin(), subs->end(), [](const auto& s) { return !s->expand.empty(); }));
+  if (expanding > limits.max_expand_subscriptions_per_client) return false;
+  if (client.unregistered) {
+    // A request that found the client just before it went: nothing is counted for it any more.
+    client.subscriptions = std::move(subs);
+    return true;
+  }
   if (expanding > client.expand_subscriptions) {
     const std::size_t more = expanding - client.expand_subscriptions;
     if (expand_subscriptions.fetch_add(more) + more > limits.max_expand_subscriptions) {
@@ -521,6 +529,7 @@ void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
     rooms_left = client->rooms;
     expand_subscriptions.fetch_sub(client->expand_subscriptions);
     client->expand_subscriptions = 0;
+    client->unregistered = true;
   }
   for (const auto& room : rooms_left) Leave(client, room);
   std::lock_guard lock(mu);
@@ -801,44 +810,56 @@ void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
 
   // The shard's lock is only ever contended by registrations from other threads.
   std::lock_guard shard_lock(shard.mu);
+  bool failed = false;
   for (const auto& client : shard.clients) {
+    // A failure for one subscriber (a database error, options its rules cannot take) costs that
+    // subscriber the event, not the clients after it.
     bool wake = false;
-    std::shared_ptr<const Subscriptions> subs;
-    std::shared_ptr<const AuthInfo> auth;
-    {
-      std::lock_guard lock(client->mu);
-      if (client->closed) continue;
-      if (auth_change && client->auth && client->auth->collection->id == c.id && client->auth->record_id == record_id) {
-        // The client's own record changed: its rules see the new values; deleted, it is a guest.
-        if (action == "delete") {
-          client->auth = nullptr;
-        } else {
-          auto updated = std::make_shared<AuthInfo>(*client->auth);
-          boost::json::object own;
-          for (const auto& [k, v] : record) {
-            const Field* f = c.FindField(k);
-            if (!(f && f->hidden)) own[k] = v;
+    try {
+      std::shared_ptr<const Subscriptions> subs;
+      std::shared_ptr<const AuthInfo> auth;
+      {
+        std::lock_guard lock(client->mu);
+        if (client->closed) continue;
+        if (auth_change && client->auth && client->auth->collection->id == c.id &&
+            client->auth->record_id == record_id) {
+          // The client's own record changed: its rules see the new values; deleted, it is a guest.
+          if (action == "delete") {
+            client->auth = nullptr;
+          } else {
+            auto updated = std::make_shared<AuthInfo>(*client->auth);
+            boost::json::object own;
+            for (const auto& [k, v] : record) {
+              const Field* f = c.FindField(k);
+              if (!(f && f->hidden)) own[k] = v;
+            }
+            updated->record = std::move(own);
+            client->auth = std::move(updated);
           }
-          updated->record = std::move(own);
-          client->auth = std::move(updated);
+        }
+        if (!client->subscriptions) continue;
+        // Most events are decided in memory: then under this one lock.
+        if (collect(*client, *client->subscriptions, client->auth.get(), false)) {
+          push_all(*client, wake);
+        } else {
+          subs = client->subscriptions;
+          auth = client->auth;
         }
       }
-      if (!client->subscriptions) continue;
-      // Most events are decided in memory: then under this one lock.
-      if (collect(*client, *client->subscriptions, client->auth.get(), false)) {
-        push_all(*client, wake);
-      } else {
-        subs = client->subscriptions;
-        auth = client->auth;
+      if (subs) {
+        // The database decides, with no client lock held.
+        collect(*client, *subs, auth.get(), true);
+        if (!messages.empty()) {
+          std::lock_guard lock(client->mu);
+          push_all(*client, wake);
+        }
       }
-    }
-    if (subs) {
-      // The database decides, with no client lock held.
-      collect(*client, *subs, auth.get(), true);
-      if (!messages.empty()) {
-        std::lock_guard lock(client->mu);
-        push_all(*client, wake);
-      }
+    } catch (const http::ApiError& e) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {} {}", client->id, e.message, e.detail);
+      failed = true;
+    } catch (const std::exception& e) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {}", client->id, e.what());
+      failed = true;
     }
     // This is the client's thread: its writer is woken here, not through a posted task.
     if (wake) client->wake.cancel();

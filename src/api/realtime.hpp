@@ -41,6 +41,7 @@ struct RealtimeLimits {
   // Per instance: each one may cost a database read per event (expanded records follow their own
   // rules, for each requester).
   std::size_t max_expand_subscriptions = 1000;
+  std::size_t max_expand_subscriptions_per_client = 50;
   int idle_timeout_seconds = 300;  // with nothing sent, the server ends the stream
 };
 

@@ -29,8 +29,9 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(5);  // opening, and wai
 struct WriteDeadline {
   explicit WriteDeadline(tcp::socket& s) : timer(s.get_executor()), socket(&s) {}
   net::steady_timer timer;
-  tcp::socket* socket;  // null once the connection is gone
-  bool armed = false;   // a write is in progress
+  tcp::socket* socket;      // null once the connection is gone
+  bool armed = false;       // a write is in progress
+  uint64_t generation = 0;  // of the write: a wait that expired for an earlier one does nothing
 };
 
 class BeastWebSocket final : public WebSocket {
@@ -109,9 +110,10 @@ class BeastWebSocket final : public WebSocket {
   // A peer that takes nothing for kWriteTimeout is cut off: the write fails.
   void ArmDeadline() {
     deadline_->armed = true;
+    const uint64_t generation = ++deadline_->generation;
     deadline_->timer.expires_after(kWriteTimeout);
-    deadline_->timer.async_wait([d = deadline_](boost::system::error_code ec) {
-      if (ec || !d->armed || !d->socket) return;
+    deadline_->timer.async_wait([d = deadline_, generation](boost::system::error_code ec) {
+      if (ec || !d->armed || d->generation != generation || !d->socket) return;
       boost::system::error_code ignored;
       d->socket->cancel(ignored);
     });

@@ -201,7 +201,7 @@ describe('realtime (SSE)', () => {
     assert.equal(await res.text(), '');
   });
 
-  test('subscriptions with expand are limited per server (1,000), and freed with their client', async () => {
+  test('subscriptions with expand are limited per client (50) and per server (1,000), and freed with their client', async () => {
     const open = async () => {
       const es = new EventSource(`${server.url}/api/realtime`);
       const connect = await new Promise((resolve, reject) => {
@@ -217,27 +217,50 @@ describe('realtime (SSE)', () => {
         body: JSON.stringify(body),
       });
     const expanding = (i) => `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { expand: 'owner', n: i } }))}`;
-    const a = await open();
-    const b = await open();
-    const many = Array.from({ length: 1000 }, (_, i) => expanding(i));
-    assert.equal((await post({ clientId: a.clientId, subscriptions: many })).status, 204);
-    const refused = await post({ clientId: b.clientId, subscriptions: [expanding(1000), 'tasks/*'] });
+    const topics = (from, n) => Array.from({ length: n }, (_, i) => expanding(from + i));
+    const clients = await Promise.all(Array.from({ length: 21 }, open));
+    const tooMany = await post({ clientId: clients[0].clientId, subscriptions: topics(0, 51) });
+    assert.equal(tooMany.status, 400);
+    assert.equal((await tooMany.json()).data.subscriptions.code, 'validation_expand_limit');
+    for (let k = 0; k < 20; k++) {
+      assert.equal((await post({ clientId: clients[k].clientId, subscriptions: topics(k * 50, 50) })).status, 204);
+    }
+    const last = clients[20];
+    const refused = await post({ clientId: last.clientId, subscriptions: [expanding(1000), 'tasks/*'] });
     assert.equal(refused.status, 400);
     assert.equal((await refused.json()).data.subscriptions.code, 'validation_expand_limit');
     // Without expand, as many as a client may have.
-    assert.equal((await post({ clientId: b.clientId, subscriptions: ['tasks/*'] })).status, 204);
+    assert.equal((await post({ clientId: last.clientId, subscriptions: ['tasks/*'] })).status, 204);
     // Fewer on one client make room for another's.
-    assert.equal((await post({ clientId: a.clientId, subscriptions: many.slice(1) })).status, 204);
-    assert.equal((await post({ clientId: b.clientId, subscriptions: [expanding(1000)] })).status, 204);
-    assert.equal((await post({ clientId: b.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status, 400);
+    assert.equal((await post({ clientId: clients[0].clientId, subscriptions: topics(0, 49) })).status, 204);
+    assert.equal((await post({ clientId: last.clientId, subscriptions: [expanding(1000)] })).status, 204);
+    assert.equal((await post({ clientId: last.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status, 400);
     // A client that goes frees its own.
-    a.es.close();
+    clients[1].es.close();
     let status = 0;
     for (let i = 0; i < 100 && status !== 204; i++) {
       await sleep(20);
-      status = (await post({ clientId: b.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status;
+      status = (await post({ clientId: last.clientId, subscriptions: [expanding(1000), expanding(1001)] })).status;
     }
     assert.equal(status, 204);
-    b.es.close();
+    for (const c of clients) c.es.close();
+  });
+
+  test('subscription options whose fields cannot be parsed are refused', async () => {
+    const es = new EventSource(`${server.url}/api/realtime`);
+    const connect = await new Promise((resolve, reject) => {
+      es.addEventListener('PB_CONNECT', resolve);
+      es.onerror = reject;
+    });
+    const clientId = JSON.parse(connect.data).clientId;
+    const topic = `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { expand: 'owner', fields: '((' } }))}`;
+    const res = await fetch(`${server.url}/api/realtime`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ clientId, subscriptions: [topic] }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).data.subscriptions.code, 'validation_invalid_options');
+    es.close();
   });
 });
