@@ -15,6 +15,9 @@ int HexDigit(char c) {
 // Percent-decoding (RFC 3986); with `plus_as_space`, '+' is a space as in form-encoded queries.
 // A '%' not followed by two hex digits is kept as it is.
 std::string Decode(std::string_view s, bool plus_as_space) {
+  if (s.find_first_of(plus_as_space ? std::string_view("%+") : std::string_view("%")) == std::string_view::npos) {
+    return std::string(s);  // nothing to decode: most names and values
+  }
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -30,6 +33,12 @@ std::string Decode(std::string_view s, bool plus_as_space) {
     out += (plus_as_space && c == '+') ? ' ' : c;
   }
   return out;
+}
+
+// Whether the encoded query key `raw` decodes to `name`, without decoding the plain ones.
+bool KeyIs(std::string_view raw, std::string_view name) {
+  if (raw.find_first_of("%+") == std::string_view::npos) return raw == name;
+  return Decode(raw, true) == name;
 }
 
 }  // namespace
@@ -80,7 +89,7 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
     const auto eq = pair.find('=');
-    if (Decode(pair.substr(0, eq), true) != name) continue;
+    if (!KeyIs(pair.substr(0, eq), name)) continue;
     return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1), true);
   }
   return std::nullopt;
