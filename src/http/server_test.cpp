@@ -148,6 +148,14 @@ TEST_F(ServerTest, QueryParametersDecodeInAnyPosition) {
   }
 }
 
+TEST_F(ServerTest, QueryParameterNamesAndValuesArePercentAndPlusDecoded) {
+  StartServer();
+  EXPECT_EQ(Get("/echo/a?%71=a+b%21")->body, R"({"word":"a","q":"a b!"})");
+  // "q+" and "q%20" name other parameters than "q".
+  EXPECT_EQ(Get("/echo/a?q%2B=x&q+=y&q=z")->body, R"({"word":"a","q":"z"})");
+  EXPECT_EQ(Get("/echo/a?q=100%25")->body, R"({"word":"a","q":"100%"})");
+}
+
 TEST_F(ServerTest, EchoesAWellFormedRequestIdAndReplacesABadOne) {
   StartServer();
   EXPECT_EQ(Get("/echo/a", "X-Request-Id: client-id.42\r\n")->Header("x-request-id"), "client-id.42");
