@@ -261,6 +261,7 @@ int Serve(const ServeFlags& flags) {
   // Work still queued behind the requests: changes on their way to subscribers, and files to
   // remove after commits. Both finish before what they use goes.
   bus.reset();
+  realtime.Drain();
   api::FilesPool().join();
   spdlog::info("stopped");
   obs::FlushLogs();

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -277,6 +278,7 @@ struct Client {
   std::shared_ptr<const Subscriptions> subscriptions;
   std::size_t expand_subscriptions = 0;  // of them, those with "expand" (counted per instance)
   bool unregistered = false;             // gone: its subscriptions no longer count
+  std::size_t held = 0;                  // events for it on the database worker, in order
   std::shared_ptr<const AuthInfo> auth;  // bound by the first authorized request
   std::deque<Message> queue;
   std::size_t queued_bytes = 0;
@@ -323,8 +325,18 @@ struct Realtime::Impl {
 
   // Hands a published change to every shard's thread.
   void Deliver(const std::string& payload);
-  // The fan-out of `event` to `shard`'s clients, on the shard's thread.
-  void DeliverTo(Shard& shard, const Event& event);
+  // A client, with what it had when an event needed the database to reach it.
+  struct Held {
+    std::shared_ptr<Client> client;
+    std::shared_ptr<const Subscriptions> subscriptions;
+    std::shared_ptr<const AuthInfo> auth;
+  };
+  // The fan-out of `event` to `shard`'s clients, on the shard's thread. What only the database
+  // can decide (rules that read other rows, expanded records) goes to the database worker, so
+  // that no query holds up the thread's connections.
+  void DeliverTo(Shard& shard, const std::shared_ptr<const Event>& event);
+  // On the database worker: the event for the clients `held`, then queued on the shard's thread.
+  void DeliverHeld(Shard& shard, const std::shared_ptr<const Event>& event, std::vector<Held> held);
   // Queues `m` for `client`; false (and the client closed) when that would pass its queue's limit.
   bool Push(const std::shared_ptr<Client>& client, Message m);
   // Push with the client's lock held; sets `wake` when its writer must be woken (Wake, once the
@@ -374,6 +386,8 @@ struct Realtime::Impl {
   std::atomic<std::size_t> expand_subscriptions{0};
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> disconnected{0};
+  // One thread: the events it holds reach each shard in the order they came.
+  net::thread_pool database_worker{1};
 };
 
 namespace {
@@ -708,7 +722,7 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   for (Shard* shard : targets) {
     net::post(shard->executor, [this, shard, event] {
       try {
-        DeliverTo(*shard, *event);
+        DeliverTo(*shard, event);
       } catch (const http::ApiError& e) {
         spdlog::warn("realtime delivery: {} {}", e.message, e.detail);
       } catch (const std::exception& e) {
@@ -718,141 +732,143 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   }
 }
 
-void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
-  const Collection& c = *event.collection;
-  const std::string& action = event.action;
-  const std::string& record_id = event.record_id;
-  const auto& record = event.record;
-  // One serialized payload per distinct view of the record, and one whole message per topic and
-  // view.
-  std::unordered_map<std::string, Piece> payloads;
-  std::unordered_map<std::string, Piece> framed;
-  // One rule decision per requester and options.
-  std::unordered_map<std::string, bool> decisions;
-  std::string decision_key;
-  std::string view_key;
-  std::string frame_key;
-  // A rule that reads nothing of the request decides the same for every requester but superusers:
-  // once per event for each kind of topic (list, view).
-  auto independent = [](const std::optional<std::string>& rule) {
-    return !rule || rule->find("@request") == std::string::npos;
-  };
-  const bool list_independent = independent(c.list_rule);
-  const bool view_independent = independent(c.view_rule);
-  std::optional<bool> shared_decision[2];
-  const bool auth_change = c.type == CollectionType::kAuth && action != "create";
-  std::vector<Message> messages;
-  uint64_t queued = 0;
+namespace {
 
-  // Whether `sub`'s subscriber sees the record; nullopt when only the database can tell and
-  // `may_query` is false.
-  auto decide = [&](const Subscription& sub, const AuthInfo* auth, bool may_query) -> std::optional<bool> {
-    if (auth && auth->superuser) return true;
-    const bool list = sub.record_id.empty();
-    if (list ? list_independent : view_independent) {
-      auto& shared = shared_decision[list ? 0 : 1];
-      if (!shared) shared = Allowed(c, sub, nullptr, record, action, may_query);
-      return shared;
-    }
-    decision_key.clear();
-    decision_key += list ? 'L' : 'V';
-    if (auth) decision_key.append(auth->collection->id).append("/").append(auth->record_id);
-    decision_key += '|';
-    decision_key += sub.options_key;
-    if (auto d = decisions.find(decision_key); d != decisions.end()) return d->second;
-    auto d = Allowed(c, sub, auth, record, action, may_query);
-    if (d) decisions.emplace(decision_key, *d);
-    return d;
-  };
-  // The messages for `client`'s subscriptions that match, in `messages`; false when only the
-  // database can tell and `may_query` is false.
-  auto collect = [&](const Client& client, const Subscriptions& subs, const AuthInfo* auth, bool may_query) {
-    messages.clear();
+// The decisions and views of one event, each made once per distinct requester, options and view.
+class Fanout {
+ public:
+  Fanout(Realtime::Impl& impl, const Event& event)
+      : impl_(impl),
+        event_(event),
+        c_(*event.collection),
+        list_independent_(Independent(c_.list_rule)),
+        view_independent_(Independent(c_.view_rule)) {}
+
+  // The messages for `client`'s subscriptions that match the event, in `out`; false when only
+  // the database can tell and `may_query` is false.
+  bool Collect(const Client& client, const Subscriptions& subs, const AuthInfo* auth, bool may_query,
+               std::vector<Message>& out) {
+    out.clear();
     for (const auto& sp : subs) {
       const Subscription& sub = *sp;
-      if ((sub.collection != c.name && sub.collection != c.id) ||
-          (!sub.record_id.empty() && sub.record_id != record_id)) {
+      if ((sub.collection != c_.name && sub.collection != c_.id) ||
+          (!sub.record_id.empty() && sub.record_id != event_.record_id)) {
         continue;
       }
-      const auto allowed = decide(sub, auth, may_query);
+      const auto allowed = Decide(sub, auth, may_query);
       if (!allowed) return false;
       if (!*allowed) continue;
-      const auto payload =
-          ViewOf(c, sub, auth, record, record_id, action, event.snapshot, payloads, view_key, may_query);
+      const auto payload = impl_.ViewOf(c_, sub, auth, event_.record, event_.record_id, event_.action, event_.snapshot,
+                                        payloads_, view_key_, may_query);
       if (!payload) return false;
       if (!*payload) continue;
       const bool ws = client.kind == Client::Kind::kWebSocket;
-      frame_key.assign(1, ws ? 'w' : 's');
-      frame_key.append(sub.topic).append("\n").append(view_key);
-      auto f = framed.find(frame_key);
-      if (f == framed.end()) {
+      frame_key_.assign(1, ws ? 'w' : 's');
+      frame_key_.append(sub.topic).append("\n").append(view_key_);
+      auto f = framed_.find(frame_key_);
+      if (f == framed_.end()) {
         const std::string& head = ws ? sub.ws_prefix : sub.sse_prefix;
         std::string text;
         text.reserve(head.size() + (**payload)->size() + 2);
         text.append(head).append(***payload).append(ws ? "}" : "\n\n");
-        f = framed.emplace(frame_key, Text(std::move(text))).first;
+        f = framed_.emplace(frame_key_, Text(std::move(text))).first;
       }
       if (ws) {
-        messages.push_back({f->second, nullptr});
+        out.push_back({f->second, nullptr});
       } else {
-        messages.push_back({client.sse_id, f->second});
+        out.push_back({client.sse_id, f->second});
       }
     }
     return true;
-  };
-  auto push_all = [&](Client& client, bool& wake) {
-    for (auto& m : messages) {
-      if (!PushLocked(client, std::move(m), wake)) break;
-      ++queued;
+  }
+
+ private:
+  // A rule that reads nothing of the request decides the same for every requester but superusers.
+  static bool Independent(const std::optional<std::string>& rule) {
+    return !rule || rule->find("@request") == std::string::npos;
+  }
+
+  std::optional<bool> Decide(const Subscription& sub, const AuthInfo* auth, bool may_query) {
+    if (auth && auth->superuser) return true;
+    const bool list = sub.record_id.empty();
+    if (list ? list_independent_ : view_independent_) {
+      auto& shared = shared_decision_[list ? 0 : 1];
+      if (!shared) shared = impl_.Allowed(c_, sub, nullptr, event_.record, event_.action, may_query);
+      return shared;
     }
-    messages.clear();
-  };
+    decision_key_.clear();
+    decision_key_ += list ? 'L' : 'V';
+    if (auth) decision_key_.append(auth->collection->id).append("/").append(auth->record_id);
+    decision_key_ += '|';
+    decision_key_ += sub.options_key;
+    if (auto d = decisions_.find(decision_key_); d != decisions_.end()) return d->second;
+    auto d = impl_.Allowed(c_, sub, auth, event_.record, event_.action, may_query);
+    if (d) decisions_.emplace(decision_key_, *d);
+    return d;
+  }
+
+  Realtime::Impl& impl_;
+  const Event& event_;
+  const Collection& c_;
+  const bool list_independent_;
+  const bool view_independent_;
+  std::optional<bool> shared_decision_[2];           // list, view: for rules independent of the requester
+  std::unordered_map<std::string, bool> decisions_;  // per requester and options
+  std::unordered_map<std::string, Piece> payloads_;  // per view of the record
+  std::unordered_map<std::string, Piece> framed_;    // whole messages, per topic and view
+  std::string decision_key_;
+  std::string view_key_;
+  std::string frame_key_;
+};
+
+}  // namespace
+
+void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>& event) {
+  const Collection& c = *event->collection;
+  const std::string& action = event->action;
+  const std::string& record_id = event->record_id;
+  const bool auth_change = c.type == CollectionType::kAuth && action != "create";
+  Fanout fanout(*this, *event);
+  std::vector<Message> messages;
+  std::vector<Held> held;
+  uint64_t queued = 0;
+  bool failed = false;
 
   // The shard's lock is only ever contended by registrations from other threads.
   std::lock_guard shard_lock(shard.mu);
-  bool failed = false;
   for (const auto& client : shard.clients) {
-    // A failure for one subscriber (a database error, options its rules cannot take) costs that
-    // subscriber the event, not the clients after it.
     bool wake = false;
+    // A failure for one subscriber (options its rules cannot take) costs that subscriber the
+    // event, not the clients after it.
     try {
-      std::shared_ptr<const Subscriptions> subs;
-      std::shared_ptr<const AuthInfo> auth;
-      {
-        std::lock_guard lock(client->mu);
-        if (client->closed) continue;
-        if (auth_change && client->auth && client->auth->collection->id == c.id &&
-            client->auth->record_id == record_id) {
-          // The client's own record changed: its rules see the new values; deleted, it is a guest.
-          if (action == "delete") {
-            client->auth = nullptr;
-          } else {
-            auto updated = std::make_shared<AuthInfo>(*client->auth);
-            boost::json::object own;
-            for (const auto& [k, v] : record) {
-              const Field* f = c.FindField(k);
-              if (!(f && f->hidden)) own[k] = v;
-            }
-            updated->record = std::move(own);
-            client->auth = std::move(updated);
-          }
-        }
-        if (!client->subscriptions) continue;
-        // Most events are decided in memory: then under this one lock.
-        if (collect(*client, *client->subscriptions, client->auth.get(), false)) {
-          push_all(*client, wake);
+      std::lock_guard lock(client->mu);
+      if (client->closed) continue;
+      if (auth_change && client->auth && client->auth->collection->id == c.id && client->auth->record_id == record_id) {
+        // The client's own record changed: its rules see the new values; deleted, it is a guest.
+        if (action == "delete") {
+          client->auth = nullptr;
         } else {
-          subs = client->subscriptions;
-          auth = client->auth;
+          auto updated = std::make_shared<AuthInfo>(*client->auth);
+          boost::json::object own;
+          for (const auto& [k, v] : event->record) {
+            const Field* f = c.FindField(k);
+            if (!(f && f->hidden)) own[k] = v;
+          }
+          updated->record = std::move(own);
+          client->auth = std::move(updated);
         }
       }
-      if (subs) {
-        // The database decides, with no client lock held.
-        collect(*client, *subs, auth.get(), true);
-        if (!messages.empty()) {
-          std::lock_guard lock(client->mu);
-          push_all(*client, wake);
+      if (!client->subscriptions) continue;
+      // Most events are decided in memory, here. The others go to the database worker, and so do
+      // the client's next events until they are back: its events stay in order.
+      if (client->held == 0 && fanout.Collect(*client, *client->subscriptions, client->auth.get(), false, messages)) {
+        for (auto& m : messages) {
+          if (!PushLocked(*client, std::move(m), wake)) break;
+          ++queued;
         }
+      } else {
+        ++client->held;
+        held.push_back({client, client->subscriptions, client->auth});
       }
     } catch (const http::ApiError& e) {
       if (!failed) spdlog::warn("realtime delivery to {}: {} {}", client->id, e.message, e.detail);
@@ -865,6 +881,53 @@ void Realtime::Impl::DeliverTo(Shard& shard, const Event& event) {
     if (wake) client->wake.cancel();
   }
   delivered.fetch_add(queued, std::memory_order_relaxed);
+  if (!held.empty()) {
+    net::post(database_worker,
+              [this, &shard, event, held = std::move(held)]() mutable { DeliverHeld(shard, event, std::move(held)); });
+  }
+}
+
+void Realtime::Impl::DeliverHeld(Shard& shard, const std::shared_ptr<const Event>& event, std::vector<Held> held) {
+  Fanout fanout(*this, *event);
+  struct Ready {
+    std::shared_ptr<Client> client;
+    std::vector<Message> messages;
+  };
+  std::vector<Ready> ready;
+  ready.reserve(held.size());
+  bool failed = false;
+  for (auto& h : held) {
+    Ready r{std::move(h.client), {}};
+    try {
+      fanout.Collect(*r.client, *h.subscriptions, h.auth.get(), true, r.messages);
+    } catch (const http::ApiError& e) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {} {}", r.client->id, e.message, e.detail);
+      failed = true;
+      r.messages.clear();
+    } catch (const std::exception& e) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {}", r.client->id, e.what());
+      failed = true;
+      r.messages.clear();
+    }
+    ready.push_back(std::move(r));
+  }
+  // Back on the clients' thread, in the order the events came.
+  net::post(shard.executor, [this, ready = std::move(ready)]() mutable {
+    uint64_t queued = 0;
+    for (auto& r : ready) {
+      bool wake = false;
+      {
+        std::lock_guard lock(r.client->mu);
+        --r.client->held;
+        for (auto& m : r.messages) {
+          if (!PushLocked(*r.client, std::move(m), wake)) break;
+          ++queued;
+        }
+      }
+      if (wake) r.client->wake.cancel();
+    }
+    delivered.fetch_add(queued, std::memory_order_relaxed);
+  });
 }
 
 Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& catalog, const auth::TokenService& tokens,
@@ -885,6 +948,8 @@ Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& cat
 }
 
 Realtime::~Realtime() = default;
+
+void Realtime::Drain() { impl_->database_worker.join(); }
 
 void Realtime::Publish(std::vector<RecordChange> changes) {
   for (auto& change : changes) {

@@ -57,6 +57,10 @@ class Realtime {
   // Publishes committed changes to the bus (the RecordChangeSink of the records routes).
   void Publish(std::vector<RecordChange> changes);
 
+  // Waits for the events still being decided by the database to be handed to their threads.
+  // Called once, after the bus has stopped delivering.
+  void Drain();
+
   struct Stats {
     std::size_t clients = 0;
     uint64_t delivered = 0;     // messages queued for clients since start

@@ -133,6 +133,50 @@ describe('realtime (SSE)', () => {
     await unsub();
   });
 
+  test('events the database decides arrive in order, mixed with those decided in memory', async () => {
+    // Relation paths in a rule, and expand, are read from the database; `public = true` and no
+    // options are decided in memory. One client holds both kinds of subscription.
+    await admin.collections.create({
+      name: 'shared_tasks',
+      listRule: 'public = true || owner.email = "ann@example.com"',
+      viewRule: 'public = true || owner.email = "ann@example.com"',
+      createRule: '@request.auth.id != ""',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'public', type: 'bool' },
+        { name: 'owner', type: 'relation', collectionId: (await admin.collections.getOne('users')).id, maxSelect: 1 },
+      ],
+    });
+    const bob = new Inbox();
+    const plain = await users.bob.collection('tasks').subscribe('*', bob.push);
+    const expanded = await users.bob.collection('shared_tasks').subscribe('*', bob.push, { expand: 'owner' });
+    try {
+      // One batch: its events are published back to back, alternately one only the database can
+      // decide (ann's private task, with expand) and a public task decided in memory.
+      const n = 30;
+      const titles = [];
+      const batch = users.ann.createBatch();
+      for (let i = 0; i < n; i++) {
+        titles.push(`t${i}`);
+        if (i % 2 === 0) {
+          batch.collection('shared_tasks').create({ title: `t${i}`, owner: annId, public: false });
+        } else {
+          batch.collection('tasks').create({ title: `t${i}`, owner: annId, public: true });
+        }
+      }
+      await batch.send();
+      const events = await bob.next(n, 10000);
+      assert.deepEqual(
+        events.map((e) => e.record.title),
+        titles,
+      );
+      assert.equal(events.filter((e) => e.record.expand?.owner?.id === annId).length, n / 2);
+    } finally {
+      await plain();
+      await expanded();
+    }
+  });
+
   test("a client's auth follows its record: deleted, the client is a guest", async () => {
     await admin.collections.create({
       name: 'members_only',
