@@ -462,6 +462,12 @@ int main(int argc, char** argv) {
                    "Realtime messages a client may have waiting before it is disconnected as too slow.")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  serve
+      ->add_option("--realtime-backlog", serve_flags.realtime.max_pending_events,
+                   "Realtime events an I/O thread may have waiting to be fanned out; past that, its clients are "
+                   "disconnected as too slow.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

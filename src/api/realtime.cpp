@@ -308,6 +308,8 @@ struct Shard {
   const net::any_io_executor executor;
   std::mutex mu;  // guards clients: taken on the thread, and elsewhere only to register and unregister
   std::vector<std::shared_ptr<Client>> clients;
+  std::atomic<std::size_t> pending{0};  // events posted to the thread and not yet fanned out
+  std::atomic<bool> behind{false};      // an event was not posted: its clients are to be dropped
 };
 
 // A committed change, as every shard sees it.
@@ -720,6 +722,13 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   }
   // Each shard's thread fans the event out to its own clients; events reach a shard in order.
   for (Shard* shard : targets) {
+    if (shard->pending.load(std::memory_order_relaxed) >= limits.max_pending_events) {
+      // The thread is that far behind: rather than hold events without end, the next fan-out it
+      // runs disconnects its clients (those events already queued find them closed).
+      shard->behind = true;
+      continue;
+    }
+    shard->pending.fetch_add(1, std::memory_order_relaxed);
     net::post(shard->executor, [this, shard, event] {
       try {
         DeliverTo(*shard, event);
@@ -833,9 +842,26 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
   std::vector<Held> held;
   uint64_t queued = 0;
   bool failed = false;
+  shard.pending.fetch_sub(1, std::memory_order_relaxed);
 
   // The shard's lock is only ever contended by registrations from other threads.
   std::lock_guard shard_lock(shard.mu);
+  if (shard.behind.exchange(false)) {
+    spdlog::warn("realtime: an I/O thread fell {} events behind; its {} clients are disconnected",
+                 limits.max_pending_events, shard.clients.size());
+    for (const auto& client : shard.clients) {
+      bool dropped = false;
+      {
+        std::lock_guard lock(client->mu);
+        dropped = !client->closed;
+      }
+      if (dropped) {
+        CloseClient(client, http::kCloseTryAgainLater, "too slow: the server fell behind");
+        disconnected.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return;
+  }
   for (const auto& client : shard.clients) {
     bool wake = false;
     // A failure for one subscriber (options its rules cannot take) costs that subscriber the

@@ -36,8 +36,11 @@ namespace strata::api {
 struct RealtimeLimits {
   std::size_t max_queued_messages = 1000;          // per client, then it is disconnected
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // per client, then it is disconnected
-  std::size_t max_subscriptions = 1000;            // per client
-  std::size_t max_topic_length = 2500;             // characters, options included
+  // Per I/O thread: events waiting to be fanned out to its clients. Past it, the thread has
+  // fallen behind, and its clients are disconnected as too slow (they reconnect and catch up).
+  std::size_t max_pending_events = 100000;
+  std::size_t max_subscriptions = 1000;  // per client
+  std::size_t max_topic_length = 2500;   // characters, options included
   // Per instance: each one may cost a database read per event (expanded records follow their own
   // rules, for each requester).
   std::size_t max_expand_subscriptions = 1000;

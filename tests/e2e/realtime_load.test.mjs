@@ -177,3 +177,53 @@ describe('realtime under load', () => {
     fast.close();
   });
 });
+
+describe('realtime behind its events', () => {
+  let server;
+  let admin;
+  before(async () => {
+    // An I/O thread may hold one event waiting: a burst puts it behind at once.
+    ({ server, admin } = await startWithAdmin({ args: ['--realtime-backlog', '1', '--threads', '1'] }));
+    await admin.collections.create({ name: 'notes', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'body', type: 'text' }] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const subscribed = () =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+      ws.events = 0;
+      ws.closed = new Promise((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+      ws.on('message', (data) => {
+        for (const m of [JSON.parse(data.toString())].flat()) {
+          if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
+          if (m.type === 'subscribed') resolve(ws);
+          if (m.type === 'event') ws.events++;
+        }
+      });
+      ws.on('error', reject);
+    });
+
+  test('a thread too far behind disconnects its clients as too slow; new clients get events again', async () => {
+    const ws = await subscribed();
+    const stream = await openStream(server.url);
+    const burst = async () => {
+      const batch = admin.createBatch();
+      for (let i = 0; i < 50; i++) batch.collection('notes').create({ body: `n${i}` });
+      await batch.send();
+    };
+    // Events published back to back outrun the thread's fan-out (each waits for the thread).
+    for (let i = 0; i < 20 && !stream.ended; i++) await burst();
+    const why = await ws.closed;
+    assert.equal(why.code, 1013);
+    assert.equal(why.reason, 'too slow: the server fell behind');
+    await until(() => stream.ended, 'the event stream to end');
+    assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^strata_realtime_disconnected [1-9]/m);
+
+    const again = await subscribed();
+    await admin.collection('notes').create({ body: 'after' });
+    await until(() => again.events === 1, 'an event for the new client');
+    again.close();
+  });
+});
