@@ -52,6 +52,7 @@ Piece Text(std::string s) { return std::make_shared<const std::string>(std::move
 constexpr std::size_t kMaxBatchMessages = 256;
 constexpr std::size_t kMaxRoomsPerClient = 100;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+constexpr auto kFlushInterval = std::chrono::milliseconds(25);
 constexpr std::string_view kExpandLimitMessage =
     "This server holds as many subscriptions with \"expand\" as it allows; subscribe without it.";
 
@@ -398,11 +399,17 @@ namespace {
 // stays idle past the limit.
 class EventStream final : public http::ResponseStream {
  public:
-  EventStream(Realtime::Impl& impl, std::shared_ptr<Client> client) : impl_(impl), client_(std::move(client)) {}
+  EventStream(Realtime::Impl& impl, std::shared_ptr<Client> client)
+      : impl_(impl), client_(std::move(client)), flush_(client_->executor) {}
   ~EventStream() override { impl_.Unregister(client_); }
 
   net::awaitable<bool> Next(std::vector<Piece>& out) override {
     Client& c = *client_;
+    // Writes come at most every kFlushInterval: what arrives in between goes out together.
+    if (const auto next = last_write_ + kFlushInterval; std::chrono::steady_clock::now() < next) {
+      flush_.expires_at(next);
+      co_await flush_.async_wait(net::as_tuple(net::use_awaitable));
+    }
     for (;;) {
       {
         std::lock_guard lock(c.mu);
@@ -416,6 +423,7 @@ class EventStream final : public http::ResponseStream {
           }
           c.queue.clear();
           c.queued_bytes = 0;
+          last_write_ = std::chrono::steady_clock::now();
           co_return true;
         }
         c.waiting = true;
@@ -435,11 +443,14 @@ class EventStream final : public http::ResponseStream {
       client_->closed = true;
     }
     client_->wake.cancel();
+    flush_.cancel();
   }
 
  private:
   Realtime::Impl& impl_;
   std::shared_ptr<Client> client_;
+  net::steady_timer flush_;  // on the client's executor
+  std::chrono::steady_clock::time_point last_write_;
 };
 
 }  // namespace
@@ -1044,7 +1055,16 @@ class RealtimeSocket final : public http::WebSocketSession {
     Client& c = *client_;
     std::vector<Piece> pieces;
     std::vector<Message> batch;
+    net::steady_timer flush(ws.executor());
+    auto last_write = std::chrono::steady_clock::time_point{};
+    bool behind = false;  // the last write was a full batch, and more waited
     for (;;) {
+      // Writes come at most every kFlushInterval, so that what arrives in between goes out
+      // together; a client with full batches waiting gets them back to back.
+      if (const auto next = last_write + kFlushInterval; !behind && std::chrono::steady_clock::now() < next) {
+        flush.expires_at(next);
+        co_await flush.async_wait(net::as_tuple(net::use_awaitable));
+      }
       batch.clear();
       bool closed = false;
       uint16_t code = 0;
@@ -1060,6 +1080,7 @@ class RealtimeSocket final : public http::WebSocketSession {
             c.queue.pop_front();
           }
           c.queued_bytes -= bytes;
+          behind = !c.queue.empty();
         } else if (c.closed) {
           closed = true;
           code = c.close_code;
@@ -1094,6 +1115,7 @@ class RealtimeSocket final : public http::WebSocketSession {
           pieces.push_back(std::make_shared<const std::string>(std::move(joined)));
         }
         if (!co_await ws.Write(pieces)) break;
+        last_write = std::chrono::steady_clock::now();
         continue;
       }
       c.wake.expires_at(std::chrono::steady_clock::time_point::max());
