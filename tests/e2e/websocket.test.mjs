@@ -16,10 +16,13 @@ class Conn {
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
   async open() {
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
+    // It may have opened already, while another connection was awaited.
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      await new Promise((resolve, reject) => {
+        this.ws.once('open', resolve);
+        this.ws.once('error', reject);
+      });
+    }
     return this.next((m) => m.type === 'connected');
   }
   send(o) {
