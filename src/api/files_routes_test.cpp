@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "api/record_files.hpp"
+#include "api/test_database.hpp"
 #include "auth/token.hpp"
 #include "files/file_store.hpp"
 #include "http/router.hpp"
@@ -15,7 +16,6 @@
 #include "obs/access_log.hpp"
 #include "obs/metrics.hpp"
 #include "schema/catalog.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace strata::api {
 namespace {
@@ -53,45 +53,29 @@ class StrictFileStore final : public files::FileStore {
 class FilesRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("strata_files_routes_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    auto store = store::OpenSqliteStore({.dir = dir_});
-    ASSERT_TRUE(store);
-    store_ = std::move(*store);
-    auto catalog = schema::Catalog::Open(*store_);
-    ASSERT_TRUE(catalog) << catalog.error().ToString();
-    catalog_ = std::move(*catalog);
-    auto created = schema::Wait([&](schema::ChangeDone done) {
-      catalog_->Create(boost::json::parse(R"J({"name":"docs","viewRule":"","fields":[
-                         {"name":"f","type":"file","maxSelect":1}]})J")
-                           .as_object(),
-                       std::move(done));
-    });
-    ASSERT_TRUE(created.status.ok()) << created.status.ToString() << boost::json::serialize(created.errors);
-    collection_id_ = created.collection->id;
-    ASSERT_TRUE(CreateFilesTable(*store_).ok());
-    auto tokens = auth::TokenService::Open(*store_);
+    ASSERT_NO_FATAL_FAILURE(db_.Open("strata_files_routes_test", R"J({"name":"docs","viewRule":"","fields":[
+                                       {"name":"f","type":"file","maxSelect":1}]})J"));
+    collection_id_ = db_.collection_id;
+    ASSERT_TRUE(CreateFilesTable(*db_.store).ok());
+    auto tokens = auth::TokenService::Open(*db_.store);
     ASSERT_TRUE(tokens) << tokens.error().ToString();
     tokens_ = std::move(*tokens);
-    auto local = files::OpenLocalFileStore(dir_ / "storage");
+    auto local = files::OpenLocalFileStore(db_.dir / "storage");
     ASSERT_TRUE(local) << local.error().ToString();
     files_ = std::make_unique<StrictFileStore>(std::move(*local));
-    AddFileRoutes(router_, *store_, *catalog_, *tokens_, *files_);
+    AddFileRoutes(router_, *db_.store, *db_.catalog, *tokens_, *files_);
     server_ = std::make_unique<http::Server>(http::ServerOptions{.port = 0, .threads = 1}, router_, metrics_, log_);
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override {
     server_.reset();
     tokens_.reset();
-    catalog_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
+    db_.Close();
   }
 
   // Notes a file of the record in `_files`, as an upload would.
   void AddFileRow(const std::string& record_id, const std::string& name, const std::string& type) {
-    auto st = store_->WriteAndWait([&](store::Tx& tx) -> util::Status {
+    auto st = db_.store->WriteAndWait([&](store::Tx& tx) -> util::Status {
       auto r = tx.Exec(
           "INSERT INTO `_files` (`collectionId`, `recordId`, `field`, `name`, `size`, `type`, `created`) "
           "VALUES (?, ?, 'f', ?, 5, ?, '')",
@@ -107,9 +91,7 @@ class FilesRoutesTest : public ::testing::Test {
     return c.Read();
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<schema::Catalog> catalog_;
+  testing::TestDatabase db_;
   std::unique_ptr<auth::TokenService> tokens_;
   std::unique_ptr<files::FileStore> files_;
   std::string collection_id_;

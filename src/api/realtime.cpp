@@ -58,6 +58,28 @@ constexpr std::string_view kExpandLimitMessage =
 
 Piece Json(const boost::json::object& o) { return Text(boost::json::serialize(o)); }
 
+// Waits on `timer` until kFlushInterval has passed since `last_write`: writes to a connection
+// come at most that often, so that what arrives in between goes out together.
+net::awaitable<void> FlushPause(net::steady_timer& timer, std::chrono::steady_clock::time_point last_write) {
+  if (const auto next = last_write + kFlushInterval; std::chrono::steady_clock::now() < next) {
+    timer.expires_at(next);
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
+
+// What the exception being handled says, for the log (an ApiError is not a std::exception).
+std::string CurrentFailure() {
+  try {
+    throw;
+  } catch (const http::ApiError& e) {
+    return e.message + " " + e.detail;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 // One message for a client: up to two pieces sent as one, so that the shared part of an event is
 // never copied. A WebSocket event is one piece shared by every subscriber with the same topic and
 // view; an SSE frame is the client's own `id:` line, then such a shared piece.
@@ -345,18 +367,12 @@ struct Realtime::Impl {
   // Push with the client's lock held; sets `wake` when its writer must be woken (Wake, once the
   // lock is released).
   bool PushLocked(Client& client, Message m, bool& wake);
+  // PushLocked of each of `messages`, until one fails; how many were queued.
+  uint64_t PushAllLocked(Client& client, std::vector<Message>& messages, bool& wake);
   void Wake(const std::shared_ptr<Client>& client);
   // Replaces `client`'s subscriptions, its lock held; false when the instance's limit of
   // subscriptions with "expand" would be passed.
   bool SetSubscriptionsLocked(Client& client, std::shared_ptr<const Subscriptions> subs);
-  // The serialized event `sub`'s subscriber sees, made once per distinct view and kept in
-  // `payloads` for the event; nullptr when the record is gone. Without `may_query`, nullopt when
-  // only the database can make it (expanded records).
-  std::optional<const Piece*> ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                                     const boost::json::object& record, const std::string& record_id,
-                                     const std::string& action, const std::shared_ptr<const schema::Snapshot>& snapshot,
-                                     std::unordered_map<std::string, Piece>& payloads, std::string& view_key,
-                                     bool may_query);
   // Closes `client` (a WebSocket's close frame carries `code` and `reason`).
   void CloseClient(const std::shared_ptr<Client>& client, uint16_t code, std::string reason);
   // Rooms: members by client id.
@@ -366,10 +382,6 @@ struct Realtime::Impl {
   // Called on the client's executor. Unregister may be called more than once.
   void Register(const std::shared_ptr<Client>& client);
   void Unregister(const std::shared_ptr<Client>& client);
-  // Whether `sub`'s subscriber may see the record. Without `may_query`, nullopt when only the
-  // database can tell (the rule reads other rows).
-  std::optional<bool> Allowed(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                              const boost::json::object& record, const std::string& action, bool may_query);
   std::shared_ptr<Client> Find(const std::string& id) {
     std::lock_guard lock(mu);
     auto it = clients.find(id);
@@ -405,11 +417,7 @@ class EventStream final : public http::ResponseStream {
 
   net::awaitable<bool> Next(std::vector<Piece>& out) override {
     Client& c = *client_;
-    // Writes come at most every kFlushInterval: what arrives in between goes out together.
-    if (const auto next = last_write_ + kFlushInterval; std::chrono::steady_clock::now() < next) {
-      flush_.expires_at(next);
-      co_await flush_.async_wait(net::as_tuple(net::use_awaitable));
-    }
+    co_await FlushPause(flush_, last_write_);
     for (;;) {
       {
         std::lock_guard lock(c.mu);
@@ -479,6 +487,15 @@ bool Realtime::Impl::PushLocked(Client& client, Message m, bool& wake) {
     wake = true;
   }
   return true;
+}
+
+uint64_t Realtime::Impl::PushAllLocked(Client& client, std::vector<Message>& messages, bool& wake) {
+  uint64_t queued = 0;
+  for (auto& m : messages) {
+    if (!PushLocked(client, std::move(m), wake)) break;
+    ++queued;
+  }
+  return queued;
 }
 
 void Realtime::Impl::Wake(const std::shared_ptr<Client>& target) {
@@ -641,78 +658,6 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
   for (const auto& other : others) Push(other, {message, nullptr});
 }
 
-std::optional<bool> Realtime::Impl::Allowed(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                                            const boost::json::object& record, const std::string& action,
-                                            bool may_query) {
-  if (auth && auth->superuser) return true;
-  const auto& rule = sub.record_id.empty() ? c.list_rule : c.view_rule;
-  if (!rule) return false;
-  if (rule->empty()) return true;
-  const RequestInfo info = RealtimeRequest(auth, &sub);
-  auto expr = ParsedRule(*rule);
-  if (!expr) return false;
-  RecordValueResolver resolver(c, record, info);
-  auto outcome = query::Evaluate(*expr, resolver);
-  if (outcome) return *outcome;
-  // The rule reads other rows: the database decides, while the record is there to be read.
-  if (action == "delete") return false;
-  if (!may_query) return std::nullopt;
-  return RecordPassesRule(store, catalog.Current(), c, std::string(record.at("id").as_string()),
-                          auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
-}
-
-std::optional<const Piece*> Realtime::Impl::ViewOf(const Collection& c, const Subscription& sub, const AuthInfo* auth,
-                                                   const boost::json::object& record, const std::string& record_id,
-                                                   const std::string& action,
-                                                   const std::shared_ptr<const schema::Snapshot>& snapshot,
-                                                   std::unordered_map<std::string, Piece>& payloads,
-                                                   std::string& view_key, bool may_query) {
-  const bool superuser = auth && auth->superuser;
-  bool show_email = superuser;
-  if (c.type == CollectionType::kAuth && !show_email) {
-    const auto visible = record.find("emailVisibility");
-    show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
-                 (auth && auth->collection->id == c.id && auth->record_id == record_id);
-  }
-  const bool expand = !sub.expand.empty() && action != "delete";
-  view_key.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
-  view_key += sub.fields;
-  if (expand) {
-    // Expanded records follow their own rules: one view per requester and options.
-    view_key.append("|").append(sub.options_key).append("|");
-    if (auth) view_key.append(auth->collection->id).append("/").append(auth->record_id);
-  }
-  if (auto p = payloads.find(view_key); p != payloads.end()) return &p->second;
-  auto event = [&](boost::json::value shown) {
-    return std::make_shared<const std::string>(
-        boost::json::serialize(boost::json::object{{"action", action}, {"record", std::move(shown)}}));
-  };
-  if (expand) {
-    if (!may_query) return std::nullopt;
-    const RequestInfo info = RealtimeRequest(auth, &sub);
-    auto shown =
-        PresentRecord(store, snapshot, c, record_id, auth ? std::optional<AuthInfo>(*auth) : std::nullopt, info);
-    if (!shown) return nullptr;
-    return &payloads.emplace(view_key, event(std::move(*shown))).first->second;
-  }
-  boost::json::object shown;
-  for (const auto& [k, v] : record) {
-    const Field* f = c.FindField(k);
-    if (f && f->hidden && !superuser) continue;
-    if (c.type == CollectionType::kAuth && k == "email" && !show_email) continue;
-    shown[k] = v;
-  }
-  boost::json::value shaped = std::move(shown);
-  if (!sub.fields.empty()) {
-    if (auto picker = FieldPicker::Parse(sub.fields)) {
-      boost::json::value wrapped = boost::json::array{shaped};
-      picker->Apply(wrapped);
-      shaped = wrapped.as_array().at(0);
-    }
-  }
-  return &payloads.emplace(view_key, event(std::move(shaped))).first->second;
-}
-
 void Realtime::Impl::Deliver(const std::string& payload) {
   boost::system::error_code ec;
   auto parsed = boost::json::parse(payload, ec);
@@ -743,10 +688,8 @@ void Realtime::Impl::Deliver(const std::string& payload) {
     net::post(shard->executor, [this, shard, event] {
       try {
         DeliverTo(*shard, event);
-      } catch (const http::ApiError& e) {
-        spdlog::warn("realtime delivery: {} {}", e.message, e.detail);
-      } catch (const std::exception& e) {
-        spdlog::warn("realtime delivery: {}", e.what());
+      } catch (...) {
+        spdlog::warn("realtime delivery: {}", CurrentFailure());
       }
     });
   }
@@ -778,8 +721,7 @@ class Fanout {
       const auto allowed = Decide(sub, auth, may_query);
       if (!allowed) return false;
       if (!*allowed) continue;
-      const auto payload = impl_.ViewOf(c_, sub, auth, event_.record, event_.record_id, event_.action, event_.snapshot,
-                                        payloads_, view_key_, may_query);
+      const auto payload = ViewOf(sub, auth, may_query);
       if (!payload) return false;
       if (!*payload) continue;
       const bool ws = client.kind == Client::Kind::kWebSocket;
@@ -813,7 +755,7 @@ class Fanout {
     const bool list = sub.record_id.empty();
     if (list ? list_independent_ : view_independent_) {
       auto& shared = shared_decision_[list ? 0 : 1];
-      if (!shared) shared = impl_.Allowed(c_, sub, nullptr, event_.record, event_.action, may_query);
+      if (!shared) shared = Allowed(sub, nullptr, may_query);
       return shared;
     }
     decision_key_.clear();
@@ -822,9 +764,78 @@ class Fanout {
     decision_key_ += '|';
     decision_key_ += sub.options_key;
     if (auto d = decisions_.find(decision_key_); d != decisions_.end()) return d->second;
-    auto d = impl_.Allowed(c_, sub, auth, event_.record, event_.action, may_query);
+    auto d = Allowed(sub, auth, may_query);
     if (d) decisions_.emplace(decision_key_, *d);
     return d;
+  }
+
+  // Whether `sub`'s subscriber may see the record: the in-memory evaluator, or the database for a
+  // rule that reads other rows (nullopt when `may_query` is false).
+  std::optional<bool> Allowed(const Subscription& sub, const AuthInfo* auth, bool may_query) {
+    if (auth && auth->superuser) return true;
+    const auto& rule = sub.record_id.empty() ? c_.list_rule : c_.view_rule;
+    if (!rule) return false;
+    if (rule->empty()) return true;
+    const RequestInfo info = RealtimeRequest(auth, &sub);
+    auto expr = ParsedRule(*rule);
+    if (!expr) return false;
+    RecordValueResolver resolver(c_, event_.record, info);
+    auto outcome = query::Evaluate(*expr, resolver);
+    if (outcome) return *outcome;
+    // The rule reads other rows: the database decides, while the record is there to be read.
+    if (event_.action == "delete") return false;
+    if (!may_query) return std::nullopt;
+    return RecordPassesRule(impl_.store, event_.snapshot, c_, event_.record_id,
+                            auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
+  }
+
+  // The serialized event `sub`'s subscriber sees, made once per distinct view (`view_key_`);
+  // nullptr when the record is gone, nullopt when only the database can make it (expanded records)
+  // and `may_query` is false.
+  std::optional<const Piece*> ViewOf(const Subscription& sub, const AuthInfo* auth, bool may_query) {
+    const auto& record = event_.record;
+    const bool superuser = auth && auth->superuser;
+    bool show_email = superuser;
+    if (c_.type == CollectionType::kAuth && !show_email) {
+      const auto visible = record.find("emailVisibility");
+      show_email = (visible != record.end() && visible->value().is_bool() && visible->value().as_bool()) ||
+                   (auth && auth->collection->id == c_.id && auth->record_id == event_.record_id);
+    }
+    const bool expand = !sub.expand.empty() && event_.action != "delete";
+    view_key_.assign(1, static_cast<char>('0' + (superuser ? 1 : 0) + (show_email ? 2 : 0)));
+    view_key_ += sub.fields;
+    if (expand) {
+      // Expanded records follow their own rules: one view per requester and options.
+      view_key_.append("|").append(sub.options_key).append("|");
+      if (auth) view_key_.append(auth->collection->id).append("/").append(auth->record_id);
+    }
+    if (auto p = payloads_.find(view_key_); p != payloads_.end()) return &p->second;
+    auto serialized = [&](boost::json::value shown) {
+      return Text(boost::json::serialize(boost::json::object{{"action", event_.action}, {"record", std::move(shown)}}));
+    };
+    if (expand) {
+      if (!may_query) return std::nullopt;
+      auto shown = PresentRecord(impl_.store, event_.snapshot, c_, event_.record_id,
+                                 auth ? std::optional<AuthInfo>(*auth) : std::nullopt, RealtimeRequest(auth, &sub));
+      if (!shown) return nullptr;
+      return &payloads_.emplace(view_key_, serialized(std::move(*shown))).first->second;
+    }
+    boost::json::object shown;
+    for (const auto& [k, v] : record) {
+      const Field* f = c_.FindField(k);
+      if (f && f->hidden && !superuser) continue;
+      if (c_.type == CollectionType::kAuth && k == "email" && !show_email) continue;
+      shown[k] = v;
+    }
+    boost::json::value shaped = std::move(shown);
+    if (!sub.fields.empty()) {
+      if (auto picker = FieldPicker::Parse(sub.fields)) {
+        boost::json::value wrapped = boost::json::array{shaped};
+        picker->Apply(wrapped);
+        shaped = wrapped.as_array().at(0);
+      }
+    }
+    return &payloads_.emplace(view_key_, serialized(std::move(shaped))).first->second;
   }
 
   Realtime::Impl& impl_;
@@ -899,19 +910,13 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
       // Most events are decided in memory, here. The others go to the database worker, and so do
       // the client's next events until they are back: its events stay in order.
       if (client->held == 0 && fanout.Collect(*client, *client->subscriptions, client->auth.get(), false, messages)) {
-        for (auto& m : messages) {
-          if (!PushLocked(*client, std::move(m), wake)) break;
-          ++queued;
-        }
+        queued += PushAllLocked(*client, messages, wake);
       } else {
         ++client->held;
         held.push_back({client, client->subscriptions, client->auth});
       }
-    } catch (const http::ApiError& e) {
-      if (!failed) spdlog::warn("realtime delivery to {}: {} {}", client->id, e.message, e.detail);
-      failed = true;
-    } catch (const std::exception& e) {
-      if (!failed) spdlog::warn("realtime delivery to {}: {}", client->id, e.what());
+    } catch (...) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {}", client->id, CurrentFailure());
       failed = true;
     }
     // This is the client's thread: its writer is woken here, not through a posted task.
@@ -937,12 +942,8 @@ void Realtime::Impl::DeliverHeld(Shard& shard, const std::shared_ptr<const Event
     Ready r{std::move(h.client), {}};
     try {
       fanout.Collect(*r.client, *h.subscriptions, h.auth.get(), true, r.messages);
-    } catch (const http::ApiError& e) {
-      if (!failed) spdlog::warn("realtime delivery to {}: {} {}", r.client->id, e.message, e.detail);
-      failed = true;
-      r.messages.clear();
-    } catch (const std::exception& e) {
-      if (!failed) spdlog::warn("realtime delivery to {}: {}", r.client->id, e.what());
+    } catch (...) {
+      if (!failed) spdlog::warn("realtime delivery to {}: {}", r.client->id, CurrentFailure());
       failed = true;
       r.messages.clear();
     }
@@ -956,10 +957,7 @@ void Realtime::Impl::DeliverHeld(Shard& shard, const std::shared_ptr<const Event
       {
         std::lock_guard lock(r.client->mu);
         --r.client->held;
-        for (auto& m : r.messages) {
-          if (!PushLocked(*r.client, std::move(m), wake)) break;
-          ++queued;
-        }
+        queued += PushAllLocked(*r.client, r.messages, wake);
       }
       if (wake) r.client->wake.cancel();
     }
@@ -976,10 +974,8 @@ Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& cat
     // delivery of the next.
     try {
       impl->Deliver(payload);
-    } catch (const http::ApiError& e) {
-      spdlog::warn("realtime delivery: {} {}", e.message, e.detail);
-    } catch (const std::exception& e) {
-      spdlog::warn("realtime delivery: {}", e.what());
+    } catch (...) {
+      spdlog::warn("realtime delivery: {}", CurrentFailure());
     }
   });
 }
@@ -1059,12 +1055,8 @@ class RealtimeSocket final : public http::WebSocketSession {
     auto last_write = std::chrono::steady_clock::time_point{};
     bool behind = false;  // the last write was a full batch, and more waited
     for (;;) {
-      // Writes come at most every kFlushInterval, so that what arrives in between goes out
-      // together; a client with full batches waiting gets them back to back.
-      if (const auto next = last_write + kFlushInterval; !behind && std::chrono::steady_clock::now() < next) {
-        flush.expires_at(next);
-        co_await flush.async_wait(net::as_tuple(net::use_awaitable));
-      }
+      // A client with full batches waiting gets them back to back.
+      if (!behind) co_await FlushPause(flush, last_write);
       batch.clear();
       bool closed = false;
       uint16_t code = 0;

@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "api/test_database.hpp"
 #include "query/sql.hpp"
 #include "schema/ddl.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace strata::api {
 namespace {
@@ -17,54 +17,34 @@ namespace {
 class RecordResolverPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("strata_resolver_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    auto store = store::OpenSqliteStore({.dir = dir_});
-    ASSERT_TRUE(store);
-    store_ = std::move(*store);
-    auto catalog = schema::Catalog::Open(*store_);
-    ASSERT_TRUE(catalog) << catalog.error().ToString();
-    catalog_ = std::move(*catalog);
-    auto created = schema::Wait([&](schema::ChangeDone done) {
-      catalog_->Create(boost::json::parse(R"J({"name":"places","listRule":"","fields":[
-                         {"name":"name","type":"text","searchable":true},
-                         {"name":"location","type":"geoPoint"}]})J")
-                           .as_object(),
-                       std::move(done));
-    });
-    ASSERT_TRUE(created.status.ok()) << created.status.ToString() << boost::json::serialize(created.errors);
+    ASSERT_NO_FATAL_FAILURE(db_.Open("strata_resolver_test", R"J({"name":"places","listRule":"","fields":[
+                                       {"name":"name","type":"text","searchable":true},
+                                       {"name":"location","type":"geoPoint"}]})J"));
   }
-  void TearDown() override {
-    catalog_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { db_.Close(); }
 
   // The query plan of `SELECT * FROM places WHERE <filter>`, one line per step.
   std::string Plan(std::string_view filter) {
-    auto snap = catalog_->Current();
+    auto snap = db_.catalog->Current();
     const schema::Collection* places = snap->Find("places");
     RequestInfo info;
     RecordFieldResolver resolver(*snap, *places, "places", info);
     auto sql = query::BuildSql(filter, resolver);
     EXPECT_TRUE(sql) << sql.error().ToString();
     if (!sql) return {};
-    auto rs = store_->Query("EXPLAIN QUERY PLAN SELECT * FROM places WHERE " + sql->text, sql->params);
+    auto rs = db_.store->Query("EXPLAIN QUERY PLAN SELECT * FROM places WHERE " + sql->text, sql->params);
     EXPECT_TRUE(rs) << rs.error().ToString();
     std::string plan;
     for (const auto& row : rs->rows) plan += std::get<std::string>(row.back()) + "\n";
     return plan;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<schema::Catalog> catalog_;
+  testing::TestDatabase db_;
 };
 
 TEST_F(RecordResolverPlanTest, GeoDistanceWithinARadiusSearchesTheRTree) {
-  const auto* location = catalog_->Current()->Find("places")->FindField("location");
-  const std::string rtree = schema::GeoTable(*catalog_->Current()->Find("places"), *location);
+  const auto* location = db_.catalog->Current()->Find("places")->FindField("location");
+  const std::string rtree = schema::GeoTable(*db_.catalog->Current()->Find("places"), *location);
   for (const char* filter : {"geoDistance(location.lon, location.lat, 13.4, 52.5) < 5",
                              "geoDistance(13.4, 52.5, location.lon, location.lat) <= 5",
                              "name = 'x' && geoDistance(location.lon, location.lat, 13.4, 52.5) < 5"}) {
@@ -88,7 +68,7 @@ TEST_F(RecordResolverPlanTest, FiltersTheIndexCannotServeDoNotUseIt) {
 }
 
 TEST_F(RecordResolverPlanTest, SearchTableIsCreatedWithItsTriggers) {
-  auto rs = store_->Query(
+  auto rs = db_.store->Query(
       "SELECT name FROM sqlite_master WHERE name LIKE '_fts_places%' AND type IN ('table', 'trigger') ORDER BY name");
   ASSERT_TRUE(rs);
   std::vector<std::string> names;

@@ -733,18 +733,16 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
   const bool keep = !linger && !w.stopping && msg.keep_alive();
   const std::string_view body = res->content();
   const bool send_body = verb != Verb::kHead && res->status != 204 && res->status != 304;
-  if (res->stream && !send_body) {
-    // HEAD: the head alone; the stream is never started.
-    res->stream->Cancel();
-    res->stream.reset();
-    SerializeHead(head, res->status, headers, std::nullopt, /*keep_alive=*/false, msg.version() == 10);
-    co_await WriteResponse(conn, head, {});
-    Record(w, route, msg.method_string(), verb, res->status, 0, request_id, path, remote, start);
-    co_return false;
-  }
   if (res->stream) {
     SerializeHead(head, res->status, headers, std::nullopt, /*keep_alive=*/false, msg.version() == 10);
-    const uint64_t sent = co_await SendStream(conn, head, *res->stream, msg.version() == 10);
+    uint64_t sent = 0;
+    if (send_body) {
+      sent = co_await SendStream(conn, head, *res->stream, msg.version() == 10);
+    } else {
+      // HEAD: the head alone; the stream is never started.
+      res->stream->Cancel();
+      co_await WriteResponse(conn, head, {});
+    }
     Record(w, route, msg.method_string(), verb, res->status, sent, request_id, path, remote, start);
     co_return false;
   }

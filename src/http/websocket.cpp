@@ -30,8 +30,7 @@ struct WriteDeadline {
   explicit WriteDeadline(tcp::socket& s) : timer(s.get_executor()), socket(&s) {}
   net::steady_timer timer;
   tcp::socket* socket;      // null once the connection is gone
-  bool armed = false;       // a write is in progress
-  uint64_t generation = 0;  // of the write: a wait that expired for an earlier one does nothing
+  uint64_t generation = 0;  // of the write: a wait armed for an earlier one does nothing
 };
 
 class BeastWebSocket final : public WebSocket {
@@ -84,7 +83,7 @@ class BeastWebSocket final : public WebSocket {
     ws_.text(true);
     ArmDeadline();
     auto [ec, n] = co_await ws_.async_write(buffers_, kTuple);
-    deadline_->armed = false;
+    ++deadline_->generation;  // the write is over: its wait ends nothing
     deadline_->timer.cancel();
     if (ec) Fail();
     co_return !ec;
@@ -109,11 +108,10 @@ class BeastWebSocket final : public WebSocket {
 
   // A peer that takes nothing for kWriteTimeout is cut off: the write fails.
   void ArmDeadline() {
-    deadline_->armed = true;
     const uint64_t generation = ++deadline_->generation;
     deadline_->timer.expires_after(kWriteTimeout);
     deadline_->timer.async_wait([d = deadline_, generation](boost::system::error_code ec) {
-      if (ec || !d->armed || d->generation != generation || !d->socket) return;
+      if (ec || d->generation != generation || !d->socket) return;
       boost::system::error_code ignored;
       d->socket->cancel(ignored);
     });

@@ -27,6 +27,24 @@ class Inbox {
   }
 }
 
+// An event stream opened by hand: the EventSource, its PB_CONNECT event and client id.
+async function openStream(url) {
+  const es = new EventSource(`${url}/api/realtime`);
+  const connect = await new Promise((resolve, reject) => {
+    es.addEventListener('PB_CONNECT', resolve);
+    es.onerror = reject;
+  });
+  return { es, connect, clientId: JSON.parse(connect.data).clientId };
+}
+
+// POST /api/realtime: a client's subscriptions.
+const postSubscriptions = (url, body, headers = {}) =>
+  fetch(`${url}/api/realtime`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
 describe('realtime (SSE)', () => {
   let server;
   let admin;
@@ -199,21 +217,11 @@ describe('realtime (SSE)', () => {
   });
 
   test('the protocol: PB_CONNECT with the client id, topic-named events, errors as PocketBase', async () => {
-    const es = new EventSource(`${server.url}/api/realtime`);
-    const connect = await new Promise((resolve, reject) => {
-      es.addEventListener('PB_CONNECT', (e) => resolve(e));
-      es.onerror = reject;
-    });
-    const clientId = JSON.parse(connect.data).clientId;
+    const { es, connect, clientId } = await openStream(server.url);
     assert.match(clientId, /^[a-z0-9]{40}$/);
     assert.equal(connect.lastEventId, clientId);
 
-    const post = (body, headers = {}) =>
-      fetch(`${server.url}/api/realtime`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...headers },
-        body: JSON.stringify(body),
-      });
+    const post = (body, headers) => postSubscriptions(server.url, body, headers);
     const topic = `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { fields: 'title' } }))}`;
     const events = [];
     es.addEventListener(topic, (e) => events.push(e));
@@ -246,23 +254,10 @@ describe('realtime (SSE)', () => {
   });
 
   test('subscriptions with expand are limited per client (50) and per server (1,000), and freed with their client', async () => {
-    const open = async () => {
-      const es = new EventSource(`${server.url}/api/realtime`);
-      const connect = await new Promise((resolve, reject) => {
-        es.addEventListener('PB_CONNECT', resolve);
-        es.onerror = reject;
-      });
-      return { es, clientId: JSON.parse(connect.data).clientId };
-    };
-    const post = (body) =>
-      fetch(`${server.url}/api/realtime`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: users.ann.authStore.token },
-        body: JSON.stringify(body),
-      });
+    const post = (body) => postSubscriptions(server.url, body, { Authorization: users.ann.authStore.token });
     const expanding = (i) => `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { expand: 'owner', n: i } }))}`;
     const topics = (from, n) => Array.from({ length: n }, (_, i) => expanding(from + i));
-    const clients = await Promise.all(Array.from({ length: 21 }, open));
+    const clients = await Promise.all(Array.from({ length: 21 }, () => openStream(server.url)));
     const tooMany = await post({ clientId: clients[0].clientId, subscriptions: topics(0, 51) });
     assert.equal(tooMany.status, 400);
     assert.equal((await tooMany.json()).data.subscriptions.code, 'validation_expand_limit');
@@ -291,18 +286,9 @@ describe('realtime (SSE)', () => {
   });
 
   test('subscription options whose fields cannot be parsed are refused', async () => {
-    const es = new EventSource(`${server.url}/api/realtime`);
-    const connect = await new Promise((resolve, reject) => {
-      es.addEventListener('PB_CONNECT', resolve);
-      es.onerror = reject;
-    });
-    const clientId = JSON.parse(connect.data).clientId;
+    const { es, clientId } = await openStream(server.url);
     const topic = `tasks/*?options=${encodeURIComponent(JSON.stringify({ query: { expand: 'owner', fields: '((' } }))}`;
-    const res = await fetch(`${server.url}/api/realtime`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ clientId, subscriptions: [topic] }),
-    });
+    const res = await postSubscriptions(server.url, { clientId, subscriptions: [topic] });
     assert.equal(res.status, 400);
     assert.equal((await res.json()).data.subscriptions.code, 'validation_invalid_options');
     es.close();
