@@ -237,7 +237,7 @@ int Serve(const ServeFlags& flags) {
 
   obs::AccessLog access_log(1, *level <= obs::LogLevel::kInfo);
   options.on_sweep = [&db = **store, &settings = **settings] {
-    db.ReleaseStaleSnapshot();
+    db.ReleaseStaleSnapshots();
     settings.Refresh();
   };
   options.before_handler = [&rate_limits](http::Request& req, const http::Route& route,

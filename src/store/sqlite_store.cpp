@@ -51,6 +51,10 @@ constexpr int64_t kMmapSize = int64_t{1} << 34;
 constexpr int kCacheKiB = 32 * 1024;
 // WAL sizes, in pages, for a passive checkpoint and for a restart (see SqliteStore::Checkpoint).
 constexpr int kCheckpointPages = 1000;
+// The writer's page cache, in KiB. Small: SQLite walks the whole cache at the end of every write
+// transaction, so a large one slows each commit, and the writer mostly touches the same few
+// pages (the right edges of the B-trees) while the readers keep the large caches.
+constexpr int kWriterCacheKiB = 2 * 1024;
 // How often an idle writer looks for commits by other processes, which QueryCached must see.
 constexpr auto kForeignCommitPoll = std::chrono::milliseconds(100);
 // Rows a table's change log keeps (and rows one batch may list per table); past it, counts that
@@ -349,12 +353,14 @@ struct MaintainedCount {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, std::unique_ptr<Connection> writer)
-      : path_(std::move(path)), writer_(std::move(writer)) {
+  SqliteStore(std::string path, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> checkpointer)
+      : path_(std::move(path)), writer_(std::move(writer)), checkpointer_(std::move(checkpointer)) {
     // Replaces SQLite's automatic checkpoint: see Checkpoint().
     sqlite3_wal_hook(writer_->db(), &SqliteStore::OnWalCommit, this);
+    sqlite3_busy_handler(writer_->db(), &SqliteStore::OnBusy, this);
     sqlite3_update_hook(writer_->db(), &SqliteStore::OnUpdate, this);
-    // Last, once the connection is set up: from here on only the writer thread uses it.
+    // Last, once the connections are set up: from here on only their threads use them.
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -365,6 +371,12 @@ class SqliteStore final : public Store {
     }
     queue_cv_.notify_one();
     writer_thread_.join();
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpoint_thread_.join();
   }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
@@ -372,6 +384,7 @@ class SqliteStore final : public Store {
   util::Status Ping() override {
     auto reader = ThreadReader();
     if (!reader) return util::Status::Unavailable(reader.error().message());
+    std::lock_guard hold((*reader)->mu);
     EndSnapshot(**reader);  // a check of the database as it is now, not of a kept snapshot
     auto rs = (*reader)->conn->Query("PRAGMA schema_version", {});
     if (!rs) return util::Status::Unavailable(fmt::format("database check failed: {}", rs.error().message()));
@@ -442,12 +455,7 @@ class SqliteStore final : public Store {
 
   void TrackReads(std::vector<std::string>* sink) override { t_read_sink = sink; }
 
-  void ReleaseStaleSnapshot() override {
-    auto reader = ThreadReader();
-    if (reader && (*reader)->snapshot && std::chrono::steady_clock::now() - (*reader)->snapshot_at > kSnapshotReuse) {
-      EndSnapshot(**reader);
-    }
-  }
+  void ReleaseStaleSnapshots() override { ReleaseIdleSnapshots(kSnapshotReuse); }
 
   void Write(WriteFn work, WriteDone done) override {
     {
@@ -547,7 +555,9 @@ class SqliteStore final : public Store {
       // Decided under the current schema (a renamed table or a view redefined reads others).
       auto reader = ThreadReader();
       if (!reader) return std::unexpected(reader.error());
+      std::unique_lock hold((*reader)->mu);
       auto tables = (*reader)->conn->FreshTables(count_sql);
+      hold.unlock();
       if (!tables) return std::unexpected(tables.error());
       std::string lower = util::Lower(table);
       e.keepable =
@@ -639,6 +649,7 @@ class SqliteStore final : public Store {
     auto reader = ThreadReader();
     if (!reader) return reader.error();
     Reader& r = **reader;
+    std::lock_guard hold(r.mu);
     const auto now = Refresh(r);
     auto st = r.conn->ScanInts(sql, params, row);
     if (!st.ok() || !KeepSnapshot(r, now)) EndSnapshot(r);
@@ -652,6 +663,7 @@ class SqliteStore final : public Store {
     auto reader = ThreadReader();
     if (!reader) return std::unexpected(reader.error());
     Reader& r = **reader;
+    std::lock_guard hold(r.mu);
     const auto now = Refresh(r);
     auto rs = r.conn->Query(sql, params);
     if (rs && tables) {
@@ -667,8 +679,11 @@ class SqliteStore final : public Store {
     return rs;
   }
 
-  // A thread's read connection and the read transaction it keeps open between queries.
+  // A thread's read connection and the read transaction it keeps open between queries. Its thread
+  // holds `mu` around each use; another thread may take it to end a snapshot the owner left open
+  // (ReleaseIdleSnapshots).
   struct Reader {
+    std::mutex mu;
     std::unique_ptr<Connection> conn;
     bool snapshot = false;
     uint64_t snapshot_commits = 0;  // commits_ when the snapshot began
@@ -705,6 +720,33 @@ class SqliteStore final : public Store {
     const auto last = std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_commit_.load(std::memory_order_relaxed)));
     return now - last >= kSnapshotReuse;
+  }
+
+  // Ends the snapshots older than `min_age` that threads keep between queries; readers in the
+  // middle of a query are left alone. A snapshot left open by a thread that has gone idle would
+  // keep every checkpoint from copying the WAL past it, and the WAL from starting over.
+  void ReleaseIdleSnapshots(std::chrono::steady_clock::duration min_age) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(readers_mu_);
+    for (auto& r : readers_) {
+      std::unique_lock hold(r->mu, std::try_to_lock);
+      if (hold && r->snapshot && now - r->snapshot_at >= min_age) EndSnapshot(*r);
+    }
+  }
+
+  // The writer's busy handler. The writer waits for another process's write (the CLI) or, in a
+  // checkpoint, for this process's readers on older snapshots. Each retry first ends the
+  // snapshots that idle threads left open, then waits: 50 µs at first, since the readers it waits
+  // for are in the middle of a query, longer later, kBusyTimeout in all at most.
+  static int OnBusy(void* self, int count) {
+    auto* store = static_cast<SqliteStore*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (count == 0) store->busy_since_ = now;
+    if (now - store->busy_since_ >= kBusyTimeout) return 0;
+    store->ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
+    using std::chrono::microseconds;
+    std::this_thread::sleep_for(count < 20 ? microseconds(50) : count < 100 ? microseconds(1000) : microseconds(10000));
+    return 1;
   }
 
   static void EndSnapshot(Reader& r) {
@@ -822,17 +864,44 @@ class SqliteStore final : public Store {
     return SQLITE_OK;
   }
 
-  // After a commit, on the writer thread. A passive checkpoint copies the WAL back into the
-  // database once it holds kCheckpointPages, as SQLite's automatic checkpoint would, and the WAL
-  // starts over from its beginning at a later commit when no reader is using it. Readers that are
-  // never all idle at once (a steady read load) can put that moment off indefinitely, so past
-  // kRestartPages the writer waits for the readers to move off the WAL and restarts it.
+  // After a commit, on the writer thread. Once the WAL holds kCheckpointPages, the checkpointer
+  // thread copies it back into the database (a passive checkpoint, as SQLite's automatic one
+  // would, but with its writes and its fsync off the commit path), and the WAL starts over from
+  // its beginning at a later commit if by then it was all copied and no reader is using it. A
+  // steady write or read load can put that moment off indefinitely, so past kRestartPages the
+  // writer copies what is left itself, waits for the readers to move off the WAL and restarts it.
   void Checkpoint() {
     if (wal_pages_ < kCheckpointPages) return;
-    const int mode = wal_pages_ >= kRestartPages ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
-    const int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, mode, nullptr, nullptr);
+    if (wal_pages_ < kRestartPages) {
+      {
+        std::lock_guard lock(checkpoint_mu_);
+        checkpoint_wanted_ = true;
+      }
+      checkpoint_cv_.notify_one();
+      return;
+    }
+    ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
+    const int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(writer_->db()));
     wal_pages_ = 0;
+  }
+
+  // The checkpointer thread: a passive checkpoint each time the writer asks for one.
+  void CheckpointLoop() {
+    std::unique_lock lock(checkpoint_mu_);
+    for (;;) {
+      checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_) return;
+      checkpoint_wanted_ = false;
+      lock.unlock();
+      ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
+      const int rc =
+          sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(checkpointer_->db()));
+      }
+      lock.lock();
+    }
   }
 
   // The calling thread's reader, opened on its first use.
@@ -861,14 +930,15 @@ class SqliteStore final : public Store {
 
   const uint64_t id_ = next_store_id.fetch_add(1);
   std::string path_;
-  std::unique_ptr<Connection> writer_;  // used by writer_thread_ only
+  std::unique_ptr<Connection> writer_;        // used by writer_thread_ only
+  std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
 
-  std::mutex readers_mu_;  // guards readers_ (only touched when a thread opens its reader)
+  std::mutex readers_mu_;  // guards readers_ (its elements have their own lock)
   std::vector<std::unique_ptr<Reader>> readers_;
 
   // Change tracking (ChangeMark, ChangedSince, QueryCached). Each batch that changed something
@@ -901,11 +971,18 @@ class SqliteStore final : public Store {
   std::shared_mutex results_mu_;
   std::unordered_map<std::string, CachedResult> results_;
 
-  int wal_pages_ = 0;                 // frames in the WAL after the last commit (writer thread only)
-  std::atomic<uint64_t> commits_{0};  // transactions committed by the writer
+  int wal_pages_ = 0;                                 // frames in the WAL after the last commit (writer thread only)
+  std::chrono::steady_clock::time_point busy_since_;  // when the writer's current wait began (OnBusy)
+  std::atomic<uint64_t> commits_{0};                  // transactions committed by the writer
   std::atomic<std::chrono::steady_clock::rep> last_commit_{0};  // when the last one was, steady_clock ticks
 
-  std::thread writer_thread_;  // started by the constructor once everything above exists
+  std::mutex checkpoint_mu_;  // guards the two flags below
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stopping_ = false;
+
+  std::thread checkpoint_thread_;  // started by the constructor once everything above exists
+  std::thread writer_thread_;      // likewise
 };
 
 }  // namespace
@@ -920,10 +997,14 @@ util::Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& option
   const std::string path = (options.dir / "data.db").string();
   auto writer = Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!writer) return std::unexpected(writer.error());
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  const std::string cache = fmt::format("PRAGMA cache_size=-{}", kWriterCacheKiB);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", cache.c_str()}) {
     if (auto st = (*writer)->ExecScript(pragma); !st.ok()) return std::unexpected(st);
   }
-  return std::make_unique<SqliteStore>(path, std::move(*writer));
+  auto checkpointer = Connection::Open(path, SQLITE_OPEN_READWRITE);
+  if (!checkpointer) return std::unexpected(checkpointer.error());
+  return std::make_unique<SqliteStore>(path, std::move(*writer), std::move(*checkpointer));
 }
 
 }  // namespace strata::store

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <variant>
@@ -197,7 +200,9 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
   auto& db = **store;
   ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
-  ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));            // a snapshot from before the insert below
+  // A snapshot from before the insert below, kept by a thread that then ends: only another
+  // thread can release it.
+  std::thread([&] { ASSERT_TRUE(db.Query("SELECT count(*) FROM t")); }).join();
   ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (1)").ok());
   auto checkpoint = [&] {
     sqlite3* other = nullptr;
@@ -211,7 +216,7 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
   };
   EXPECT_FALSE(checkpoint());  // the kept snapshot pins the frames before the insert
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  db.ReleaseStaleSnapshot();
+  db.ReleaseStaleSnapshots();
   EXPECT_TRUE(checkpoint());
 }
 
@@ -239,6 +244,45 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_LT(std::filesystem::file_size(dir_ / "data.db-wal"), 24u << 20);
+}
+
+// A thread that read once and then went idle keeps its snapshot. Neither the checkpoints nor the
+// WAL's restarts may wait for it: writes go on without a stall and the WAL stays bounded.
+TEST_F(SqliteStoreTest, AnIdleThreadsSnapshotHoldsBackNeitherWritesNorTheWal) {
+  auto store = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(store);
+  auto& db = **store;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v TEXT)").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
+  std::mutex mu;
+  std::condition_variable cv;
+  bool read = false, stop = false;
+  std::thread idle([&] {
+    ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));
+    std::unique_lock lock(mu);
+    read = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return stop; });
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return read; });
+  }
+  // 6,000 pages: past the WAL size at which the writer restarts it. Before idle snapshots were
+  // released, every commit from there on waited the busy timeout (5 s) for the idle thread.
+  const std::string payload(4000, 'x');
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6000; ++i) {
+    ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (?)", {payload}).ok());
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60)) << "writes stalled at " << i;
+  }
+  EXPECT_LT(std::filesystem::file_size(dir_ / "data.db-wal"), 24u << 20);
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  idle.join();
 }
 
 TEST_F(SqliteStoreTest, ACachedResultLastsUntilACommitChangesATableItReads) {

@@ -93,10 +93,10 @@ class Store {
   // are appended to it (duplicates included). nullptr stops. Use ReadTracker.
   virtual void TrackReads(std::vector<std::string>* sink) { (void)sink; }
 
-  // Ends the calling thread's kept read transaction if it is older than the reuse window (a
-  // read transaction held by an idle thread would hold back the database's checkpoints). I/O
-  // threads call it now and then.
-  virtual void ReleaseStaleSnapshot() {}
+  // Ends the read transactions that threads keep between reads and that are older than the
+  // reuse window (one held by an idle thread would hold back the database's checkpoints, and
+  // another process's). I/O threads call it now and then.
+  virtual void ReleaseStaleSnapshots() {}
 
   // Queues a write; `done` receives its outcome once durable. Never blocks on the database.
   virtual void Write(WriteFn work, WriteDone done) = 0;
