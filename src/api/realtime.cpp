@@ -331,6 +331,7 @@ struct Shard {
   const net::any_io_executor executor;
   std::mutex mu;  // guards clients: taken on the thread, and elsewhere only to register and unregister
   std::vector<std::shared_ptr<Client>> clients;
+  std::atomic<std::size_t> size{0};     // clients.size(), read without the lock
   std::atomic<std::size_t> pending{0};  // events posted to the thread and not yet fanned out
   std::atomic<bool> behind{false};      // an event was not posted: its clients are to be dropped
 };
@@ -550,6 +551,7 @@ void Realtime::Impl::Register(const std::shared_ptr<Client>& client) {
   client->shard = shard;
   client->slot = shard->clients.size();
   shard->clients.push_back(client);
+  shard->size.store(shard->clients.size(), std::memory_order_relaxed);
 }
 
 void Realtime::Impl::CloseClient(const std::shared_ptr<Client>& target, uint16_t code, std::string reason) {
@@ -586,6 +588,7 @@ void Realtime::Impl::Unregister(const std::shared_ptr<Client>& client) {
       list[client->slot]->slot = client->slot;
     }
     list.pop_back();
+    shard->size.store(list.size(), std::memory_order_relaxed);
     client->shard = nullptr;
   }
 }
@@ -659,6 +662,19 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
 }
 
 void Realtime::Impl::Deliver(const std::string& payload) {
+  // Only the threads with clients are woken; with none at all, the change is not even read.
+  std::vector<Shard*> targets;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& s : shards) {
+      if (s->size.load(std::memory_order_relaxed) > 0) {
+        targets.push_back(s.get());
+      } else {
+        s->behind = false;  // the clients it was behind for are gone
+      }
+    }
+  }
+  if (targets.empty()) return;
   boost::system::error_code ec;
   auto parsed = boost::json::parse(payload, ec);
   if (ec || !parsed.is_object()) return;
@@ -671,11 +687,6 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   if (!event->collection || event->collection->id != collection_id) return;
   event->record = std::move(change.at("record").as_object());
   event->record_id = std::string(event->record.at("id").as_string());
-  std::vector<Shard*> targets;
-  {
-    std::lock_guard lock(mu);
-    for (const auto& s : shards) targets.push_back(s.get());
-  }
   // Each shard's thread fans the event out to its own clients; events reach a shard in order.
   for (Shard* shard : targets) {
     if (shard->pending.load(std::memory_order_relaxed) >= limits.max_pending_events) {
