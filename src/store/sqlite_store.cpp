@@ -71,6 +71,9 @@ constexpr std::size_t kMaxCatchUpRows = 4096;
 // Results kept by QueryCached; past it they are all dropped.
 constexpr std::size_t kMaxCachedResults = 4096;
 constexpr int kRestartPages = 4096;
+// How long a restart may wait for readers, and how long after one that gave up the next is tried.
+constexpr auto kRestartWait = std::chrono::milliseconds(100);
+constexpr auto kRestartRetry = std::chrono::seconds(1);
 // How long a thread's reads may share one read transaction (see SqliteStore::Refresh).
 constexpr auto kSnapshotReuse = std::chrono::milliseconds(1);
 
@@ -361,7 +364,12 @@ class SqliteStore final : public Store {
     sqlite3_update_hook(writer_->db(), &SqliteStore::OnUpdate, this);
     // Last, once the connections are set up: from here on only their threads use them.
     checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-    writer_thread_ = std::thread([this] { WriterLoop(); });
+    try {
+      writer_thread_ = std::thread([this] { WriterLoop(); });
+    } catch (...) {
+      StopCheckpointer();
+      throw;
+    }
   }
 
   ~SqliteStore() override {
@@ -371,12 +379,7 @@ class SqliteStore final : public Store {
     }
     queue_cv_.notify_one();
     writer_thread_.join();
-    {
-      std::lock_guard lock(checkpoint_mu_);
-      checkpoint_stopping_ = true;
-    }
-    checkpoint_cv_.notify_one();
-    checkpoint_thread_.join();
+    StopCheckpointer();
   }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
@@ -531,11 +534,12 @@ class SqliteStore final : public Store {
       }
     }
     // Before anyone learns of the commit: every read that starts after that sees it.
-    Checkpoint();
     last_commit_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_release);
     BumpVersions();
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    // After the answers, which a checkpoint waiting for readers would otherwise hold back.
+    Checkpoint();
   }
 
   // Brings `e` up to date and returns its count; NotFound when the condition cannot be kept by
@@ -556,6 +560,7 @@ class SqliteStore final : public Store {
       auto reader = ThreadReader();
       if (!reader) return std::unexpected(reader.error());
       std::unique_lock hold((*reader)->mu);
+      EndSnapshot(**reader);  // the schema as it is now, not as a kept snapshot saw it
       auto tables = (*reader)->conn->FreshTables(count_sql);
       hold.unlock();
       if (!tables) return std::unexpected(tables.error());
@@ -737,12 +742,13 @@ class SqliteStore final : public Store {
   // The writer's busy handler. The writer waits for another process's write (the CLI) or, in a
   // checkpoint, for this process's readers on older snapshots. Each retry first ends the
   // snapshots that idle threads left open, then waits: 50 µs at first, since the readers it waits
-  // for are in the middle of a query, longer later, kBusyTimeout in all at most.
+  // for are in the middle of a query, longer later; kBusyTimeout in all at most, and kRestartWait
+  // when it restarts the WAL, which can be tried again later.
   static int OnBusy(void* self, int count) {
     auto* store = static_cast<SqliteStore*>(self);
     const auto now = std::chrono::steady_clock::now();
     if (count == 0) store->busy_since_ = now;
-    if (now - store->busy_since_ >= kBusyTimeout) return 0;
+    if (now - store->busy_since_ >= (store->restarting_ ? kRestartWait : kBusyTimeout)) return 0;
     store->ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
     using std::chrono::microseconds;
     std::this_thread::sleep_for(count < 20 ? microseconds(50) : count < 100 ? microseconds(1000) : microseconds(10000));
@@ -870,9 +876,14 @@ class SqliteStore final : public Store {
   // its beginning at a later commit if by then it was all copied and no reader is using it. A
   // steady write or read load can put that moment off indefinitely, so past kRestartPages the
   // writer copies what is left itself, waits for the readers to move off the WAL and restarts it.
+  //
+  // A restart that cannot finish within kRestartWait (a reader in a long query, or another
+  // process's checkpoint) is given up and tried again after kRestartRetry; meanwhile the
+  // checkpointer thread goes on copying.
   void Checkpoint() {
     if (wal_pages_ < kCheckpointPages) return;
-    if (wal_pages_ < kRestartPages) {
+    const auto now = std::chrono::steady_clock::now();
+    if (wal_pages_ < kRestartPages || now < restart_after_) {
       {
         std::lock_guard lock(checkpoint_mu_);
         checkpoint_wanted_ = true;
@@ -881,9 +892,29 @@ class SqliteStore final : public Store {
       return;
     }
     ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
-    const int rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(writer_->db()));
+    int rc = SQLITE_OK;
+    {
+      // One checkpoint at a time: SQLite refuses a second one at once rather than wait for it.
+      std::lock_guard running(checkpoint_run_mu_);
+      restarting_ = true;
+      rc = sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+      restarting_ = false;
+    }
+    if (rc == SQLITE_BUSY) {
+      restart_after_ = now + kRestartRetry;
+    } else if (rc != SQLITE_OK) {
+      spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(writer_->db()));
+    }
     wal_pages_ = 0;
+  }
+
+  void StopCheckpointer() {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpoint_thread_.join();
   }
 
   // The checkpointer thread: a passive checkpoint each time the writer asks for one.
@@ -895,8 +926,11 @@ class SqliteStore final : public Store {
       checkpoint_wanted_ = false;
       lock.unlock();
       ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
-      const int rc =
-          sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      int rc = SQLITE_OK;
+      {
+        std::lock_guard running(checkpoint_run_mu_);
+        rc = sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
       if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(checkpointer_->db()));
       }
@@ -971,12 +1005,15 @@ class SqliteStore final : public Store {
   std::shared_mutex results_mu_;
   std::unordered_map<std::string, CachedResult> results_;
 
-  int wal_pages_ = 0;                                 // frames in the WAL after the last commit (writer thread only)
-  std::chrono::steady_clock::time_point busy_since_;  // when the writer's current wait began (OnBusy)
-  std::atomic<uint64_t> commits_{0};                  // transactions committed by the writer
+  int wal_pages_ = 0;                                    // frames in the WAL after the last commit (writer thread only)
+  std::chrono::steady_clock::time_point busy_since_;     // when the writer's current wait began (OnBusy)
+  bool restarting_ = false;                              // the writer is restarting the WAL (OnBusy)
+  std::chrono::steady_clock::time_point restart_after_;  // no restart before then (Checkpoint)
+  std::atomic<uint64_t> commits_{0};                     // transactions committed by the writer
   std::atomic<std::chrono::steady_clock::rep> last_commit_{0};  // when the last one was, steady_clock ticks
 
-  std::mutex checkpoint_mu_;  // guards the two flags below
+  std::mutex checkpoint_run_mu_;  // held while this process runs a checkpoint
+  std::mutex checkpoint_mu_;      // guards the two flags below
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;
   bool checkpoint_stopping_ = false;
@@ -1004,6 +1041,7 @@ util::Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& option
   }
   auto checkpointer = Connection::Open(path, SQLITE_OPEN_READWRITE);
   if (!checkpointer) return std::unexpected(checkpointer.error());
+  if (auto st = (*checkpointer)->ExecScript("PRAGMA synchronous=FULL"); !st.ok()) return std::unexpected(st);
   return std::make_unique<SqliteStore>(path, std::move(*writer), std::move(*checkpointer));
 }
 
