@@ -1,7 +1,9 @@
 #include "api/record_json.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 
 #include "obs/access_log.hpp"
 
@@ -54,55 +56,92 @@ boost::json::value FieldValueToJson(const schema::Field& f, const util::SqlValue
   }
 }
 
-RecordJsonWriter::RecordJsonWriter(const schema::Collection& c, const store::ResultSet& rs) : c_(c) {
-  columns_.reserve(c.fields.size());
-  for (const auto& f : c.fields) columns_.push_back(rs.ColumnIndex(f.name));
-  email_visibility_ = rs.ColumnIndex("emailVisibility");
+RecordJsonWriter::RecordJsonWriter(const schema::Collection& c, const std::vector<std::string>& columns) : c_(c) {
+  using schema::FieldType;
+  auto column_of = [&](std::string_view name) {
+    const auto it = std::find(columns.begin(), columns.end(), name);
+    return it == columns.end() ? -1 : static_cast<int>(it - columns.begin());
+  };
+  head_ = "{\"collectionId\":\"";
+  obs::AppendJsonEscaped(head_, c.id);
+  head_ += "\",\"collectionName\":\"";
+  obs::AppendJsonEscaped(head_, c.name);
+  head_ += '"';
+  const bool is_auth = c.type == schema::CollectionType::kAuth;
+  for (const auto& f : c.fields) {
+    if (f.type == FieldType::kPassword || (is_auth && f.name == "tokenKey")) continue;
+    const int index = column_of(f.name);
+    if (index < 0) continue;
+    Column col{.field = &f,
+               .index = static_cast<std::size_t>(index),
+               .key = ",\"",
+               .kind = Kind::kOther,
+               .hidden = f.hidden,
+               .email = is_auth && f.name == "email"};
+    obs::AppendJsonEscaped(col.key, f.name);
+    col.key += "\":";
+    if (f.type == FieldType::kNumber) {
+      col.kind = Kind::kNumber;
+    } else if (f.type == FieldType::kBool) {
+      col.kind = Kind::kBool;
+    } else if (f.type != FieldType::kJson && f.type != FieldType::kGeoPoint && !f.IsMultiple()) {
+      col.kind = Kind::kText;
+    }
+    columns_.push_back(std::move(col));
+  }
+  email_visibility_ = is_auth ? column_of("emailVisibility") : -1;
+}
+
+void RecordJsonWriter::Append(std::string& out, std::span<const store::ColumnRef> row,
+                              const RecordJsonOptions& options) const {
+  using Type = store::ColumnRef::Type;
+  bool email_visible = options.show_email;
+  if (!email_visible && email_visibility_ >= 0) {
+    const auto& v = row[static_cast<std::size_t>(email_visibility_)];
+    email_visible = v.type == Type::kInteger && v.integer != 0;
+  }
+  out += head_;
+  char digits[24];
+  for (const auto& col : columns_) {
+    if (col.hidden && !options.show_hidden) continue;
+    if (col.email && !email_visible) continue;
+    const auto& v = row[col.index];
+    out += col.key;
+    switch (col.kind) {
+      case Kind::kText:
+        if (v.type == Type::kText || v.type == Type::kBlob) {
+          out += '"';
+          obs::AppendJsonEscaped(out, v.text);
+          out += '"';
+          continue;
+        }
+        break;
+      case Kind::kNumber:
+        if (v.type == Type::kInteger) {
+          out.append(digits, std::to_chars(digits, digits + sizeof digits, v.integer).ptr);
+          continue;
+        }
+        break;
+      case Kind::kBool:
+        if (v.type == Type::kInteger) {
+          out += v.integer != 0 ? "true" : "false";
+          continue;
+        }
+        break;
+      case Kind::kOther:
+        break;
+    }
+    out += boost::json::serialize(FieldValueToJson(*col.field, v.Value()));
+  }
+  out += '}';
 }
 
 void RecordJsonWriter::Append(std::string& out, const std::vector<util::SqlValue>& row,
                               const RecordJsonOptions& options) const {
-  using schema::FieldType;
-  const bool is_auth = c_.type == schema::CollectionType::kAuth;
-  bool email_visible = options.show_email;
-  if (is_auth && !email_visible && email_visibility_ >= 0) {
-    if (auto* v = std::get_if<int64_t>(&row[static_cast<std::size_t>(email_visibility_)])) email_visible = *v != 0;
-  }
-  out += "{\"collectionId\":\"";
-  obs::AppendJsonEscaped(out, c_.id);
-  out += "\",\"collectionName\":\"";
-  obs::AppendJsonEscaped(out, c_.name);
-  out += '"';
-  for (std::size_t i = 0; i < c_.fields.size(); ++i) {
-    const auto& f = c_.fields[i];
-    if (f.type == FieldType::kPassword || (is_auth && f.name == "tokenKey")) continue;
-    if (f.hidden && !options.show_hidden) continue;
-    if (is_auth && f.name == "email" && !email_visible) continue;
-    if (columns_[i] < 0) continue;
-    const auto& v = row[static_cast<std::size_t>(columns_[i])];
-    out += ",\"";
-    obs::AppendJsonEscaped(out, f.name);
-    out += "\":";
-    switch (f.type) {
-      case FieldType::kBool:
-      case FieldType::kNumber:
-      case FieldType::kJson:
-      case FieldType::kGeoPoint:
-        out += boost::json::serialize(FieldValueToJson(f, v));
-        break;
-      default:
-        if (f.IsMultiple()) {
-          out += boost::json::serialize(FieldValueToJson(f, v));
-        } else if (auto* s = std::get_if<std::string>(&v)) {
-          out += '"';
-          obs::AppendJsonEscaped(out, *s);
-          out += '"';
-        } else {
-          out += boost::json::serialize(FieldValueToJson(f, v));
-        }
-    }
-  }
-  out += '}';
+  std::vector<store::ColumnRef> refs;
+  refs.reserve(row.size());
+  for (const auto& v : row) refs.push_back(store::ColumnRef::Of(v));
+  Append(out, refs, options);
 }
 
 boost::json::object RecordToJson(const schema::Collection& c, const store::ResultSet& rs,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,15 +23,28 @@ boost::json::object RecordToJson(const schema::Collection& c, const store::Resul
                                  const std::vector<util::SqlValue>& row, const RecordJsonOptions& options);
 
 // Appends to `out` the same JSON text as serializing RecordToJson(c, rs, row, options), without
-// building the object: the hot path of lists and views. Column positions are looked up once.
+// building the object: the hot path of lists and views. Column positions and the text of the keys
+// are worked out once.
 class RecordJsonWriter {
  public:
-  RecordJsonWriter(const schema::Collection& c, const store::ResultSet& rs);
+  RecordJsonWriter(const schema::Collection& c, const std::vector<std::string>& columns);
+  RecordJsonWriter(const schema::Collection& c, const store::ResultSet& rs) : RecordJsonWriter(c, rs.columns) {}
+  void Append(std::string& out, std::span<const store::ColumnRef> row, const RecordJsonOptions& options) const;
   void Append(std::string& out, const std::vector<util::SqlValue>& row, const RecordJsonOptions& options) const;
 
  private:
+  enum class Kind : uint8_t { kText, kNumber, kBool, kOther };
+  struct Column {
+    const schema::Field* field;
+    std::size_t index;  // in the row
+    std::string key;    // ,"name":
+    Kind kind;
+    bool hidden;  // shown only with show_hidden
+    bool email;   // the email of an auth record: shown as emailVisibility and the options say
+  };
   const schema::Collection& c_;
-  std::vector<int> columns_;  // per field of c_, its column in the result set or -1
+  std::string head_;  // {"collectionId":…,"collectionName":…
+  std::vector<Column> columns_;
   int email_visibility_ = -1;
 };
 

@@ -231,19 +231,31 @@ std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort) {
   return terms;
 }
 
-std::string EncodeCursor(const std::vector<SortTerm>& terms, const store::ResultSet& rs,
-                         const std::vector<util::SqlValue>& row) {
+// The cursor after `row`, whose columns are named `columns`.
+std::string EncodeCursor(const std::vector<SortTerm>& terms, const std::vector<std::string>& columns,
+                         std::span<const store::ColumnRef> row) {
+  using Type = store::ColumnRef::Type;
   boost::json::array values;
   for (const auto& t : terms) {
-    const auto& v = row[static_cast<std::size_t>(rs.ColumnIndex(t.field->name))];
-    if (auto* i = std::get_if<int64_t>(&v)) {
-      values.emplace_back(*i);
-    } else if (auto* d = std::get_if<double>(&v)) {
-      values.emplace_back(*d);
-    } else if (auto* s = std::get_if<std::string>(&v)) {
-      values.emplace_back(*s);
-    } else {
+    const auto it = std::find(columns.begin(), columns.end(), t.field->name);
+    if (it == columns.end()) {
       values.emplace_back(nullptr);
+      continue;
+    }
+    const auto& v = row[static_cast<std::size_t>(it - columns.begin())];
+    switch (v.type) {
+      case Type::kInteger:
+        values.emplace_back(v.integer);
+        break;
+      case Type::kReal:
+        values.emplace_back(v.real);
+        break;
+      case Type::kText:
+      case Type::kBlob:
+        values.emplace_back(v.text);
+        break;
+      case Type::kNull:
+        values.emplace_back(nullptr);
     }
   }
   return auth::Base64UrlEncode(boost::json::serialize(values));
@@ -286,18 +298,23 @@ std::string AfterCursor(const Collection& c, const std::vector<SortTerm>& terms,
   return out + ")";
 }
 
+// How the record `id` of `c` is shown to the requester: its owner sees its email.
+RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, std::string_view id) {
+  RecordJsonOptions o;
+  o.show_email = ctx.superuser() || (ctx.auth && ctx.auth->collection && ctx.auth->collection->id == c.id &&
+                                     !id.empty() && id == ctx.auth->record_id);
+  return o;
+}
+
 RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, const store::ResultSet& rs,
                               const std::vector<util::SqlValue>& row) {
-  RecordJsonOptions o;
-  o.show_email = ctx.superuser();
-  if (!o.show_email && ctx.auth && ctx.auth->collection && ctx.auth->collection->id == c.id) {
+  std::string_view id;
+  if (c.type == CollectionType::kAuth) {
     const int i = rs.ColumnIndex("id");
-    if (i >= 0) {
-      auto* id = std::get_if<std::string>(&row[static_cast<std::size_t>(i)]);
-      o.show_email = id && *id == ctx.auth->record_id;
-    }
+    const auto* text = i >= 0 ? std::get_if<std::string>(&row[static_cast<std::size_t>(i)]) : nullptr;
+    if (text) id = *text;
   }
-  return o;
+  return JsonOptions(ctx, c, id);
 }
 
 // One record by id, or nullptr, read on the calling thread's connection.
@@ -538,12 +555,91 @@ std::string PresentText(store::Store& store, const Context& ctx, const RequestIn
   return out;
 }
 
-// {"items":[…], …rest}: the list envelope.
-std::string ListJson(store::Store& store, const Context& ctx, const RequestInfo& info, const Collection& c,
-                     const store::ResultSet& rs, const boost::json::object& rest) {
+// One page of a list, read row by row. Without ?expand and ?fields, on a collection without images
+// (whose records get BlurHashes, read by another query), each row is written as JSON text as it
+// is read, straight from the database's copy; otherwise the rows are kept for Present. Reads at
+// most `limit` rows, and tells whether there were more.
+class Page final : public store::RowSink {
+ public:
+  Page(std::string& out, const Context& ctx, const RequestInfo& info, const Collection& c, int64_t limit,
+       const std::vector<SortTerm>* cursor_terms)
+      : out_(out),
+        ctx_(ctx),
+        c_(c),
+        limit_(limit),
+        cursor_terms_(cursor_terms),
+        stream_(!info.query.contains("expand") && !info.query.contains("fields") && !HasFileFields(c)) {}
+
+  void Columns(const std::vector<std::string>& names) override {
+    rows_.columns = names;
+    if (stream_) writer_.emplace(c_, names);
+    id_column_ = rows_.ColumnIndex("id");
+  }
+
+  bool Row(std::span<const store::ColumnRef> row) override {
+    if (count_ == limit_) {
+      more_ = true;
+      return false;
+    }
+    ++count_;
+    if (count_ == limit_ && cursor_terms_) cursor_ = EncodeCursor(*cursor_terms_, rows_.columns, row);
+    if (!stream_) {
+      auto& values = rows_.rows.emplace_back();
+      values.reserve(row.size());
+      for (const auto& v : row) values.push_back(v.Value());
+      return true;
+    }
+    out_ += count_ == 1 ? '[' : ',';
+    std::string_view id;
+    if (id_column_ >= 0 && row[static_cast<std::size_t>(id_column_)].type == store::ColumnRef::Type::kText) {
+      id = row[static_cast<std::size_t>(id_column_)].text;
+    }
+    const std::size_t start = out_.size();
+    writer_->Append(out_, row, JsonOptions(ctx_, c_, id));
+    // Room for the page, judged by its first record, so that the text is not copied as it grows.
+    if (count_ == 1) out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
+    return true;
+  }
+
+  // Ends the JSON array of the page's records, once every row was read.
+  void Finish(store::Store& store, const RequestInfo& info) {
+    if (!stream_) {
+      AppendPresented(out_, store, ctx_, info, c_, rows_, false);
+      return;
+    }
+    if (count_ == 0) out_ += '[';
+    out_ += ']';
+  }
+
+  bool more() const { return more_; }
+  // The cursor after the page's last row, once `limit` rows were read.
+  const std::string& cursor() const { return cursor_; }
+
+ private:
+  std::string& out_;
+  const Context& ctx_;
+  const Collection& c_;
+  const int64_t limit_;
+  const std::vector<SortTerm>* cursor_terms_;
+  const bool stream_;
+  std::optional<RecordJsonWriter> writer_;
+  int id_column_ = -1;
+  int64_t count_ = 0;
+  bool more_ = false;
+  std::string cursor_;
+  store::ResultSet rows_;  // the rows kept, when not streaming
+};
+
+// {"items":[…], …rest(page)}: the list envelope around the page of at most `limit` records that
+// `sql` reads (the cursor is taken after the last with `cursor_terms`, unless null).
+std::string ListJson(store::Store& store, const Context& ctx, const RequestInfo& info, int64_t limit,
+                     const std::vector<SortTerm>* cursor_terms, std::string_view sql, const util::SqlParams& params,
+                     const std::function<boost::json::object(const Page&)>& rest) {
   std::string out = "{\"items\":";
-  AppendPresented(out, store, ctx, info, c, rs, false);
-  for (const auto& [k, v] : rest) {
+  Page page(out, ctx, info, *ctx.collection, limit, cursor_terms);
+  if (auto st = store.QueryRows(sql, params, page); !st.ok()) throw http::ApiError::Internal(st.ToString());
+  page.Finish(store, info);
+  for (const auto& [k, v] : rest(page)) {
     out += ",\"";
     out += k;
     out += "\":";
@@ -1260,15 +1356,16 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
       order += Column(c, t.field->name) + (t.desc ? " DESC" : "");
     }
     params.emplace_back(per_page + 1);
-    auto rs = store.Query(
-        fmt::format("SELECT {}.* FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), from, where, order), params);
-    if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-    const bool more = static_cast<int64_t>(rs->rows.size()) > per_page;
-    if (more) rs->rows.pop_back();
-    boost::json::value next = nullptr;
-    if (more) next = EncodeCursor(terms, *rs, rs->rows.back());
-    return ListJson(store, ctx, info, c, *rs,
-                    {{"page", 1}, {"perPage", per_page}, {"totalItems", -1}, {"totalPages", -1}, {"nextCursor", next}});
+    return ListJson(store, ctx, info, per_page, &terms,
+                    fmt::format("SELECT {}.* FROM {} WHERE {} ORDER BY {} LIMIT ?", Quote(c.name), from, where, order),
+                    params, [&](const Page& page) {
+                      return boost::json::object{{"page", 1},
+                                                 {"perPage", per_page},
+                                                 {"totalItems", -1},
+                                                 {"totalPages", -1},
+                                                 {"nextCursor", page.more() ? boost::json::value(page.cursor())
+                                                                            : boost::json::value(nullptr)}};
+                    });
   }
   const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
   const auto skip = req.QueryParam("skipTotal").value_or("");
@@ -1278,34 +1375,35 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   util::SqlParams page_params = where_params;
   page_params.emplace_back(per_page);
   page_params.emplace_back((page - 1) * per_page);
-  auto rs = store.Query(
+  return ListJson(
+      store, ctx, info, per_page, nullptr,
       fmt::format("SELECT {}.* FROM {} WHERE ({}) ORDER BY {} LIMIT ? OFFSET ?", Quote(c.name), from, condition, order),
-      page_params);
-  if (!rs) throw http::ApiError::Internal(rs.error().ToString());
-  int64_t total = -1;
-  if (!skip_total) {
-    // A count kept current across writes (the store checks only the rows each commit changed),
-    // so that a list with its total does not walk every matching row on every request. Not when
-    // the rule or filter reads the clock (the same query counts differently later), nor with a
-    // search, which reads the search index too: those are counted by a query, kept until a
-    // commit changes a table it reads unless it reads the clock.
-    const bool timed = TraitsOfText(c.list_rule).time || TraitsOfText(filter).time;
-    if (!timed && !search.active()) {
-      auto count = store.CountWhere(c.name, condition, where_params);
-      if (!count) throw http::ApiError::Internal(count.error().ToString());
-      total = *count;
-    } else {
-      const std::string count_sql = fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition);
-      auto count = timed ? store.Query(count_sql, where_params) : store.QueryCached(count_sql, where_params);
-      if (!count) throw http::ApiError::Internal(count.error().ToString());
-      total = std::get<int64_t>(count->rows[0][0]);
-    }
-  }
-  return ListJson(store, ctx, info, c, *rs,
-                  {{"page", page},
-                   {"perPage", per_page},
-                   {"totalItems", total},
-                   {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}});
+      page_params, [&](const Page&) {
+        int64_t total = -1;
+        if (!skip_total) {
+          // A count kept current across writes (the store checks only the rows each commit
+          // changed), so that a list with its total does not walk every matching row on every
+          // request. Not when the rule or filter reads the clock (the same query counts
+          // differently later), nor with a search, which reads the search index too: those are
+          // counted by a query, kept until a commit changes a table it reads unless it reads the
+          // clock.
+          const bool timed = TraitsOfText(c.list_rule).time || TraitsOfText(filter).time;
+          if (!timed && !search.active()) {
+            auto count = store.CountWhere(c.name, condition, where_params);
+            if (!count) throw http::ApiError::Internal(count.error().ToString());
+            total = *count;
+          } else {
+            const std::string count_sql = fmt::format("SELECT count(*) FROM {} WHERE ({})", from, condition);
+            auto count = timed ? store.Query(count_sql, where_params) : store.QueryCached(count_sql, where_params);
+            if (!count) throw http::ApiError::Internal(count.error().ToString());
+            total = std::get<int64_t>(count->rows[0][0]);
+          }
+        }
+        return boost::json::object{{"page", page},
+                                   {"perPage", per_page},
+                                   {"totalItems", total},
+                                   {"totalPages", skip_total ? -1 : (total + per_page - 1) / per_page}};
+      });
 }
 
 // The view endpoint's answer: the record, if the view rule allows it; 404 otherwise.

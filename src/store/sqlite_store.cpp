@@ -134,23 +134,51 @@ class Connection {
   }
 
   util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) {
-    auto stmt = Prepare(sql, params);
-    if (!stmt) return std::unexpected(stmt.error());
+    // Keeps every row.
+    class Collect final : public RowSink {
+     public:
+      explicit Collect(ResultSet& rs) : rs_(rs) {}
+      void Columns(const std::vector<std::string>& names) override { rs_.columns = names; }
+      bool Row(std::span<const ColumnRef> row) override {
+        auto& values = rs_.rows.emplace_back();
+        values.reserve(row.size());
+        for (const auto& column : row) values.push_back(column.Value());
+        return true;
+      }
+
+     private:
+      ResultSet& rs_;
+    };
     ResultSet rs;
+    Collect collect(rs);
+    if (auto st = QueryRows(sql, params, collect); !st.ok()) return std::unexpected(std::move(st));
+    return rs;
+  }
+
+  // Hands each row of `sql` to `sink` as it is stepped to, read in place.
+  util::Status QueryRows(std::string_view sql, const util::SqlParams& params, RowSink& sink) {
+    auto stmt = Prepare(sql, params);
+    if (!stmt) return stmt.error();
+    // Reset even if the sink throws: the statement stays cached, ready for its next use.
+    struct ResetOnExit {
+      sqlite3_stmt* stmt;
+      ~ResetOnExit() { Reset(stmt); }
+    } reset{*stmt};
     int rc = Step(sql, *stmt);
     // Columns are read after the first step: a statement prepared before a schema change is
     // prepared again by that step, and `SELECT *` may then name other columns.
     const int n = sqlite3_column_count(*stmt);
-    rs.columns.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) rs.columns.emplace_back(sqlite3_column_name(*stmt, i));
+    std::vector<std::string> names;
+    names.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) names.emplace_back(sqlite3_column_name(*stmt, i));
+    sink.Columns(names);
+    std::vector<ColumnRef> row(static_cast<std::size_t>(n));
     for (; rc == SQLITE_ROW; rc = sqlite3_step(*stmt)) {
-      auto& row = rs.rows.emplace_back();
-      row.reserve(static_cast<std::size_t>(n));
-      for (int i = 0; i < n; ++i) row.push_back(Column(*stmt, i));
+      for (int i = 0; i < n; ++i) ReadColumn(*stmt, i, row[static_cast<std::size_t>(i)]);
+      if (!sink.Row(row)) return util::Status::Ok();
     }
-    Reset(*stmt);
-    if (rc != SQLITE_DONE) return std::unexpected(ErrorFrom(db_, rc, "query failed"));
-    return rs;
+    if (rc != SQLITE_DONE) return ErrorFrom(db_, rc, "query failed");
+    return util::Status::Ok();
   }
 
   // Calls `row` with the first column of each row, as an integer, without keeping the rows.
@@ -185,21 +213,33 @@ class Connection {
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
 
-  static util::SqlValue Column(sqlite3_stmt* stmt, int i) {
-    switch (sqlite3_column_type(stmt, i)) {
+  // Reads column `i` through its value: one column lookup rather than one per accessor. The
+  // value is used only here, by the connection's one thread.
+  static void ReadColumn(sqlite3_stmt* stmt, int i, ColumnRef& out) {
+    sqlite3_value* v = sqlite3_column_value(stmt, i);
+    switch (sqlite3_value_type(v)) {
       case SQLITE_INTEGER:
-        return static_cast<int64_t>(sqlite3_column_int64(stmt, i));
+        out.type = ColumnRef::Type::kInteger;
+        out.integer = sqlite3_value_int64(v);
+        break;
       case SQLITE_FLOAT:
-        return sqlite3_column_double(stmt, i);
-      case SQLITE_TEXT:
-        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+        out.type = ColumnRef::Type::kReal;
+        out.real = sqlite3_value_double(v);
+        break;
+      case SQLITE_TEXT: {
+        out.type = ColumnRef::Type::kText;
+        const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+        out.text = std::string_view(p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v)));
+        break;
+      }
       case SQLITE_BLOB: {
-        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-        return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+        out.type = ColumnRef::Type::kBlob;
+        const auto* p = static_cast<const char*>(sqlite3_value_blob(v));
+        out.text = std::string_view(p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v)));
+        break;
       }
       default:
-        return std::monostate{};
+        out.type = ColumnRef::Type::kNull;
     }
   }
 
@@ -396,6 +436,10 @@ class SqliteStore final : public Store {
 
   util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
     return ReadQuery(sql, params, t_read_sink);
+  }
+
+  util::Status QueryRows(std::string_view sql, const util::SqlParams& params, RowSink& sink) override {
+    return Read(sql, t_read_sink, [&](Connection& conn) { return conn.QueryRows(sql, params, sink); });
   }
 
   util::Result<ResultSet> QueryCached(std::string_view sql, const util::SqlParams& params) override {
@@ -665,23 +709,44 @@ class SqliteStore final : public Store {
   // given (after the snapshot is current: a statement is prepared against the schema it sees).
   util::Result<ResultSet> ReadQuery(std::string_view sql, const util::SqlParams& params,
                                     std::vector<std::string>* tables) {
+    ResultSet rs;
+    auto st = Read(sql, tables, [&](Connection& conn) {
+      auto result = conn.Query(sql, params);
+      if (!result) return result.error();
+      rs = std::move(*result);
+      return util::Status::Ok();
+    });
+    if (!st.ok()) return std::unexpected(std::move(st));
+    return rs;
+  }
+
+  // Runs `query` (a Status(Connection&)) on the calling thread's reader, on a snapshot as
+  // Refresh decides, and adds the tables `sql` read to `tables` (unless null).
+  template <typename Query>
+  util::Status Read(std::string_view sql, std::vector<std::string>* tables, Query query) {
     auto reader = ThreadReader();
-    if (!reader) return std::unexpected(reader.error());
+    if (!reader) return reader.error();
     Reader& r = **reader;
     std::lock_guard hold(r.mu);
     const auto now = Refresh(r);
-    auto rs = r.conn->Query(sql, params);
-    if (rs && tables) {
+    util::Status st;
+    try {
+      st = query(*r.conn);
+    } catch (...) {
+      EndSnapshot(r);
+      throw;
+    }
+    if (st.ok() && tables) {
       // After the query: its step has prepared it again if the schema changed.
       auto read = r.conn->Tables(sql);
       if (!read) {
         EndSnapshot(r);
-        return std::unexpected(read.error());
+        return read.error();
       }
       tables->insert(tables->end(), read->begin(), read->end());
     }
-    if (!rs || !KeepSnapshot(r, now)) EndSnapshot(r);
-    return rs;
+    if (!st.ok() || !KeepSnapshot(r, now)) EndSnapshot(r);
+    return st;
   }
 
   // A thread's read connection and the read transaction it keeps open between queries. Its thread

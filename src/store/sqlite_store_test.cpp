@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -152,6 +153,69 @@ TEST_F(SqliteStoreTest, BadStatementsAreErrorsNotCrashes) {
   ASSERT_FALSE(two);
   auto write = (*store)->Query("CREATE TABLE x (a)");
   ASSERT_FALSE(write);  // the read connection is read-only
+}
+
+// Keeps the rows handed to it as owned values, up to `max`; throws at row `throw_at` (0: never).
+class KeepRows final : public RowSink {
+ public:
+  explicit KeepRows(std::size_t max = SIZE_MAX, std::size_t throw_at = 0) : max_(max), throw_at_(throw_at) {}
+  void Columns(const std::vector<std::string>& names) override { columns = names; }
+  bool Row(std::span<const ColumnRef> row) override {
+    if (rows.size() + 1 == throw_at_) throw std::runtime_error("sink failed");
+    auto& values = rows.emplace_back();
+    for (const auto& v : row) values.push_back(v.Value());
+    return rows.size() < max_;
+  }
+  std::vector<std::string> columns;
+  std::vector<std::vector<util::SqlValue>> rows;
+
+ private:
+  std::size_t max_;
+  std::size_t throw_at_;
+};
+
+TEST_F(SqliteStoreTest, QueryRowsHandsEachRowInPlaceAndStopsWhenAsked) {
+  auto opened = OpenSqliteStore({.dir = dir_});
+  ASSERT_TRUE(opened);
+  Store& db = **opened;
+  ASSERT_TRUE(Exec(db, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)").ok());
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (?, ?, ?, x'00ff', NULL)",
+                     {int64_t{i}, i + 0.5, std::string("text \"") + std::to_string(i)})
+                    .ok());
+  }
+  const std::string sql = "SELECT * FROM t WHERE i >= ? ORDER BY i";
+  KeepRows all;
+  ASSERT_TRUE(db.QueryRows(sql, {int64_t{2}}, all).ok());
+  EXPECT_EQ(all.columns, (std::vector<std::string>{"i", "r", "s", "b", "n"}));
+  auto queried = db.Query(sql, {int64_t{2}});
+  ASSERT_TRUE(queried);
+  EXPECT_EQ(all.rows, queried->rows);  // the same values as the materialized form
+  ASSERT_EQ(all.rows.size(), 4u);
+  EXPECT_EQ(all.rows[0][1], util::SqlValue(2.5));
+  EXPECT_EQ(all.rows[0][2], util::SqlValue(std::string("text \"2")));
+  EXPECT_EQ(all.rows[0][3], util::SqlValue(std::string("\x00\xff", 2)));
+  EXPECT_EQ(all.rows[0][4], util::SqlValue(std::monostate{}));
+
+  KeepRows two(2);
+  ASSERT_TRUE(db.QueryRows(sql, {int64_t{1}}, two).ok());
+  EXPECT_EQ(two.rows.size(), 2u);
+
+  // A sink that throws leaves the statement ready for its next use.
+  KeepRows failing(SIZE_MAX, 2);
+  EXPECT_THROW((void)db.QueryRows(sql, {int64_t{1}}, failing), std::runtime_error);
+  KeepRows again;
+  ASSERT_TRUE(db.QueryRows(sql, {int64_t{4}}, again).ok());
+  EXPECT_EQ(again.rows.size(), 2u);
+  // And a write is not held back by the reader it used.
+  ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (9, 0, '', NULL, NULL)").ok());
+  KeepRows after;
+  ASSERT_TRUE(db.QueryRows(sql, {int64_t{9}}, after).ok());
+  EXPECT_EQ(after.rows.size(), 1u);
+
+  KeepRows bad;
+  const auto st = db.QueryRows("SELECT nope FROM t", {}, bad);
+  EXPECT_EQ(st.code(), util::Status::Code::kInvalidArgument);
 }
 
 TEST_F(SqliteStoreTest, ReportsAnUncreatableDirectory) {

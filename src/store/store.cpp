@@ -12,6 +12,52 @@ int ResultSet::ColumnIndex(std::string_view name) const {
   return -1;
 }
 
+ColumnRef ColumnRef::Of(const util::SqlValue& value) {
+  ColumnRef ref;
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    ref.type = Type::kInteger;
+    ref.integer = *i;
+  } else if (const auto* b = std::get_if<bool>(&value)) {
+    ref.type = Type::kInteger;
+    ref.integer = *b ? 1 : 0;
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    ref.type = Type::kReal;
+    ref.real = *d;
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    ref.type = Type::kText;
+    ref.text = *s;
+  }
+  return ref;
+}
+
+util::SqlValue ColumnRef::Value() const {
+  switch (type) {
+    case Type::kInteger:
+      return integer;
+    case Type::kReal:
+      return real;
+    case Type::kText:
+    case Type::kBlob:
+      return std::string(text);
+    case Type::kNull:
+      break;
+  }
+  return std::monostate{};
+}
+
+util::Status Store::QueryRows(std::string_view sql, const util::SqlParams& params, RowSink& sink) {
+  auto rs = Query(sql, params);
+  if (!rs) return rs.error();
+  sink.Columns(rs->columns);
+  std::vector<ColumnRef> refs;
+  for (const auto& row : rs->rows) {
+    refs.clear();
+    for (const auto& v : row) refs.push_back(ColumnRef::Of(v));
+    if (!sink.Row(refs)) break;
+  }
+  return util::Status::Ok();
+}
+
 std::vector<std::string> ReadTracker::Tables() {
   Stop();
   std::sort(tables_.begin(), tables_.end());

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,30 @@ struct ResultSet {
 
   // The index of a column, or -1.
   int ColumnIndex(std::string_view name) const;
+};
+
+// A column of the row a query is on, read in place: `text` (of text and blobs) points into the
+// database's copy of the row and is valid only during the call that receives it.
+struct ColumnRef {
+  enum class Type : uint8_t { kNull, kInteger, kReal, kText, kBlob };
+  Type type = Type::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string_view text;
+
+  static ColumnRef Of(const util::SqlValue& value);  // refers to `value`'s text
+  util::SqlValue Value() const;                      // an owned copy, as Query returns it
+};
+
+// Receives a query's rows one at a time, as they are read (Store::QueryRows). It must not use the
+// store while it receives them.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  // The result's column names, once, before the first row.
+  virtual void Columns(const std::vector<std::string>& names) = 0;
+  // The next row. Returns false to read no more.
+  virtual bool Row(std::span<const ColumnRef> row) = 0;
 };
 
 // The statements of one write, run inside the writer's transaction. Change tracking (caches,
@@ -62,6 +87,11 @@ class Store {
   // every write acknowledged before the call (and, within a millisecond, other processes'
   // commits). Returns the rows, or InvalidArgument/IoError from the database.
   virtual util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params = {}) = 0;
+
+  // Runs a read-only query as Query does, handing each row to `sink` as it is read rather than
+  // keeping the result: for results turned straight into text. Returns the database's error, if
+  // any, after the rows read before it.
+  virtual util::Status QueryRows(std::string_view sql, const util::SqlParams& params, RowSink& sink);
 
   // Runs a read-only query as Query does, and keeps its result until a commit changes one of the
   // tables it reads (or the schema): for small results of costly queries, such as counts. A
