@@ -317,13 +317,17 @@ RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, const sto
   return JsonOptions(ctx, c, id);
 }
 
+// The query of FetchOne: one parameter for the id, then the condition's.
+std::string FetchOneSql(const Collection& c, const Condition& condition) {
+  return fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition.sql);
+}
+
 // One record by id, or nullptr, read on the calling thread's connection.
 std::optional<store::ResultSet> FetchOne(store::Store& store, const Collection& c, std::string_view id,
                                          const Condition& condition) {
   util::SqlParams params{std::string(id)};
   params.insert(params.end(), condition.params.begin(), condition.params.end());
-  auto rs = store.Query(fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition.sql),
-                        params);
+  auto rs = store.Query(FetchOneSql(c, condition), params);
   if (!rs) throw http::ApiError::Internal(rs.error().ToString());
   if (rs->rows.empty()) return std::nullopt;
   return std::move(*rs);
@@ -555,19 +559,20 @@ std::string PresentText(store::Store& store, const Context& ctx, const RequestIn
   return out;
 }
 
-// One page of a list, read row by row. Without ?expand and ?fields, on a collection without images
-// (whose records get BlurHashes, read by another query), each row is written as JSON text as it
-// is read, straight from the database's copy; otherwise the rows are kept for Present. Reads at
-// most `limit` rows, and tells whether there were more.
+// One page of a list (or, `single`, one record), read row by row. Without ?expand and ?fields, on
+// a collection without images (whose records get BlurHashes, read by another query), each row is
+// written as JSON text as it is read, straight from the database's copy; otherwise the rows are
+// kept for Present. Reads at most `limit` rows, and tells whether there were more.
 class Page final : public store::RowSink {
  public:
   Page(std::string& out, const Context& ctx, const RequestInfo& info, const Collection& c, int64_t limit,
-       const std::vector<SortTerm>* cursor_terms)
+       const std::vector<SortTerm>* cursor_terms, bool single = false)
       : out_(out),
         ctx_(ctx),
         c_(c),
         limit_(limit),
         cursor_terms_(cursor_terms),
+        single_(single),
         stream_(!info.query.contains("expand") && !info.query.contains("fields") && !HasFileFields(c)) {}
 
   void Columns(const std::vector<std::string>& names) override {
@@ -589,7 +594,7 @@ class Page final : public store::RowSink {
       for (const auto& v : row) values.push_back(v.Value());
       return true;
     }
-    out_ += count_ == 1 ? '[' : ',';
+    if (!single_) out_ += count_ == 1 ? '[' : ',';
     std::string_view id;
     if (id_column_ >= 0 && row[static_cast<std::size_t>(id_column_)].type == store::ColumnRef::Type::kText) {
       id = row[static_cast<std::size_t>(id_column_)].text;
@@ -597,20 +602,24 @@ class Page final : public store::RowSink {
     const std::size_t start = out_.size();
     writer_->Append(out_, row, JsonOptions(ctx_, c_, id));
     // Room for the page, judged by its first record, so that the text is not copied as it grows.
-    if (count_ == 1) out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
+    if (count_ == 1 && limit_ > 1)
+      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
     return true;
   }
 
-  // Ends the JSON array of the page's records, once every row was read.
+  // Ends the JSON array of the page's records (the record, if `single`: there must be one), once
+  // every row was read.
   void Finish(store::Store& store, const RequestInfo& info) {
     if (!stream_) {
-      AppendPresented(out_, store, ctx_, info, c_, rows_, false);
+      AppendPresented(out_, store, ctx_, info, c_, rows_, single_);
       return;
     }
+    if (single_) return;
     if (count_ == 0) out_ += '[';
     out_ += ']';
   }
 
+  int64_t count() const { return count_; }
   bool more() const { return more_; }
   // The cursor after the page's last row, once `limit` rows were read.
   const std::string& cursor() const { return cursor_; }
@@ -621,6 +630,7 @@ class Page final : public store::RowSink {
   const Collection& c_;
   const int64_t limit_;
   const std::vector<SortTerm>* cursor_terms_;
+  const bool single_;
   const bool stream_;
   std::optional<RecordJsonWriter> writer_;
   int id_column_ = -1;
@@ -1409,9 +1419,18 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
 // The view endpoint's answer: the record, if the view rule allows it; 404 otherwise.
 std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& store) {
   const RequestInfo info = MakeRequestInfo(req, ctx);
-  auto rs = FetchOne(store, *ctx.collection, req.Param("id"), RuleCondition(ctx, ctx.collection->view_rule, info));
-  if (!rs) throw http::ApiError::NotFound();
-  return PresentText(store, ctx, info, *ctx.collection, *rs, true);
+  const Collection& c = *ctx.collection;
+  const Condition rule = RuleCondition(ctx, c.view_rule, info);
+  util::SqlParams params{std::string(req.Param("id"))};
+  params.insert(params.end(), rule.params.begin(), rule.params.end());
+  std::string out;
+  Page record(out, ctx, info, c, 1, nullptr, true);
+  if (auto st = store.QueryRows(FetchOneSql(c, rule), params, record); !st.ok()) {
+    throw http::ApiError::Internal(st.ToString());
+  }
+  if (record.count() == 0) throw http::ApiError::NotFound();
+  record.Finish(store, info);
+  return out;
 }
 
 }  // namespace
