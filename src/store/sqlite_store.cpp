@@ -945,10 +945,16 @@ class SqliteStore final : public Store {
   // A restart that cannot finish within kRestartWait (a reader in a long query, or another
   // process's checkpoint) is given up and tried again after kRestartRetry; meanwhile the
   // checkpointer thread goes on copying.
+  //
+  // The checkpointer is asked again only once kCheckpointPages more frames were written: a page
+  // that every commit changes (the right edge of a B-tree) is then copied and synced once per
+  // kCheckpointPages frames, not after every commit.
   void Checkpoint() {
-    if (wal_pages_ < kCheckpointPages) return;
+    if (wal_pages_ < wal_pages_at_request_) wal_pages_at_request_ = 0;  // the WAL started over
     const auto now = std::chrono::steady_clock::now();
     if (wal_pages_ < kRestartPages || now < restart_after_) {
+      if (wal_pages_ < wal_pages_at_request_ + kCheckpointPages) return;
+      wal_pages_at_request_ = wal_pages_;
       {
         std::lock_guard lock(checkpoint_mu_);
         checkpoint_wanted_ = true;
@@ -1070,11 +1076,12 @@ class SqliteStore final : public Store {
   std::shared_mutex results_mu_;
   std::unordered_map<std::string, CachedResult> results_;
 
-  int wal_pages_ = 0;                                    // frames in the WAL after the last commit (writer thread only)
-  std::chrono::steady_clock::time_point busy_since_;     // when the writer's current wait began (OnBusy)
-  bool restarting_ = false;                              // the writer is restarting the WAL (OnBusy)
-  std::chrono::steady_clock::time_point restart_after_;  // no restart before then (Checkpoint)
-  std::atomic<uint64_t> commits_{0};                     // transactions committed by the writer
+  int wal_pages_ = 0;                                 // frames in the WAL after the last commit (writer thread only)
+  int wal_pages_at_request_ = 0;                      // wal_pages_ when the checkpointer was last asked (writer only)
+  std::chrono::steady_clock::time_point busy_since_;  // when the writer's current wait began (OnBusy)
+  bool restarting_ = false;                           // the writer is restarting the WAL (OnBusy)
+  std::chrono::steady_clock::time_point restart_after_;         // no restart before then (Checkpoint)
+  std::atomic<uint64_t> commits_{0};                            // transactions committed by the writer
   std::atomic<std::chrono::steady_clock::rep> last_commit_{0};  // when the last one was, steady_clock ticks
 
   std::mutex checkpoint_run_mu_;  // held while this process runs a checkpoint
