@@ -26,6 +26,7 @@
 #include "auth/token.hpp"
 #include "http/router.hpp"
 #include "http/websocket.hpp"
+#include "obs/access_log.hpp"
 #include "query/eval.hpp"
 #include "query/parser.hpp"
 #include "realtime/bus.hpp"
@@ -996,10 +997,16 @@ Realtime::~Realtime() = default;
 void Realtime::Drain() { impl_->database_worker.join(); }
 
 void Realtime::Publish(std::vector<RecordChange> changes) {
-  for (auto& change : changes) {
-    impl_->bus.Publish(kChannel, boost::json::serialize(boost::json::object{{"action", std::move(change.action)},
-                                                                            {"collectionId", change.collection_id},
-                                                                            {"record", std::move(change.record)}}));
+  for (const auto& change : changes) {
+    std::string event = "{\"action\":\"";
+    event.reserve(64 + change.collection_id.size() + change.record.size());
+    obs::AppendJsonEscaped(event, change.action);
+    event += "\",\"collectionId\":\"";
+    obs::AppendJsonEscaped(event, change.collection_id);
+    event += "\",\"record\":";
+    event += change.record;
+    event += '}';
+    impl_->bus.Publish(kChannel, std::move(event));
   }
 }
 

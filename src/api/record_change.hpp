@@ -1,7 +1,6 @@
 // A committed record change, as realtime publishes it to its subscribers.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,9 +10,9 @@ namespace strata::api {
 struct RecordChange {
   std::string action;  // "create", "update", "delete"
   std::string collection_id;
-  // Every field as stored (hidden ones and the email included; never password or tokenKey); for a
-  // delete, the record as it was.
-  boost::json::object record;
+  // The record's JSON text, every field as stored (hidden ones and the email included; never
+  // password or tokenKey); for a delete, the record as it was.
+  std::string record;
 };
 
 // Called with the changes of each committed write, in commit order, after the commit is durable.

@@ -1176,11 +1176,12 @@ net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs,
     for (const auto& op : ops) {
       if (!*op.written || (*op.written)->rows.empty()) continue;
       const auto& rs = **op.written;
+      std::string record;
+      RecordJsonWriter(*op.ctx.collection, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
       changes.push_back({op.kind == OpKind::kCreate   ? "create"
                          : op.kind == OpKind::kUpdate ? "update"
                                                       : "delete",
-                         op.ctx.collection->id,
-                         RecordToJson(*op.ctx.collection, rs, rs.rows[0], {.show_hidden = true, .show_email = true})});
+                         op.ctx.collection->id, std::move(record)});
     }
     if (!changes.empty()) on_change(std::move(changes));
   }
