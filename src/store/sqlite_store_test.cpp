@@ -26,8 +26,17 @@ class SqliteStoreTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // The store in dir_, after `schema` (one statement, if any) is applied; throws (failing the
+  // test) if either fails.
+  Store& Open(const std::string& schema = "");
+
   std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
 };
 
 util::Status Exec(Store& db, std::string sql, util::SqlParams params = {}) {
@@ -35,6 +44,16 @@ util::Status Exec(Store& db, std::string sql, util::SqlParams params = {}) {
     auto r = tx.Exec(sql, params);
     return r ? util::Status::Ok() : r.error();
   });
+}
+
+Store& SqliteStoreTest::Open(const std::string& schema) {
+  auto opened = OpenSqliteStore({.dir = dir_});
+  if (!opened) throw std::runtime_error(opened.error().ToString());
+  store_ = std::move(*opened);
+  if (!schema.empty()) {
+    if (auto st = Exec(*store_, schema); !st.ok()) throw std::runtime_error(st.ToString());
+  }
+  return *store_;
 }
 
 int64_t Count(Store& db, const std::string& sql, const util::SqlParams& params = {}) {
@@ -175,10 +194,7 @@ class KeepRows final : public RowSink {
 };
 
 TEST_F(SqliteStoreTest, QueryRowsHandsEachRowInPlaceAndStopsWhenAsked) {
-  auto opened = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(opened);
-  Store& db = **opened;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)").ok());
+  Store& db = Open("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)");
   for (int i = 1; i <= 5; ++i) {
     ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (?, ?, ?, x'00ff', NULL)",
                      {int64_t{i}, i + 0.5, std::string("text \"") + std::to_string(i)})
@@ -228,10 +244,7 @@ TEST_F(SqliteStoreTest, ReportsAnUncreatableDirectory) {
 }
 
 TEST_F(SqliteStoreTest, AReadAfterAnAcknowledgedWriteSeesItThoughTheThreadKeepsASnapshot) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (v INTEGER)");
   for (int64_t i = 1; i <= 200; ++i) {
     // The read before the write opens (or keeps) this thread's snapshot; the read after must
     // not be served from it.
@@ -244,10 +257,7 @@ TEST_F(SqliteStoreTest, AReadAfterAnAcknowledgedWriteSeesItThoughTheThreadKeepsA
 }
 
 TEST_F(SqliteStoreTest, AnotherProcessCommitIsSeenWithinTheReuseWindow) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (v INTEGER)");
   ASSERT_TRUE(db.Query("SELECT count(*) FROM t"));  // this thread now holds a snapshot
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
@@ -260,10 +270,7 @@ TEST_F(SqliteStoreTest, AnotherProcessCommitIsSeenWithinTheReuseWindow) {
 }
 
 TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (v INTEGER)");
   std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
   // A snapshot from before the insert below, kept by a thread that then ends: only another
   // thread can release it.
@@ -286,10 +293,7 @@ TEST_F(SqliteStoreTest, AReleasedSnapshotNoLongerHoldsBackTheCheckpoint) {
 }
 
 TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v TEXT)").ok());
+  Store& db = Open("CREATE TABLE t (v TEXT)");
   std::atomic<bool> stop{false};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
@@ -321,10 +325,7 @@ TEST_F(SqliteStoreTest, TheWalStaysBoundedWhileReadersAndWritersRun) {
 // A thread that read once and then went idle keeps its snapshot. Neither the checkpoints nor the
 // WAL's restarts may wait for it: no write stalls and the WAL stays bounded.
 TEST_F(SqliteStoreTest, AnIdleThreadsSnapshotHoldsBackNeitherWritesNorTheWal) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v TEXT)").ok());
+  Store& db = Open("CREATE TABLE t (v TEXT)");
   std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no recent commit: the snapshot is kept
   std::mutex mu;
   std::condition_variable cv;
@@ -364,10 +365,7 @@ TEST_F(SqliteStoreTest, AnIdleThreadsSnapshotHoldsBackNeitherWritesNorTheWal) {
 }
 
 TEST_F(SqliteStoreTest, ACachedResultLastsUntilACommitChangesATableItReads) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE a (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE a (v INTEGER)");
   ASSERT_TRUE(Exec(db, "CREATE TABLE b (v INTEGER)").ok());
   ASSERT_TRUE(Exec(db, "INSERT INTO a VALUES (1), (2)").ok());
   const std::string both = "SELECT count(*) FROM a WHERE v IN (SELECT v FROM b) OR v > ?";
@@ -398,10 +396,7 @@ TEST_F(SqliteStoreTest, ACachedResultLastsUntilACommitChangesATableItReads) {
 }
 
 TEST_F(SqliteStoreTest, ACachedResultIsDroppedWhenAnotherProcessCommits) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (v INTEGER)");
   EXPECT_EQ(Count(db, "SELECT count(*) FROM t"), 0);
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "data.db").c_str(), &other), SQLITE_OK);
@@ -417,10 +412,7 @@ TEST_F(SqliteStoreTest, ACachedResultIsDroppedWhenAnotherProcessCommits) {
 }
 
 TEST_F(SqliteStoreTest, CachedCountsStayExactUnderConcurrentWrites) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (v INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (v INTEGER)");
   std::atomic<int64_t> acknowledged{0};
   std::atomic<bool> stop{false};
   std::atomic<int> stale{0};
@@ -443,10 +435,7 @@ TEST_F(SqliteStoreTest, CachedCountsStayExactUnderConcurrentWrites) {
 }
 
 TEST_F(SqliteStoreTest, AStatementPreparedBeforeASchemaChangeNamesTheNewColumns) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  auto& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE t (a INTEGER)").ok());
+  Store& db = Open("CREATE TABLE t (a INTEGER)");
   ASSERT_TRUE(Exec(db, "INSERT INTO t VALUES (1)").ok());
   ASSERT_TRUE(db.Query("SELECT * FROM t"));  // prepared and cached
   ASSERT_TRUE(Exec(db, "ALTER TABLE t RENAME COLUMN a TO b").ok());
@@ -471,10 +460,7 @@ int64_t Truth(Store& db, const std::string& condition, const util::SqlParams& pa
 }
 
 TEST_F(SqliteStoreTest, KeptCountsFollowInsertsUpdatesAndDeletes) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  Store& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE items (id TEXT PRIMARY KEY, status TEXT, n INTEGER)").ok());
+  Store& db = Open("CREATE TABLE items (id TEXT PRIMARY KEY, status TEXT, n INTEGER)");
   ASSERT_TRUE(Exec(db, "CREATE TABLE other (id INTEGER PRIMARY KEY)").ok());
   std::mt19937 rng(7);
   const char* statuses[] = {"active", "hidden", "draft"};
@@ -530,10 +516,7 @@ TEST_F(SqliteStoreTest, KeptCountsFollowInsertsUpdatesAndDeletes) {
 }
 
 TEST_F(SqliteStoreTest, KeptCountsSurviveBatchesLargerThanTheChangeLog) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  Store& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE items (id INTEGER PRIMARY KEY, status TEXT, n INTEGER)").ok());
+  Store& db = Open("CREATE TABLE items (id INTEGER PRIMARY KEY, status TEXT, n INTEGER)");
   ASSERT_TRUE(Exec(db, "INSERT INTO items (status, n) SELECT 'active', value FROM generate_series(1, 1000)").ok() ||
               Exec(db,
                    "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 1000) "
@@ -559,10 +542,7 @@ namespace strata::store {
 namespace {
 
 TEST_F(SqliteStoreTest, KeptCountsOfSelfReferencingAndViewConditionsStayExact) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  Store& db = **store;
-  ASSERT_TRUE(Exec(db, "CREATE TABLE nodes (id TEXT PRIMARY KEY, parent TEXT, status TEXT)").ok());
+  Store& db = Open("CREATE TABLE nodes (id TEXT PRIMARY KEY, parent TEXT, status TEXT)");
   ASSERT_TRUE(Exec(db, "INSERT INTO nodes VALUES ('a', NULL, 'open'), ('b', 'a', 'x'), ('c', 'a', 'x')").ok());
   // Rows whose parent is open: a change to the parent changes whether its children match.
   const std::string cond = "EXISTS (SELECT 1 FROM nodes p WHERE p.id = nodes.parent AND p.status = 'open')";
@@ -591,9 +571,7 @@ TEST_F(SqliteStoreTest, KeptCountsOfSelfReferencingAndViewConditionsStayExact) {
 }
 
 TEST_F(SqliteStoreTest, DropStatementsStillDropWithChangeTracking) {
-  auto store = OpenSqliteStore({.dir = dir_});
-  ASSERT_TRUE(store);
-  Store& db = **store;
+  Store& db = Open();
   for (const char* sql :
        {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "CREATE INDEX t_v ON t (v)",
         "CREATE VIEW tv AS SELECT * FROM t", "CREATE TRIGGER tt AFTER INSERT ON t BEGIN DELETE FROM t WHERE 0; END",
