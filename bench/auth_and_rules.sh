@@ -73,10 +73,7 @@ LUA
 filter=$(python3 -c "import urllib.parse; print(urllib.parse.quote(\"author='$author'\"))")
 
 run() {  # run SCRIPT PATH → "req/s p99ms"
-  local out
-  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency -s "$1" "$url$2")
-  if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $2:" >&2; echo "$out" >&2; exit 1; fi
-  wrk_summary <<<"$out"
+  bench_wrk -c "$CONNECTIONS" -s "$1" "$url$2" | wrk_summary
 }
 
 # Both lists must return the same page.

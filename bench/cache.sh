@@ -63,14 +63,12 @@ for name in view list_total; do
 done
 
 run() {  # run PORT NAME → "req/s p99ms"
-  local port=$1 name=$2 out script=()
+  local port=$1 name=$2 script=()
   [[ $name == view ]] && script=(-s bench/wrk/view.lua)
   # What browsers and the SDK send: the cached server keeps the compressed form, the other
   # compresses every answer.
   [[ $name == *_gzip ]] && script=(-H "Accept-Encoding: gzip, deflate, br")
-  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "${script[@]}" "http://127.0.0.1:$port${paths[$name]}")
-  if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $name on port $port:" >&2; echo "$out" >&2; exit 1; fi
-  wrk_summary <<<"$out"
+  bench_wrk -c "$CONNECTIONS" "${script[@]}" "http://127.0.0.1:$port${paths[$name]}" | wrk_summary
 }
 
 echo "$POSTS posts, views over a hot set of 1,000; wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s; $ROUNDS alternating rounds"

@@ -32,35 +32,18 @@ export JPEG="$work/photo.jpg"
   >/dev/null 2>"$work/strata.err" &
 pids+=($!)
 
-mkdir -p "$work/www" "$work/nginx"
+mkdir -p "$work/www"
 cp "$work/photo.jpg" "$work/www/photo.jpg"
 chmod 755 "$work" "$work/www" && chmod 644 "$work/www/photo.jpg"  # nginx's workers read it as nobody
-cat >"$work/nginx.conf" <<NGINX
-worker_processes $THREADS;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx-access.log combined buffer=64k flush=1s;
-  client_body_temp_path $work/nginx;
-  sendfile on;
+start_nginx "$nginx_port" "  sendfile on;
   tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server_tokens off;
-  types { image/jpeg jpg; }
-  server {
-    listen 127.0.0.1:$nginx_port reuseport;
+  types { image/jpeg jpg; }" <<NGINX
     root $work/www;
     location / {
       add_header Cache-Control "public, max-age=31536000, immutable";
       add_header X-Content-Type-Options nosniff;
     }
-  }
-}
 NGINX
-nginx -c "$work/nginx.conf" -p "$work"
-trap 'kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$strata_port/api/health" >/dev/null &&
@@ -83,8 +66,7 @@ run_wrk() {
   local connections=$1
   shift
   local out
-  out=$(wrk -t "$THREADS" -c "$connections" -d "${SECONDS_PER_RUN}s" --latency "$@")
-  if grep -q 'Non-2xx' <<<"$out"; then echo "wrk saw errors against $*:" >&2; echo "$out" >&2; exit 1; fi
+  out=$(bench_wrk -c "$connections" "$@")
   local mbs
   mbs=$(awk '/^Transfer\/sec:/ {v=$2; if (v ~ /GB$/) {sub(/GB$/,"",v); v=v*1024} else if (v ~ /MB$/) {sub(/MB$/,"",v)} else if (v ~ /KB$/) {sub(/KB$/,"",v); v=v/1024}; print v}' <<<"$out")
   read -r rps p99 < <(wrk_summary <<<"$out")

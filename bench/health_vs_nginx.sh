@@ -14,37 +14,17 @@ CONNECTIONS=${3:-64}
 THREADS=$(nproc)
 BIN=${STRATA_BIN:-build/strata}
 
-work=$(mktemp -d /tmp/strata-bench.XXXXXX)
-cleanup() {
-  [[ -n "${strata_pid:-}" ]] && kill "$strata_pid" 2>/dev/null && wait "$strata_pid" 2>/dev/null
-  [[ -f "$work/nginx.pid" ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  sleep 0.2
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir strata-bench
 
 strata_port=$(free_port)
 nginx_port=$(free_port)
 
 # Strata: one I/O thread per core, access log on (to a file), as in production.
 "$BIN" serve --http "127.0.0.1:$strata_port" --dir "$work/data" --threads "$THREADS" >"$work/strata-access.log" 2>"$work/strata.err" &
-strata_pid=$!
+pids+=($!)
 
 body='{"message":"API is healthy.","code":200,"data":{}}'
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<NGINX
-worker_processes $THREADS;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx-access.log combined buffer=64k flush=1s;
-  client_body_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server_tokens off;
-  server {
-    listen 127.0.0.1:$nginx_port reuseport;
+start_nginx "$nginx_port" <<NGINX
     location = /api/health {
       default_type application/json;
       add_header X-Request-Id \$request_id;
@@ -54,10 +34,7 @@ http {
       add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'";
       return 200 '$body';
     }
-  }
-}
 NGINX
-nginx -c "$work/nginx.conf" -p "$work"
 
 for _ in $(seq 50); do
   curl -sf "http://127.0.0.1:$strata_port/api/health" >/dev/null && curl -sf "http://127.0.0.1:$nginx_port/api/health" >/dev/null && break
@@ -69,14 +46,7 @@ n_body=$(curl -s "http://127.0.0.1:$nginx_port/api/health")
 echo "response sizes (headers+body): strata $(curl -si "http://127.0.0.1:$strata_port/api/health" | wc -c) B, nginx $(curl -si "http://127.0.0.1:$nginx_port/api/health" | wc -c) B"
 
 # wrk → "requests_per_second p99_ms"
-run_wrk() {
-  local out rps p99
-  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "$1")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
-  if grep -q 'Non-2xx' <<<"$out"; then echo "wrk saw errors against $1:" >&2; echo "$out" >&2; exit 1; fi
-  echo "$rps $p99"
-}
+run_wrk() { bench_wrk -c "$CONNECTIONS" "$1" | wrk_summary; }
 
 # Warm both up.
 wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "http://127.0.0.1:$strata_port/api/health" >/dev/null

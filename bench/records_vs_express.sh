@@ -57,14 +57,12 @@ for name in list_skiptotal cursor_deep; do
 done
 
 run() {  # run PORT NAME → "req/s p99ms"
-  local port=$1 name=$2 out script=()
+  local port=$1 name=$2 script=()
   case $name in
     view) script=(-s bench/wrk/view.lua) ;;
     create) script=(-s bench/wrk/create.lua) ;;
   esac
-  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "${script[@]}" "http://127.0.0.1:$port${paths[$name]}")
-  if grep -q 'Non-2xx' <<<"$out"; then echo "errors from $name on port $port:" >&2; echo "$out" >&2; exit 1; fi
-  wrk_summary <<<"$out"
+  bench_wrk -c "$CONNECTIONS" "${script[@]}" "http://127.0.0.1:$port${paths[$name]}" | wrk_summary
 }
 
 echo "$POSTS posts; wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s; $ROUNDS alternating rounds; $(nproc) cores shared by both servers' load"
