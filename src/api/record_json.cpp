@@ -68,6 +68,7 @@ RecordJsonWriter::RecordJsonWriter(const schema::Collection& c, const std::vecto
   obs::AppendJsonEscaped(head_, c.name);
   head_ += '"';
   const bool is_auth = c.type == schema::CollectionType::kAuth;
+  columns_.reserve(c.fields.size());
   for (const auto& f : c.fields) {
     if (f.type == FieldType::kPassword || (is_auth && f.name == "tokenKey")) continue;
     const int index = column_of(f.name);

@@ -601,9 +601,12 @@ class Page final : public store::RowSink {
     }
     const std::size_t start = out_.size();
     writer_->Append(out_, row, JsonOptions(ctx_, c_, id));
-    // Room for the page, judged by its first record, so that the text is not copied as it grows.
-    if (count_ == 1 && limit_ > 1)
-      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
+    // Room for the page, judged by its first record, so that the text is not copied as it grows
+    // (and for the worst case of escaping a record's text, which AppendJsonEscaped makes room for).
+    if (count_ == 1 && limit_ > 1) {
+      const auto records = static_cast<std::size_t>(limit_) + 6;
+      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * records, 4 << 20));
+    }
     return true;
   }
 

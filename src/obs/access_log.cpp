@@ -13,49 +13,84 @@
 
 namespace strata::obs {
 
-void AppendJsonEscaped(std::string& out, std::string_view s) {
+namespace {
+
+// Writes the escape of `c` (a quote, a backslash or a control character) at `o`; returns the end.
+char* WriteEscape(char* o, unsigned char c) {
   static constexpr char kHex[] = "0123456789abcdef";
-  // Copies runs of characters that need no escape in one append: text is mostly such runs.
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-#if defined(__SSE2__)
-    // Skip 16 plain characters at a time: no control character, quote or backslash among them.
-    while (i + 16 <= s.size()) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-      const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-      const __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-      if (_mm_movemask_epi8(_mm_or_si128(control, special)) != 0) break;
-      i += 16;
-    }
-    if (i >= s.size()) break;
-#endif
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(esc, sizeof esc);
-      }
-    }
+  *o++ = '\\';
+  switch (c) {
+    case '"':
+    case '\\':
+      *o++ = static_cast<char>(c);
+      break;
+    case '\n':
+      *o++ = 'n';
+      break;
+    case '\r':
+      *o++ = 'r';
+      break;
+    case '\t':
+      *o++ = 't';
+      break;
+    default:
+      *o++ = 'u';
+      *o++ = '0';
+      *o++ = '0';
+      *o++ = kHex[c >> 4];
+      *o++ = kHex[c & 15];
   }
-  out.append(s.data() + run, s.size() - run);
+  return o;
+}
+
+bool IsPlain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
+
+// Input bytes escaped per call of resize_and_overwrite: their worst case (six bytes each) is the
+// room taken at once.
+constexpr std::size_t kEscapeBlock = 4096;
+
+}  // namespace
+
+void AppendJsonEscaped(std::string& out, std::string_view s) {
+  // One pass: plain characters are stored 16 at a time as they are checked, into room for the
+  // worst case that the string is then cut back from.
+  while (!s.empty()) {
+    const std::string_view block = s.substr(0, kEscapeBlock);
+    s.remove_prefix(block.size());
+    const std::size_t start = out.size();
+    out.resize_and_overwrite(start + 6 * block.size(), [&](char* buf, std::size_t) {
+      char* o = buf + start;
+      std::size_t i = 0;
+#if defined(__SSE2__)
+      while (i + 16 <= block.size()) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.data() + i));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
+        const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        const __m128i special =
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        const int mask = _mm_movemask_epi8(_mm_or_si128(control, special));
+        if (mask == 0) {
+          i += 16;
+          o += 16;
+          continue;
+        }
+        // The plain characters before the first special one are in place already.
+        const int plain = __builtin_ctz(static_cast<unsigned>(mask));
+        o = WriteEscape(o + plain, static_cast<unsigned char>(block[i + static_cast<std::size_t>(plain)]));
+        i += static_cast<std::size_t>(plain) + 1;
+      }
+#endif
+      for (; i < block.size(); ++i) {
+        const auto c = static_cast<unsigned char>(block[i]);
+        if (IsPlain(c)) {
+          *o++ = static_cast<char>(c);
+        } else {
+          o = WriteEscape(o, c);
+        }
+      }
+      return static_cast<std::size_t>(o - buf);
+    });
+  }
 }
 
 void AccessLog::Buffer::Append(const AccessEntry& e) {

@@ -1,8 +1,10 @@
 #include "obs/access_log.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <random>
 #include <string>
 
 namespace strata::obs {
@@ -39,10 +41,11 @@ TEST(AccessLogTest, WritesOneJsonLinePerEntryOnFlush) {
   ASSERT_NE(first_end, std::string::npos);
   const auto first = out.substr(0, first_end);
   EXPECT_EQ(first.rfind("{\"time\":\"", 0), 0u);
-  EXPECT_NE(first.find("Z\",\"request_id\":\"abc\",\"method\":\"GET\",\"route\":\"/api/health\",\"path\":\"/api/health\","
-                       "\"status\":200,"
-                       "\"bytes\":51,\"duration_us\":12,\"remote\":\"127.0.0.1\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      first.find("Z\",\"request_id\":\"abc\",\"method\":\"GET\",\"route\":\"/api/health\",\"path\":\"/api/health\","
+                 "\"status\":200,"
+                 "\"bytes\":51,\"duration_us\":12,\"remote\":\"127.0.0.1\"}"),
+      std::string::npos)
       << first;
   EXPECT_NE(out.find("\"request_id\":\"q\\\"x\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"route\":\"/a\\nb\""), std::string::npos) << out;
@@ -81,6 +84,49 @@ TEST(AccessLogTest, EscapesAtEveryPosition) {
   std::string utf8;
   AppendJsonEscaped(utf8, "\xc3\xa4\xc3\xb6\xc3\xbc plain text that is longer than sixteen bytes \xe2\x9c\x93");
   EXPECT_EQ(utf8, "\xc3\xa4\xc3\xb6\xc3\xbc plain text that is longer than sixteen bytes \xe2\x9c\x93");
+}
+
+TEST(AccessLogTest, EscapesLongAndRandomTextAsAPlainLoopWould) {
+  auto reference = [](std::string_view in) {
+    std::string out;
+    for (const char ch : in) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20) {
+        out += fmt::format("\\u{:04x}", c);
+      } else {
+        out += ch;
+      }
+    }
+    return out;
+  };
+  std::mt19937 rng(7);
+  for (const std::size_t size : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{4095}, std::size_t{4096},
+                                 std::size_t{4097}, std::size_t{10000}}) {
+    for (const int specials_per_1000 : {0, 3, 500, 1000}) {
+      std::string in(size, 'x');
+      for (auto& ch : in) {
+        if (static_cast<int>(rng() % 1000) < specials_per_1000) {
+          static constexpr char kSpecial[] = {'"', '\\', '\n', '\r', '\t', '\x01', '\x1f', '\0'};
+          ch = kSpecial[rng() % sizeof kSpecial];
+        } else {
+          ch = static_cast<char>(0x20 + rng() % 0x60);
+        }
+      }
+      std::string out = "prefix:";
+      AppendJsonEscaped(out, in);
+      EXPECT_EQ(out, "prefix:" + reference(in)) << size << " " << specials_per_1000;
+    }
+  }
 }
 
 TEST(AccessLogTest, EscapesControlCharacters) {
