@@ -589,9 +589,7 @@ class Page final : public store::RowSink {
     ++count_;
     if (count_ == limit_ && cursor_terms_) cursor_ = EncodeCursor(*cursor_terms_, rows_.columns, row);
     if (!stream_) {
-      auto& values = rows_.rows.emplace_back();
-      values.reserve(row.size());
-      for (const auto& v : row) values.push_back(v.Value());
+      rows_.Append(row);
       return true;
     }
     if (!single_) out_ += count_ == 1 ? '[' : ',';
@@ -601,11 +599,9 @@ class Page final : public store::RowSink {
     }
     const std::size_t start = out_.size();
     writer_->Append(out_, row, JsonOptions(ctx_, c_, id));
-    // Room for the page, judged by its first record, so that the text is not copied as it grows
-    // (and for the worst case of escaping a record's text, which AppendJsonEscaped makes room for).
+    // Room for the page, judged by its first record, so that the text is not copied as it grows.
     if (count_ == 1 && limit_ > 1) {
-      const auto records = static_cast<std::size_t>(limit_) + 6;
-      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * records, 4 << 20));
+      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
     }
     return true;
   }
@@ -659,6 +655,8 @@ std::string ListJson(store::Store& store, const Context& ctx, const RequestInfo&
     out += boost::json::serialize(v);
   }
   out += '}';
+  // A page shorter than the room taken for it is not kept (in the response cache) with that room.
+  if (out.capacity() > 2 * out.size() + 4096) out.shrink_to_fit();
   return out;
 }
 

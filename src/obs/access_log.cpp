@@ -45,6 +45,16 @@ char* WriteEscape(char* o, unsigned char c) {
 
 bool IsPlain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
 
+// The length of `s` escaped.
+std::size_t EscapedSize(std::string_view s) {
+  std::size_t n = s.size();
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!IsPlain(c)) n += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
+  }
+  return n;
+}
+
 // Input bytes escaped per call of resize_and_overwrite: their worst case (six bytes each) is the
 // room taken at once.
 constexpr std::size_t kEscapeBlock = 4096;
@@ -58,11 +68,17 @@ void AppendJsonEscaped(std::string& out, std::string_view s) {
     const std::string_view block = s.substr(0, kEscapeBlock);
     s.remove_prefix(block.size());
     const std::size_t start = out.size();
-    out.resize_and_overwrite(start + 6 * block.size(), [&](char* buf, std::size_t) {
+    // Where the string has no room for the worst case, the exact size is counted first, so that
+    // a string reserved for its final size is not grown.
+    std::size_t room = 6 * block.size();
+    if (out.capacity() - start < room) room = EscapedSize(block);
+    out.resize_and_overwrite(start + room, [&](char* buf, std::size_t) {
       char* o = buf + start;
       std::size_t i = 0;
 #if defined(__SSE2__)
-      while (i + 16 <= block.size()) {
+      // Whole 16-byte stores only while the room after them is certain (always, unless `room` is
+      // the exact size).
+      while (i + 16 <= block.size() && static_cast<std::size_t>(o - buf) + 16 <= start + room) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.data() + i));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
         const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));

@@ -122,9 +122,13 @@ TEST(AccessLogTest, EscapesLongAndRandomTextAsAPlainLoopWould) {
           ch = static_cast<char>(0x20 + rng() % 0x60);
         }
       }
-      std::string out = "prefix:";
-      AppendJsonEscaped(out, in);
-      EXPECT_EQ(out, "prefix:" + reference(in)) << size << " " << specials_per_1000;
+      // Room for the worst case taken at once, and counted exactly where the string has none.
+      for (const std::size_t reserved : {std::size_t{0}, 7 + 6 * size}) {
+        std::string out = "prefix:";
+        out.reserve(reserved);
+        AppendJsonEscaped(out, in);
+        EXPECT_EQ(out, "prefix:" + reference(in)) << size << " " << specials_per_1000 << " " << reserved;
+      }
     }
   }
 }

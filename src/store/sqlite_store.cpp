@@ -140,9 +140,7 @@ class Connection {
       explicit Collect(ResultSet& rs) : rs_(rs) {}
       void Columns(const std::vector<std::string>& names) override { rs_.columns = names; }
       bool Row(std::span<const ColumnRef> row) override {
-        auto& values = rs_.rows.emplace_back();
-        values.reserve(row.size());
-        for (const auto& column : row) values.push_back(column.Value());
+        rs_.Append(row);
         return true;
       }
 
@@ -183,13 +181,20 @@ class Connection {
 
   // Calls `row` with the first column of each row, as an integer, without keeping the rows.
   util::Status ScanInts(std::string_view sql, const util::SqlParams& params, const std::function<void(int64_t)>& row) {
-    auto stmt = Prepare(sql, params);
-    if (!stmt) return stmt.error();
-    int rc = Step(sql, *stmt);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(*stmt)) row(sqlite3_column_int64(*stmt, 0));
-    Reset(*stmt);
-    if (rc != SQLITE_DONE) return ErrorFrom(db_, rc, "query failed");
-    return util::Status::Ok();
+    class Ints final : public RowSink {
+     public:
+      explicit Ints(const std::function<void(int64_t)>& row) : row_(row) {}
+      void Columns(const std::vector<std::string>&) override {}
+      bool Row(std::span<const ColumnRef> row) override {
+        row_(row.empty() ? 0 : row[0].integer);
+        return true;
+      }
+
+     private:
+      const std::function<void(int64_t)>& row_;
+    };
+    Ints ints(row);
+    return QueryRows(sql, params, ints);
   }
 
   // The tables `sql` reads (lower case), as of the last time it was prepared (Query keeps it
@@ -535,6 +540,7 @@ class SqliteStore final : public Store {
         if (!queue_cv_.wait_for(lock, kForeignCommitPoll, [this] { return stopping_ || !queue_.empty(); })) {
           lock.unlock();
           BumpVersions();
+          CheckpointIdle();
           continue;
         }
         if (queue_.empty()) return;  // stopping, and everything queued is done
@@ -695,14 +701,7 @@ class SqliteStore final : public Store {
 
   // Runs a query on the calling thread's reader, passing the first column of each row to `row`.
   util::Status ReadScan(std::string_view sql, const util::SqlParams& params, const std::function<void(int64_t)>& row) {
-    auto reader = ThreadReader();
-    if (!reader) return reader.error();
-    Reader& r = **reader;
-    std::lock_guard hold(r.mu);
-    const auto now = Refresh(r);
-    auto st = r.conn->ScanInts(sql, params, row);
-    if (!st.ok() || !KeepSnapshot(r, now)) EndSnapshot(r);
-    return st;
+    return Read(sql, nullptr, [&](Connection& conn) { return conn.ScanInts(sql, params, row); });
   }
 
   // Runs a query on the calling thread's reader; appends the tables it reads to `tables` when
@@ -953,13 +952,7 @@ class SqliteStore final : public Store {
     if (wal_pages_ < wal_pages_at_request_) wal_pages_at_request_ = 0;  // the WAL started over
     const auto now = std::chrono::steady_clock::now();
     if (wal_pages_ < kRestartPages || now < restart_after_) {
-      if (wal_pages_ < wal_pages_at_request_ + kCheckpointPages) return;
-      wal_pages_at_request_ = wal_pages_;
-      {
-        std::lock_guard lock(checkpoint_mu_);
-        checkpoint_wanted_ = true;
-      }
-      checkpoint_cv_.notify_one();
+      if (wal_pages_ >= wal_pages_at_request_ + kCheckpointPages) RequestCheckpoint();
       return;
     }
     ReleaseIdleSnapshots(std::chrono::steady_clock::duration::zero());
@@ -977,6 +970,23 @@ class SqliteStore final : public Store {
       spdlog::warn("checkpoint failed: {}", sqlite3_errmsg(writer_->db()));
     }
     wal_pages_ = 0;
+    wal_pages_at_request_ = 0;
+  }
+
+  // When the writer has had nothing to do for a while: the frames written since the checkpointer
+  // was last asked are copied too, so that a quiet database does not keep them in the WAL.
+  void CheckpointIdle() {
+    if (wal_pages_ > wal_pages_at_request_) RequestCheckpoint();
+  }
+
+  // Asks the checkpointer thread for a passive checkpoint of the WAL as it is now.
+  void RequestCheckpoint() {
+    wal_pages_at_request_ = wal_pages_;
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_wanted_ = true;
+    }
+    checkpoint_cv_.notify_one();
   }
 
   void StopCheckpointer() {

@@ -12,6 +12,12 @@ int ResultSet::ColumnIndex(std::string_view name) const {
   return -1;
 }
 
+void ResultSet::Append(std::span<const ColumnRef> row) {
+  auto& values = rows.emplace_back();
+  values.reserve(row.size());
+  for (const auto& column : row) values.push_back(column.Value());
+}
+
 ColumnRef ColumnRef::Of(const util::SqlValue& value) {
   ColumnRef ref;
   if (const auto* i = std::get_if<int64_t>(&value)) {

@@ -21,6 +21,8 @@ namespace strata::store {
 
 enum class Dialect { kSqlite, kPostgres };
 
+struct ColumnRef;
+
 // Rows of a query, materialized. A plain value.
 struct ResultSet {
   std::vector<std::string> columns;
@@ -28,6 +30,9 @@ struct ResultSet {
 
   // The index of a column, or -1.
   int ColumnIndex(std::string_view name) const;
+
+  // Adds a copy of `row`.
+  void Append(std::span<const ColumnRef> row);
 };
 
 // A column of the row a query is on, read in place: `text` (of text and blobs) points into the
