@@ -599,9 +599,11 @@ class Page final : public store::RowSink {
     }
     const std::size_t start = out_.size();
     writer_->Append(out_, row, JsonOptions(ctx_, c_, id));
-    // Room for the page, judged by its first record, so that the text is not copied as it grows.
+    // Room for the page, judged by its first record with a quarter more for the others' lengths,
+    // so that the text is not copied as it grows.
     if (count_ == 1 && limit_ > 1) {
-      out_.reserve(out_.size() + std::min<std::size_t>((out_.size() - start + 1) * limit_, 4 << 20));
+      const std::size_t record = out_.size() - start + 1;
+      out_.reserve(out_.size() + std::min<std::size_t>(record * static_cast<std::size_t>(limit_) * 5 / 4, 4 << 20));
     }
     return true;
   }

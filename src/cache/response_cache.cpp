@@ -44,7 +44,8 @@ void ResponseCache::Put(std::string key, CachedResponse response, std::vector<st
   Entry entry{
       .key = std::move(key), .response = std::move(response), .tables = std::move(tables), .mark = mark, .bytes = 0};
   if (!entry.response.body) return;
-  entry.bytes = entry.key.size() + entry.response.body->size() + entry.response.etag.size() + sizeof(Entry) +
+  // The body's capacity: the memory it holds, which may be more than its text.
+  entry.bytes = entry.key.size() + entry.response.body->capacity() + entry.response.etag.size() + sizeof(Entry) +
                 entry.tables.size() * 32;
   if (entry.bytes > shard_budget / 8) return;
   // Already out of date: a write landed while it was being built.
