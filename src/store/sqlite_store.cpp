@@ -24,6 +24,8 @@ namespace {
 
 // The calling thread's ReadTracker sink (Store::TrackReads).
 thread_local std::vector<std::string>* t_read_sink = nullptr;
+// Whether this thread is inside a read on its reader (SqliteStore::Read).
+thread_local bool t_reading = false;
 
 util::Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
   const std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -723,10 +725,16 @@ class SqliteStore final : public Store {
   // Refresh decides, and adds the tables `sql` read to `tables` (unless null).
   template <typename Query>
   util::Status Read(std::string_view sql, std::vector<std::string>* tables, Query query) {
+    // A row sink that reads again would wait forever on its own thread's reader.
+    if (t_reading) return util::Status::Internal("a read from inside a row sink (QueryRows) on the same thread");
     auto reader = ThreadReader();
     if (!reader) return reader.error();
     Reader& r = **reader;
     std::lock_guard hold(r.mu);
+    t_reading = true;
+    struct Done {
+      ~Done() { t_reading = false; }
+    } done;
     const auto now = Refresh(r);
     util::Status st;
     try {

@@ -232,6 +232,25 @@ TEST_F(SqliteStoreTest, QueryRowsHandsEachRowInPlaceAndStopsWhenAsked) {
   KeepRows bad;
   const auto st = db.QueryRows("SELECT nope FROM t", {}, bad);
   EXPECT_EQ(st.code(), util::Status::Code::kInvalidArgument);
+
+  // A sink that reads again gets an error, not a wait on its own reader.
+  class Nested final : public RowSink {
+   public:
+    explicit Nested(Store& db) : db_(db) {}
+    void Columns(const std::vector<std::string>&) override {}
+    bool Row(std::span<const ColumnRef>) override {
+      inner = db_.Query("SELECT 1");
+      return false;
+    }
+    util::Result<ResultSet> inner;
+
+   private:
+    Store& db_;
+  } nested(db);
+  ASSERT_TRUE(db.QueryRows(sql, {int64_t{1}}, nested).ok());
+  ASSERT_FALSE(nested.inner);
+  EXPECT_EQ(nested.inner.error().code(), util::Status::Code::kInternal);
+  EXPECT_TRUE(db.Query("SELECT 1"));  // and reads work again after it
 }
 
 TEST_F(SqliteStoreTest, ReportsAnUncreatableDirectory) {
