@@ -139,10 +139,7 @@ void RecordJsonWriter::Append(std::string& out, std::span<const store::ColumnRef
 
 void RecordJsonWriter::Append(std::string& out, const std::vector<util::SqlValue>& row,
                               const RecordJsonOptions& options) const {
-  std::vector<store::ColumnRef> refs;
-  refs.reserve(row.size());
-  for (const auto& v : row) refs.push_back(store::ColumnRef::Of(v));
-  Append(out, refs, options);
+  Append(out, store::ColumnRef::Of(row), options);
 }
 
 boost::json::object RecordToJson(const schema::Collection& c, const store::ResultSet& rs,

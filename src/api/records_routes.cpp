@@ -317,17 +317,26 @@ RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, const sto
   return JsonOptions(ctx, c, id);
 }
 
-// The query of FetchOne: one parameter for the id, then the condition's.
-std::string FetchOneSql(const Collection& c, const Condition& condition) {
-  return fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition.sql);
+// The query of FetchOne: the record `id` of `c`, if `condition` holds for it.
+struct OneRecord {
+  std::string sql;
+  util::SqlParams params;
+};
+OneRecord OneRecordQuery(const Collection& c, std::string_view id, const Condition& condition) {
+  OneRecord q{fmt::format("SELECT * FROM {} WHERE `id` = ? AND ({}) LIMIT 1", Quote(c.name), condition.sql),
+              {std::string(id)}};
+  q.params.insert(q.params.end(), condition.params.begin(), condition.params.end());
+  return q;
 }
+
+// Whether the request asks for records as they are: neither ?expand nor ?fields.
+bool AsStored(const RequestInfo& info) { return !info.query.contains("expand") && !info.query.contains("fields"); }
 
 // One record by id, or nullptr, read on the calling thread's connection.
 std::optional<store::ResultSet> FetchOne(store::Store& store, const Collection& c, std::string_view id,
                                          const Condition& condition) {
-  util::SqlParams params{std::string(id)};
-  params.insert(params.end(), condition.params.begin(), condition.params.end());
-  auto rs = store.Query(FetchOneSql(c, condition), params);
+  const auto q = OneRecordQuery(c, id, condition);
+  auto rs = store.Query(q.sql, q.params);
   if (!rs) throw http::ApiError::Internal(rs.error().ToString());
   if (rs->rows.empty()) return std::nullopt;
   return std::move(*rs);
@@ -509,7 +518,7 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
 // straight to text.
 void AppendPresented(std::string& out, store::Store& store, const Context& ctx, const RequestInfo& info,
                      const Collection& c, const store::ResultSet& rs, bool single) {
-  const bool plain = !info.query.contains("expand") && !info.query.contains("fields");
+  const bool plain = AsStored(info);
   if (!plain) {
     auto items = Present(store, ctx, info, c, rs);
     out += boost::json::serialize(single ? items.at(0) : boost::json::value(std::move(items)));
@@ -573,7 +582,7 @@ class Page final : public store::RowSink {
         limit_(limit),
         cursor_terms_(cursor_terms),
         single_(single),
-        stream_(!info.query.contains("expand") && !info.query.contains("fields") && !HasFileFields(c)) {}
+        stream_(AsStored(info) && !HasFileFields(c)) {}
 
   void Columns(const std::vector<std::string>& names) override {
     rows_.columns = names;
@@ -1424,12 +1433,10 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
 std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& store) {
   const RequestInfo info = MakeRequestInfo(req, ctx);
   const Collection& c = *ctx.collection;
-  const Condition rule = RuleCondition(ctx, c.view_rule, info);
-  util::SqlParams params{std::string(req.Param("id"))};
-  params.insert(params.end(), rule.params.begin(), rule.params.end());
+  const auto q = OneRecordQuery(c, req.Param("id"), RuleCondition(ctx, c.view_rule, info));
   std::string out;
   Page record(out, ctx, info, c, 1, nullptr, true);
-  if (auto st = store.QueryRows(FetchOneSql(c, rule), params, record); !st.ok()) {
+  if (auto st = store.QueryRows(q.sql, q.params, record); !st.ok()) {
     throw http::ApiError::Internal(st.ToString());
   }
   if (record.count() == 0) throw http::ApiError::NotFound();

@@ -36,6 +36,13 @@ ColumnRef ColumnRef::Of(const util::SqlValue& value) {
   return ref;
 }
 
+std::vector<ColumnRef> ColumnRef::Of(const std::vector<util::SqlValue>& row) {
+  std::vector<ColumnRef> refs;
+  refs.reserve(row.size());
+  for (const auto& v : row) refs.push_back(Of(v));
+  return refs;
+}
+
 util::SqlValue ColumnRef::Value() const {
   switch (type) {
     case Type::kInteger:
@@ -55,11 +62,8 @@ util::Status Store::QueryRows(std::string_view sql, const util::SqlParams& param
   auto rs = Query(sql, params);
   if (!rs) return rs.error();
   sink.Columns(rs->columns);
-  std::vector<ColumnRef> refs;
   for (const auto& row : rs->rows) {
-    refs.clear();
-    for (const auto& v : row) refs.push_back(ColumnRef::Of(v));
-    if (!sink.Row(refs)) break;
+    if (!sink.Row(ColumnRef::Of(row))) break;
   }
   return util::Status::Ok();
 }

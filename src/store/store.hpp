@@ -45,7 +45,9 @@ struct ColumnRef {
   std::string_view text;
 
   static ColumnRef Of(const util::SqlValue& value);  // refers to `value`'s text
-  util::SqlValue Value() const;                      // an owned copy, as Query returns it
+  // The columns of `row`, referring to its texts.
+  static std::vector<ColumnRef> Of(const std::vector<util::SqlValue>& row);
+  util::SqlValue Value() const;  // an owned copy, as Query returns it
 };
 
 // Receives a query's rows one at a time, as they are read (Store::QueryRows). It must not use the
