@@ -5,8 +5,10 @@
 #  - fan-out: SUBSCRIBERS subscribers on one topic while RATE writes a second arrive, for Strata
 #    over WebSocket and over server-sent events and for Socket.IO (bench/peers/socketio, WebSocket
 #    transport) broadcasting the same payloads to the same number of clients, alternating rounds:
-#    deliveries a second and write-to-delivery latency p50/p99 (every 16th delivery timed).
-# Medians of the rounds are printed, with Strata's ratio to Socket.IO.
+#    deliveries a second and write-to-delivery latency p50/p99 (every 16th delivery timed); the
+#    same with LIGHT_SUBSCRIBERS (1,000) subscribers, where the machine has CPU to spare.
+# Medians of the rounds are printed, with Strata's ratio to Socket.IO. The load client is
+# bench/realtime_load.cpp (built with the server as strata_realtime_load).
 #
 #   bench/realtime.sh [ROUNDS=3] [SECONDS=10] [SUBSCRIBERS=10000] [RATE=100] [COUNT=19000]
 #
@@ -23,6 +25,9 @@ RATE=${4:-100}
 COUNT=${5:-19000}
 THREADS=$(nproc)
 BIN=${STRATA_BIN:-build/strata}
+LOAD=${STRATA_LOAD:-$(dirname "$BIN")/strata_realtime_load}
+LIGHT=${LIGHT_SUBSCRIBERS:-1000}
+SIZES=("$LIGHT" "$SUBSCRIBERS")
 ulimit -n "$(ulimit -Hn)"
 
 bench_workdir strata-realtime-bench
@@ -49,7 +54,7 @@ clients() { curl -s "http://127.0.0.1:$strata_port/metrics" | awk '/^strata_real
 echo "connections held (Strata, $COUNT of each kind):"
 for kind in ws sse; do
   before=$(rss_kib "$strata_pid")
-  node bench/realtime_load.mjs hold "$kind" "http://127.0.0.1:$strata_port" "$COUNT" >"$work/hold.out" 2>&1 &
+  "$LOAD" hold "$kind" "http://127.0.0.1:$strata_port" "$COUNT" >"$work/hold.out" 2>&1 &
   hold_pid=$!
   for _ in $(seq 600); do grep -q '^held' "$work/hold.out" && break; sleep 0.2; done
   grep -q '^held' "$work/hold.out" || { echo "the $kind connections did not open:" >&2; cat "$work/hold.out" >&2; exit 1; }
@@ -63,30 +68,38 @@ for kind in ws sse; do
   for _ in $(seq 100); do [[ "$(clients)" == 0 ]] && break; sleep 0.1; done
 done
 
+# Every fan-out size, each kind once per round: the light one shows the latency of a machine with
+# CPU to spare, the full one where two cores run out.
 declare -A dps p50 p99
 for round in $(seq "$ROUNDS"); do
-  for kind in ws sse sio; do
-    port=$strata_port
-    [[ $kind == sio ]] && port=$sio_port
-    out=$(node bench/realtime_load.mjs fanout "$kind" "http://127.0.0.1:$port" "$SUBSCRIBERS" "$SECONDS_PER_RUN" "$RATE")
-    echo "round $round $kind: $out"
-    dps[$kind]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["deliveries_per_s"])' "$out") "
-    p50[$kind]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p50_ms"])' "$out") "
-    p99[$kind]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_ms"])' "$out") "
-    sleep 2  # the previous clients' connections close
+  for subscribers in "${SIZES[@]}"; do
+    for kind in ws sse sio; do
+      port=$strata_port
+      [[ $kind == sio ]] && port=$sio_port
+      out=$("$LOAD" fanout "$kind" "http://127.0.0.1:$port" "$subscribers" "$SECONDS_PER_RUN" "$RATE")
+      echo "round $round, $subscribers subscribers, $kind: $out"
+      key="$subscribers/$kind"
+      dps[$key]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["deliveries_per_s"])' "$out") "
+      p50[$key]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p50_ms"])' "$out") "
+      p99[$key]+="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_ms"])' "$out") "
+      sleep 2  # the previous clients' connections close
+    done
   done
 done
 
 med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | median; }
-echo
-echo "fan-out: $SUBSCRIBERS subscribers on one topic, $RATE writes/s (offered: $((SUBSCRIBERS * RATE)) deliveries/s)"
-printf '%-22s %16s %10s %10s\n' "" "deliveries/s" "p50 ms" "p99 ms"
-for kind in ws sse sio; do
-  name=$kind
-  [[ $kind == ws ]] && name="Strata WebSocket"
-  [[ $kind == sse ]] && name="Strata SSE"
-  [[ $kind == sio ]] && name="Socket.IO"
-  printf '%-22s %16s %10s %10s\n' "$name" "$(med "${dps[$kind]}")" "$(med "${p50[$kind]}")" "$(med "${p99[$kind]}")"
+for subscribers in "${SIZES[@]}"; do
+  echo
+  echo "fan-out: $subscribers subscribers on one topic, $RATE writes/s (offered: $((subscribers * RATE)) deliveries/s)"
+  printf '%-22s %16s %10s %10s\n' "" "deliveries/s" "p50 ms" "p99 ms"
+  for kind in ws sse sio; do
+    name=$kind
+    [[ $kind == ws ]] && name="Strata WebSocket"
+    [[ $kind == sse ]] && name="Strata SSE"
+    [[ $kind == sio ]] && name="Socket.IO"
+    key="$subscribers/$kind"
+    printf '%-22s %16s %10s %10s\n' "$name" "$(med "${dps[$key]}")" "$(med "${p50[$key]}")" "$(med "${p99[$key]}")"
+  done
+  awk -v w="$(med "${dps[$subscribers/ws]}")" -v s="$(med "${dps[$subscribers/sse]}")" -v i="$(med "${dps[$subscribers/sio]}")" \
+    'BEGIN {printf "deliveries/s vs Socket.IO: WebSocket %.2fx, SSE %.2fx\n", w/i, s/i}'
 done
-awk -v w="$(med "${dps[ws]}")" -v s="$(med "${dps[sse]}")" -v i="$(med "${dps[sio]}")" \
-  'BEGIN {printf "deliveries/s vs Socket.IO: WebSocket %.2fx, SSE %.2fx\n", w/i, s/i}'
