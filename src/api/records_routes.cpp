@@ -837,8 +837,26 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
 
 // Deletes `id` from `c` and follows relations pointing at it: cascade-deleting referencing
 // records, or removing the id from their relation fields (refused when that empties a required one).
+// A stored record's JSON text as its change event carries it: every field, hidden ones and the
+// email included.
+std::string ChangedRecord(const Collection& c, const store::ResultSet& rs) {
+  std::string record;
+  RecordJsonWriter(c, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
+  return record;
+}
+
+// Adds record `id` of `c`, as stored now, to `changes` as `action`.
+util::Status RecordChanged(store::Tx& tx, const Collection& c, const char* action, const std::string& id,
+                           std::vector<RecordChange>& changes) {
+  auto rs = tx.Query(fmt::format("SELECT * FROM {} WHERE `id` = ?", Quote(c.name)), {id});
+  if (!rs) return rs.error();
+  if (!rs->rows.empty()) changes.push_back({action, c.id, ChangedRecord(c, *rs)});
+  return util::Status::Ok();
+}
+
 util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c,
-                                  const std::string& id, int depth, std::vector<std::string>& folders) {
+                                  const std::string& id, int depth, std::vector<std::string>& folders,
+                                  std::vector<RecordChange>& changes) {
   if (depth > kMaxCascadeDepth) return util::Status::InvalidArgument("Too deep a chain of cascading deletes.");
   for (const Collection& other : snap.collections()) {
     if (other.type == CollectionType::kView) continue;
@@ -860,22 +878,39 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
           empties = std::get<int64_t>(r->rows[0][0]) == 0;
         }
         if (f.BoolOption("cascadeDelete")) {
-          if (auto st = DeleteWithReferences(tx, snap, other, ref_id, depth + 1, folders); !st.ok()) return st;
+          if (auto st = DeleteWithReferences(tx, snap, other, ref_id, depth + 1, folders, changes); !st.ok()) {
+            return st;
+          }
           continue;
         }
         if (f.required && empties) {
           return util::Status::InvalidArgument(
               "The record cannot be deleted because it is part of a required reference in another record.");
         }
-        auto upd = f.IsMultiple()
-                       ? tx.Exec(fmt::format("UPDATE {} SET {} = (SELECT json_group_array(value) FROM json_each({}) "
-                                             "WHERE value != ?) WHERE `id` = ?",
-                                             table, col, col),
-                                 {id, ref_id})
-                       : tx.Exec(fmt::format("UPDATE {} SET {} = '' WHERE `id` = ?", table, col), {ref_id});
+        // A record whose reference is emptied is updated: its onUpdate dates move as well.
+        std::string touched;
+        util::SqlParams params;
+        if (f.IsMultiple()) params.emplace_back(std::string(id));
+        for (const Field& d : other.fields) {
+          if (d.type != FieldType::kAutodate || !d.BoolOption("onUpdate")) continue;
+          touched += fmt::format(", {} = ?", Quote(d.name));
+          params.emplace_back(schema::NowDateTime());
+        }
+        params.emplace_back(std::string(ref_id));
+        auto upd = tx.Exec(f.IsMultiple()
+                               ? fmt::format("UPDATE {} SET {} = (SELECT json_group_array(value) FROM json_each({}) "
+                                             "WHERE value != ?){} WHERE `id` = ?",
+                                             table, col, col, touched)
+                               : fmt::format("UPDATE {} SET {} = ''{} WHERE `id` = ?", table, col, touched),
+                           params);
         if (!upd) return upd.error();
+        if (auto st = RecordChanged(tx, other, "update", ref_id, changes); !st.ok()) return st;
       }
     }
+  }
+  // The record as it was, for its delete event (the caller reads the one it was asked to delete).
+  if (depth > 0) {
+    if (auto st = RecordChanged(tx, c, "delete", id, changes); !st.ok()) return st;
   }
   auto del = tx.Exec(fmt::format("DELETE FROM {} WHERE `id` = ?", Quote(c.name)), {id});
   if (!del) return del.error();
@@ -907,6 +942,9 @@ struct WriteOp {
   // The row as stored, read by `apply` inside its transaction (creates and updates), so that the
   // response needs no second read.
   std::shared_ptr<std::optional<store::ResultSet>> written = std::make_shared<std::optional<store::ResultSet>>();
+  // Other records a delete's references changed (deleted by a cascade, or their relation to it
+  // emptied), as their events carry them; filled inside the transaction.
+  std::shared_ptr<std::vector<RecordChange>> cascaded = std::make_shared<std::vector<RecordChange>>();
   // Files: written to the store before the transaction (removed again if it fails), and those it
   // leaves unreferenced (removed once it commits).
   struct FileEffects {
@@ -1144,8 +1182,8 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.delete_rule);
   WriteOp op{OpKind::kDelete, ctx, info, id, {}};
-  op.apply = [ctx, info, id, effects = op.files, written = op.written](store::Tx& tx,
-                                                                       boost::json::object&) -> util::Status {
+  op.apply = [ctx, info, id, effects = op.files, written = op.written, cascaded = op.cascaded](
+                 store::Tx& tx, boost::json::object&) -> util::Status {
     const Collection& c = *ctx.collection;
     auto allowed = RuleAllows(tx, c, id, RuleCondition(ctx, c.delete_rule, info));
     if (!allowed) return allowed.error();
@@ -1155,9 +1193,25 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
     effects->folders.clear();
     // The record as it was, for the delete event.
     if (auto st = ReadWritten(tx, c, "`id` = ?", {id}, *written); !st.ok()) return st;
-    return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0, effects->folders);
+    cascaded->clear();
+    return DeleteWithReferences(tx, *ctx.snapshot, c, id, 0, effects->folders, *cascaded);
   };
   return op;
+}
+
+// What `ops` changed, once committed: for each, the records its cascades deleted or changed, then
+// its own record.
+std::vector<RecordChange> CommittedChanges(std::vector<WriteOp>& ops) {
+  std::vector<RecordChange> changes;
+  for (auto& op : ops) {
+    for (auto& change : *op.cascaded) changes.push_back(std::move(change));
+    if (!*op.written || (*op.written)->rows.empty()) continue;
+    changes.push_back({op.kind == OpKind::kCreate   ? "create"
+                       : op.kind == OpKind::kUpdate ? "update"
+                                                    : "delete",
+                       op.ctx.collection->id, ChangedRecord(*op.ctx.collection, **op.written)});
+  }
+  return changes;
 }
 
 struct BatchOutcome {
@@ -1181,22 +1235,19 @@ net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs,
           }
           return util::Status::Ok();
         },
-        std::move(done));
+        // On the writer, once the commit is durable and before the next commit is known: changes
+        // are published in commit order, whichever threads their requests came on.
+        [&ops, &on_change, done = std::move(done)](util::Status st) {
+          if (st.ok() && on_change) {
+            try {
+              if (auto changes = CommittedChanges(ops); !changes.empty()) on_change(std::move(changes));
+            } catch (const std::exception& e) {
+              spdlog::error("publishing committed changes: {}", e.what());
+            }
+          }
+          done(std::move(st));
+        });
   });
-  if (outcome->status.ok() && on_change) {
-    std::vector<RecordChange> changes;
-    for (const auto& op : ops) {
-      if (!*op.written || (*op.written)->rows.empty()) continue;
-      const auto& rs = **op.written;
-      std::string record;
-      RecordJsonWriter(*op.ctx.collection, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
-      changes.push_back({op.kind == OpKind::kCreate   ? "create"
-                         : op.kind == OpKind::kUpdate ? "update"
-                                                      : "delete",
-                         op.ctx.collection->id, std::move(record)});
-    }
-    if (!changes.empty()) on_change(std::move(changes));
-  }
   // Files follow the transaction's outcome, only once it is known.
   for (auto& op : ops) {
     if (outcome->status.ok()) {

@@ -195,6 +195,95 @@ describe('realtime (SSE)', () => {
     }
   });
 
+  test('a delete publishes the records its cascade deleted and those whose relation to it was emptied', async () => {
+    const boards = await admin.collections.create({
+      name: 'boards',
+      listRule: '',
+      viewRule: '',
+      fields: [{ name: 'title', type: 'text' }],
+    });
+    await admin.collections.create({
+      name: 'cards',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'board', type: 'relation', collectionId: boards.id, maxSelect: 1, cascadeDelete: true },
+      ],
+    });
+    await admin.collections.create({
+      name: 'pins',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'boards', type: 'relation', collectionId: boards.id, maxSelect: 5 },
+        { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
+      ],
+    });
+    const board = await admin.collection('boards').create({ title: 'b' });
+    const other = await admin.collection('boards').create({ title: 'other' });
+    const card = await admin.collection('cards').create({ title: 'c', board: board.id });
+    const pin = await admin.collection('pins').create({ title: 'p', boards: [board.id, other.id] });
+    const inbox = new Inbox();
+    const subs = [
+      await users.bob.collection('boards').subscribe('*', inbox.push),
+      await users.bob.collection('cards').subscribe('*', inbox.push),
+      await users.bob.collection('pins').subscribe('*', inbox.push),
+    ];
+    try {
+      await sleep(1100); // the pin's `updated` moves to a later second
+      await admin.collection('boards').delete(board.id);
+      const events = await inbox.next(3);
+      const of = (name) => events.find((e) => e.record.collectionName === name);
+      assert.deepEqual(
+        [of('cards').action, of('cards').record.id, of('cards').record.title],
+        ['delete', card.id, 'c'],
+      );
+      assert.deepEqual([of('pins').action, of('pins').record.id, of('pins').record.boards], ['update', pin.id, [other.id]]);
+      assert.ok(of('pins').record.updated > pin.updated, 'the emptied record was updated');
+      assert.deepEqual([of('boards').action, of('boards').record.id], ['delete', board.id]);
+      assert.equal(events.at(-1).record.collectionName, 'boards'); // the record asked for comes last
+      await inbox.none();
+    } finally {
+      for (const unsubscribe of subs) await unsubscribe();
+    }
+  });
+
+  test('updates of one record from concurrent requests arrive in commit order', async () => {
+    await admin.collections.create({
+      name: 'counters',
+      listRule: '',
+      viewRule: '',
+      updateRule: '',
+      fields: [{ name: 'n', type: 'number' }],
+    });
+    const rec = await admin.collection('counters').create({ n: 0 });
+    const inbox = new Inbox();
+    const unsubscribe = await users.bob.collection('counters').subscribe(rec.id, inbox.push);
+    try {
+      // Many increments at once, on many connections: the server's threads answer them in any
+      // order, but the events must follow the order in which the store committed them.
+      const n = 40;
+      await Promise.all(
+        Array.from({ length: n }, () =>
+          fetch(`${server.url}/api/collections/counters/records/${rec.id}`, {
+            method: 'PATCH',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ 'n+': 1 }),
+          }).then((r) => assert.equal(r.status, 200)),
+        ),
+      );
+      const events = await inbox.next(n, 10000);
+      assert.deepEqual(
+        events.map((e) => e.record.n),
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+    } finally {
+      await unsubscribe();
+    }
+  });
+
   test("a client's auth follows its record: deleted, the client is a guest", async () => {
     await admin.collections.create({
       name: 'members_only',
