@@ -178,8 +178,14 @@ int Serve(const ServeFlags& flags) {
     mailer = mail::MakeCaptureMailer(outbox);
     spdlog::info("no SMTP server set (--smtp-url): mail is written to {}", outbox.string());
   }
-  api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, rate_limits, *mailer, flags.mail);
-  api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter);
+  auto bus = realtime::MakeInProcessBus();
+  api::Realtime realtime(*bus, **store, **catalog, **tokens, flags.realtime);
+  // Every route that changes records publishes the committed changes here.
+  const api::RecordChangeSink publish = [&realtime](std::vector<api::RecordChange> changes) {
+    realtime.Publish(std::move(changes));
+  };
+  api::AddAuthFlowRoutes(router, **store, **catalog, **tokens, *limiter, rate_limits, *mailer, flags.mail, publish);
+  api::AddOAuth2Routes(router, **store, **catalog, **tokens, *limiter, publish);
   auto file_store = files::OpenLocalFileStore(std::filesystem::path(flags.dir) / "storage");
   if (!file_store) {
     spdlog::critical("cannot open the file storage: {}", file_store.error().ToString());
@@ -197,11 +203,8 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", st.ToString());
     return 1;
   }
-  auto bus = realtime::MakeInProcessBus();
-  api::Realtime realtime(*bus, **store, **catalog, **tokens, flags.realtime);
   api::AddRealtimeRoutes(router, realtime);
-  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits,
-                       [&realtime](std::vector<api::RecordChange> changes) { realtime.Publish(std::move(changes)); });
+  api::AddRecordRoutes(router, **store, **catalog, **tokens, response_cache, **file_store, &rate_limits, publish);
   metrics.AddCallbackGauge("strata_realtime_clients", "Clients connected to the realtime event stream.",
                            [&realtime] { return static_cast<double>(realtime.stats().clients); });
   metrics.AddCallbackGauge("strata_realtime_delivered", "Realtime messages queued for clients since start.",

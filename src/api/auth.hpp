@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/record_change.hpp"
 #include "mail/mailer.hpp"
 #include "ratelimit/limiter.hpp"
 #include "schema/catalog.hpp"
@@ -66,9 +67,10 @@ struct MailSettings {
 // Registers auth-methods, request/confirm-verification, request/confirm-password-reset,
 // request/confirm-email-change, request-otp, auth-with-otp and impersonate for every auth
 // collection. Mail goes through `mailer`. The arguments must outlive the router.
-// One-time-code logins are limited by `limits`; mail requests by fixed limits in `limiter`.
+// One-time-code logins are limited by `limits`; mail requests by fixed limits in `limiter`. The
+// records they change (verified, email, password) are published to `publish`.
 void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                        ratelimit::RateLimiter& limiter, RateLimits& limits, mail::Mailer& mailer,
-                       const MailSettings& settings);
+                       const MailSettings& settings, const RecordChangeSink& publish);
 
 }  // namespace strata::api

@@ -14,6 +14,7 @@
 #include "api/auth_internal.hpp"
 #include "api/oauth2.hpp"
 #include "api/rate_limits.hpp"
+#include "api/record_json.hpp"
 #include "auth/password.hpp"
 #include "http/router.hpp"
 #include "schema/values.hpp"
@@ -83,9 +84,14 @@ std::optional<store::ResultSet> FindRecord(store::Store& store, const schema::Co
   return std::move(*rs);
 }
 
-// Sets columns of one record of `c`, durably.
-net::awaitable<util::Status> Update(store::Store& store, const schema::Collection& c, std::string id,
-                                    std::vector<std::pair<std::string, util::SqlValue>> values) {
+// Sets columns of one record of `c` (and its onUpdate dates), durably, and publishes the update.
+net::awaitable<util::Status> Update(store::Store& store, const RecordChangeSink& publish, const schema::Collection& c,
+                                    std::string id, std::vector<std::pair<std::string, util::SqlValue>> values) {
+  for (const auto& f : c.fields) {
+    if (f.type == schema::FieldType::kAutodate && f.BoolOption("onUpdate")) {
+      values.emplace_back(f.name, schema::NowDateTime());
+    }
+  }
   std::string sets;
   util::SqlParams params;
   for (auto& [column, value] : values) {
@@ -93,15 +99,17 @@ net::awaitable<util::Status> Update(store::Store& store, const schema::Collectio
     sets += fmt::format("`{}` = ?", column);
     params.push_back(std::move(value));
   }
-  params.emplace_back(std::move(id));
+  params.emplace_back(id);
   std::string sql = fmt::format("UPDATE `{}` SET {} WHERE `id` = ?", c.name, sets);
+  auto changes = std::make_shared<std::vector<RecordChange>>();
   co_return co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
     store.Write(
-        [sql = std::move(sql), params = std::move(params)](store::Tx& tx) -> util::Status {
+        [&c, id, changes, sql = std::move(sql), params = std::move(params)](store::Tx& tx) -> util::Status {
           auto r = tx.Exec(sql, params);
-          return r ? util::Status::Ok() : r.error();
+          if (!r) return r.error();
+          return AddRecordChange(tx, c, "update", id, *changes);
         },
-        std::move(done));
+        PublishThen(publish, changes, std::move(done)));
   });
 }
 
@@ -181,7 +189,7 @@ constexpr int64_t kMaxImpersonationSeconds = int64_t{10} * 365 * 24 * 3600;
 
 void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
                        ratelimit::RateLimiter& limiter, RateLimits& limits, mail::Mailer& mailer,
-                       const MailSettings& settings) {
+                       const MailSettings& settings, const RecordChangeSink& publish) {
   auto letter = [&settings](std::string to, std::string subject, std::string text) {
     return mail::Message{.from = settings.from,
                          .to = std::move(to),
@@ -242,7 +250,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                if (Column(*rs, rs->rows[0], "verified") != "1") {
                  std::vector<std::pair<std::string, util::SqlValue>> values;
                  values.emplace_back("verified", int64_t{1});
-                 auto st = co_await Update(store, c, claims.record_id, std::move(values));
+                 auto st = co_await Update(store, publish, c, claims.record_id, std::move(values));
                  if (!st.ok()) throw http::ApiError::Internal(st.ToString());
                }
                co_return http::Response{204, "", "", {}};
@@ -288,7 +296,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                // The reset proved the address.
                if (util::Lower(Column(*rs, rs->rows[0], "email")) == util::Lower(claims.email))
                  values.emplace_back("verified", int64_t{1});
-               auto st = co_await Update(store, c, claims.record_id, std::move(values));
+               auto st = co_await Update(store, publish, c, claims.record_id, std::move(values));
                if (!st.ok()) throw http::ApiError::Internal(st.ToString());
                co_return http::Response{204, "", "", {}};
              },
@@ -344,7 +352,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                values.emplace_back("email", claims.new_email);
                values.emplace_back("verified", int64_t{1});
                values.emplace_back("tokenKey", auth::RandomSecret(50));
-               auto st = co_await Update(store, c, claims.record_id, std::move(values));
+               auto st = co_await Update(store, publish, c, claims.record_id, std::move(values));
                if (st.code() == util::Status::Code::kConstraint) {
                  throw FieldError("token", "validation_invalid_new_email", "The new email address is already in use.");
                }
@@ -429,23 +437,30 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                // Used once; the code went to the address, which proves it.
                const bool proves =
                    util::Lower(Column(*rs, rs->rows[0], "email")) == util::Lower(Column(*otp, otp->rows[0], "sentTo"));
+               auto changes = std::make_shared<std::vector<RecordChange>>();
                auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
                  store.Write(
-                     [otp_id, record_id, proves, table = c.name](store::Tx& tx) -> util::Status {
+                     [otp_id, record_id, proves, &c, changes](store::Tx& tx) -> util::Status {
                        // Exactly one request may use a code.
                        auto r = tx.Exec("DELETE FROM `_otps` WHERE `id` = ?", {otp_id});
                        if (!r) return r.error();
                        if (*r != 1) return util::Status::NotFound("the code was used already");
-                       if (proves) {
-                         if (auto r = tx.Exec(fmt::format("UPDATE `{}` SET `verified` = 1 WHERE `id` = ?", table),
-                                              {record_id});
-                             !r) {
-                           return r.error();
+                       if (!proves) return util::Status::Ok();
+                       std::string sets = "`verified` = 1";
+                       util::SqlParams params;
+                       for (const auto& f : c.fields) {
+                         if (f.type == schema::FieldType::kAutodate && f.BoolOption("onUpdate")) {
+                           sets += fmt::format(", `{}` = ?", f.name);
+                           params.emplace_back(schema::NowDateTime());
                          }
                        }
-                       return util::Status::Ok();
+                       params.emplace_back(record_id);
+                       auto u = tx.Exec(
+                           fmt::format("UPDATE `{}` SET {} WHERE `id` = ? AND `verified` = 0", c.name, sets), params);
+                       if (!u) return u.error();
+                       return *u > 0 ? AddRecordChange(tx, c, "update", record_id, *changes) : util::Status::Ok();
                      },
-                     std::move(done));
+                     PublishThen(publish, changes, std::move(done)));
                });
                if (st.code() == util::Status::Code::kNotFound) throw fail();
                if (!st.ok()) throw http::ApiError::Internal(st.ToString());

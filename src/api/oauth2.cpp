@@ -20,6 +20,7 @@
 #include "api/async.hpp"
 #include "api/auth.hpp"
 #include "api/auth_internal.hpp"
+#include "api/record_json.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
@@ -218,7 +219,7 @@ boost::json::object OAuth2Methods(const schema::Collection& c) {
 }
 
 void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     ratelimit::RateLimiter& limiter) {
+                     ratelimit::RateLimiter& limiter, const RecordChangeSink& publish) {
   router.Add(
       http::Verb::kPost, "/api/collections/{collection}/auth-with-oauth2",
       [&](http::Request& req) -> net::awaitable<http::Response> {
@@ -305,11 +306,13 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
           insert_sql = fmt::format("INSERT INTO `{}` ({}) VALUES ({})", table, cols, marks);
         }
         util::SqlParams link{util::RandomString(15, kIdChars), c->id, record_id, name, user->id, schema::NowDateTime()};
+        auto changes = std::make_shared<std::vector<RecordChange>>();
         auto st = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
           store.Write(
-              [insert_sql, insert, link](store::Tx& tx) -> util::Status {
+              [insert_sql, insert, link, c, record_id, changes](store::Tx& tx) -> util::Status {
                 if (!insert_sql.empty()) {
                   if (auto r = tx.Exec(insert_sql, insert); !r) return r.error();
+                  if (auto st = AddRecordChange(tx, *c, "create", record_id, *changes); !st.ok()) return st;
                 }
                 if (auto r = tx.Exec(kExternalAuthsTable); !r) return r.error();
                 auto r = tx.Exec(
@@ -318,7 +321,7 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
                     link);
                 return r ? util::Status::Ok() : r.error();
               },
-              std::move(done));
+              PublishThen(publish, changes, std::move(done)));
         });
         if (st.code() == util::Status::Code::kConstraint) {
           throw http::ApiError{400,

@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "api/record_change.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
 #include "ratelimit/limiter.hpp"
@@ -17,9 +18,9 @@ namespace strata::api {
 // challenge, and the authorization URL (ending in "redirect_uri=" for the client to complete).
 boost::json::object OAuth2Methods(const schema::Collection& c);
 
-// Registers POST /api/collections/{collection}/auth-with-oauth2. The arguments must outlive the
-// router.
+// Registers POST /api/collections/{collection}/auth-with-oauth2. The records it creates are
+// published to `publish`. The arguments must outlive the router.
 void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog& catalog, auth::TokenService& tokens,
-                     ratelimit::RateLimiter& limiter);
+                     ratelimit::RateLimiter& limiter, const RecordChangeSink& publish);
 
 }  // namespace strata::api

@@ -1,5 +1,8 @@
 #include "api/record_json.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -165,6 +168,32 @@ boost::json::object RecordToJson(const schema::Collection& c, const store::Resul
     out[f.name] = FieldValueToJson(f, row[static_cast<std::size_t>(i)]);
   }
   return out;
+}
+
+util::Status AddRecordChange(store::Tx& tx, const schema::Collection& c, const char* action, const std::string& id,
+                             std::vector<RecordChange>& changes) {
+  auto rs = tx.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c.name), {id});
+  if (!rs) return rs.error();
+  if (rs->rows.empty()) return util::Status::Ok();
+  std::string record;
+  RecordJsonWriter(c, *rs).Append(record, rs->rows[0], {.show_hidden = true, .show_email = true});
+  changes.push_back({action, c.id, std::move(record)});
+  return util::Status::Ok();
+}
+
+std::function<void(util::Status)> PublishThen(const RecordChangeSink& publish,
+                                              std::shared_ptr<std::vector<RecordChange>> changes,
+                                              std::function<void(util::Status)> done) {
+  return [&publish, changes = std::move(changes), done = std::move(done)](util::Status st) {
+    if (st.ok() && publish && !changes->empty()) {
+      try {
+        publish(std::move(*changes));
+      } catch (const std::exception& e) {
+        spdlog::error("publishing committed changes: {}", e.what());
+      }
+    }
+    done(std::move(st));
+  };
 }
 
 }  // namespace strata::api

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "api/record_change.hpp"
 #include "schema/collection.hpp"
 #include "store/store.hpp"
 
@@ -47,6 +50,19 @@ class RecordJsonWriter {
   std::vector<Column> columns_;
   int email_visibility_ = -1;
 };
+
+// Adds record `id` of `c` as the transaction `tx` sees it now to `changes`, as `action`, with every
+// field (hidden ones and the email included), as change events carry records. Nothing when it is
+// not there.
+util::Status AddRecordChange(store::Tx& tx, const schema::Collection& c, const char* action, const std::string& id,
+                             std::vector<RecordChange>& changes);
+
+// The completion of a store write whose record changes (`changes`, filled inside its transaction)
+// are to be published: on the writer, once the commit is durable and before the next commit is
+// known, they go to `publish` (when the write succeeded); then `done` is called.
+std::function<void(util::Status)> PublishThen(const RecordChangeSink& publish,
+                                              std::shared_ptr<std::vector<RecordChange>> changes,
+                                              std::function<void(util::Status)> done);
 
 // The JSON value of one column of a field.
 boost::json::value FieldValueToJson(const schema::Field& field, const util::SqlValue& value);

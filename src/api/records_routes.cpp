@@ -837,23 +837,6 @@ bool UniqueError(const Collection& c, const util::Status& st, boost::json::objec
 
 // Deletes `id` from `c` and follows relations pointing at it: cascade-deleting referencing
 // records, or removing the id from their relation fields (refused when that empties a required one).
-// A stored record's JSON text as its change event carries it: every field, hidden ones and the
-// email included.
-std::string ChangedRecord(const Collection& c, const store::ResultSet& rs) {
-  std::string record;
-  RecordJsonWriter(c, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
-  return record;
-}
-
-// Adds record `id` of `c`, as stored now, to `changes` as `action`.
-util::Status RecordChanged(store::Tx& tx, const Collection& c, const char* action, const std::string& id,
-                           std::vector<RecordChange>& changes) {
-  auto rs = tx.Query(fmt::format("SELECT * FROM {} WHERE `id` = ?", Quote(c.name)), {id});
-  if (!rs) return rs.error();
-  if (!rs->rows.empty()) changes.push_back({action, c.id, ChangedRecord(c, *rs)});
-  return util::Status::Ok();
-}
-
 util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, const Collection& c,
                                   const std::string& id, int depth, std::vector<std::string>& folders,
                                   std::vector<RecordChange>& changes) {
@@ -904,13 +887,13 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
                                : fmt::format("UPDATE {} SET {} = ''{} WHERE `id` = ?", table, col, touched),
                            params);
         if (!upd) return upd.error();
-        if (auto st = RecordChanged(tx, other, "update", ref_id, changes); !st.ok()) return st;
+        if (auto st = AddRecordChange(tx, other, "update", ref_id, changes); !st.ok()) return st;
       }
     }
   }
   // The record as it was, for its delete event (the caller reads the one it was asked to delete).
   if (depth > 0) {
-    if (auto st = RecordChanged(tx, c, "delete", id, changes); !st.ok()) return st;
+    if (auto st = AddRecordChange(tx, c, "delete", id, changes); !st.ok()) return st;
   }
   auto del = tx.Exec(fmt::format("DELETE FROM {} WHERE `id` = ?", Quote(c.name)), {id});
   if (!del) return del.error();
@@ -1199,17 +1182,20 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
   return op;
 }
 
-// What `ops` changed, once committed: for each, the records its cascades deleted or changed, then
-// its own record.
+// What `ops` changed, for their events: for each, the records its cascades deleted or changed,
+// then its own record.
 std::vector<RecordChange> CommittedChanges(std::vector<WriteOp>& ops) {
   std::vector<RecordChange> changes;
   for (auto& op : ops) {
     for (auto& change : *op.cascaded) changes.push_back(std::move(change));
     if (!*op.written || (*op.written)->rows.empty()) continue;
+    const auto& rs = **op.written;
+    std::string record;
+    RecordJsonWriter(*op.ctx.collection, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
     changes.push_back({op.kind == OpKind::kCreate   ? "create"
                        : op.kind == OpKind::kUpdate ? "update"
                                                     : "delete",
-                       op.ctx.collection->id, ChangedRecord(*op.ctx.collection, **op.written)});
+                       op.ctx.collection->id, std::move(record)});
   }
   return changes;
 }
@@ -1224,29 +1210,21 @@ struct BatchOutcome {
 net::awaitable<BatchOutcome> ApplyAll(store::Store& store, files::FileStore& fs, std::vector<WriteOp>& ops,
                                       const RecordChangeSink& on_change) {
   auto outcome = std::make_shared<BatchOutcome>();
+  auto changes = std::make_shared<std::vector<RecordChange>>();
   outcome->status = co_await Await<util::Status>([&](std::function<void(util::Status)> done) {
     store.Write(
-        [&ops, outcome](store::Tx& tx) -> util::Status {
+        [&ops, outcome, changes](store::Tx& tx) -> util::Status {
           for (std::size_t i = 0; i < ops.size(); ++i) {
             if (auto st = ops[i].apply(tx, outcome->errors); !st.ok()) {
               outcome->failed = i;
               return st;
             }
           }
+          *changes = CommittedChanges(ops);
           return util::Status::Ok();
         },
-        // On the writer, once the commit is durable and before the next commit is known: changes
-        // are published in commit order, whichever threads their requests came on.
-        [&ops, &on_change, done = std::move(done)](util::Status st) {
-          if (st.ok() && on_change) {
-            try {
-              if (auto changes = CommittedChanges(ops); !changes.empty()) on_change(std::move(changes));
-            } catch (const std::exception& e) {
-              spdlog::error("publishing committed changes: {}", e.what());
-            }
-          }
-          done(std::move(st));
-        });
+        // Published in commit order, whichever threads their requests came on.
+        PublishThen(on_change, changes, std::move(done)));
   });
   // Files follow the transaction's outcome, only once it is known.
   for (auto& op : ops) {

@@ -5,8 +5,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EventSource } from 'eventsource';
 import PocketBase from 'pocketbase';
 import { runStrata, sleep, startServer } from './helpers.mjs';
+
+globalThis.EventSource = EventSource;
 
 describe('auth flows', () => {
   let server;
@@ -163,6 +166,43 @@ describe('auth flows', () => {
     await noMailTo('ghost@example.com');
     const refused = await pb.collection('users').authWithOTP(unknown.otpId, '123456').catch((e) => e);
     assert.equal(refused.status, 400);
+  });
+
+  test('the records the flows change reach realtime subscribers', async () => {
+    const events = [];
+    const unsubscribe = await admin.collection('users').subscribe('*', (e) => events.push(e));
+    const next = async (email) => {
+      for (let i = 0; i < 100 && !events.some((e) => e.record.email === email); i++) await sleep(20);
+      const i = events.findIndex((e) => e.record.email === email);
+      assert.ok(i >= 0, `no event for ${email}: ${JSON.stringify(events)}`);
+      return events.splice(i, 1)[0];
+    };
+    try {
+      const pb = new PocketBase(server.url);
+      // Verification.
+      const vic = await signUp('vic@example.com');
+      assert.equal((await next('vic@example.com')).action, 'create');
+      await pb.collection('users').requestVerification('vic@example.com');
+      await pb.collection('users').confirmVerification(tokenIn(await nextMail('vic@example.com')));
+      const verified = await next('vic@example.com');
+      assert.deepEqual([verified.action, verified.record.id, verified.record.verified], ['update', vic.id, true]);
+      // A password reset: an update, without the password or the token key.
+      await pb.collection('users').requestPasswordReset('vic@example.com');
+      await pb.collection('users').confirmPasswordReset(tokenIn(await nextMail('vic@example.com')), 'second-password', 'second-password');
+      const reset = await next('vic@example.com');
+      assert.equal(reset.action, 'update');
+      assert.equal('password' in reset.record || 'tokenKey' in reset.record, false);
+      // A one-time code that proves the address verifies the account.
+      await signUp('olga@example.com');
+      await next('olga@example.com');
+      const { otpId } = await pb.collection('users').requestOTP('olga@example.com');
+      const code = (await nextMail('olga@example.com')).match(/one-time password: (\d+)/)[1];
+      await pb.collection('users').authWithOTP(otpId, code);
+      const byCode = await next('olga@example.com');
+      assert.deepEqual([byCode.action, byCode.record.verified], ['update', true]);
+    } finally {
+      await unsubscribe();
+    }
   });
 
   test('impersonation is for superusers and gives a token that cannot be refreshed', async () => {

@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { EventSource } from 'eventsource';
 import PocketBase from 'pocketbase';
-import { runStrata, startServer } from './helpers.mjs';
+import { runStrata, sleep, startServer } from './helpers.mjs';
+
+globalThis.EventSource = EventSource;
 
 // The provider: one client, users chosen by the test through `nextUser`.
 function startProvider() {
@@ -135,9 +138,18 @@ describe('OAuth2 (OpenID Connect with PKCE)', () => {
 
   test('a first sign-in creates the user; the next one finds it', async () => {
     provider.nextUser = { sub: 'idp-1', email: 'olga@example.com', email_verified: true, name: 'Olga' };
+    const events = [];
+    const unsubscribe = await admin.collection('users').subscribe('*', (e) => events.push(e));
     const pb = new PocketBase(server.url);
     const first = await signIn(pb);
     assert.equal(first.meta.isNew, true);
+    // The new account reaches realtime subscribers as a create.
+    for (let i = 0; i < 100 && events.length === 0; i++) await sleep(20);
+    await unsubscribe();
+    assert.deepEqual(
+      events.map((e) => [e.action, e.record.id, e.record.email]),
+      [['create', first.record.id, 'olga@example.com']],
+    );
     assert.equal(first.meta.id, 'idp-1');
     assert.equal(first.record.email, 'olga@example.com');
     assert.equal(first.record.verified, true);
