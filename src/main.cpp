@@ -121,7 +121,6 @@ int Serve(const ServeFlags& flags) {
   options.header_timeout = Millis(flags.header_timeout);
   options.idle_timeout = Millis(flags.idle_timeout);
   options.origins = SplitList(flags.origins);
-  options.client_ip_header = flags.client_ip_header;
   if (options.origins.empty()) options.origins = {"*"};
   obs::InitLogging(*level);
 
@@ -163,6 +162,17 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("cannot load the settings: {}", settings.error().ToString());
     return 1;
   }
+  // Clients' addresses: the settings' trusted proxy headers, or --client-ip-header while they name
+  // none.
+  std::shared_ptr<const http::TrustedProxy> flag_proxy;
+  if (!flags.client_ip_header.empty()) {
+    flag_proxy = std::make_shared<const http::TrustedProxy>(http::TrustedProxy{{flags.client_ip_header}, false});
+  }
+  options.trusted_proxy = [&settings = **settings, flag_proxy]() -> std::shared_ptr<const http::TrustedProxy> {
+    auto current = settings.Current();
+    if (current->trusted_proxy.headers.empty()) return flag_proxy;
+    return {current, &current->trusted_proxy};
+  };
   auto limiter = ratelimit::MakeMemoryRateLimiter();
   api::RateLimits rate_limits(**settings, *limiter, **catalog, **store, **tokens);
   api::AddSettingsRoutes(router, **store, **catalog, **tokens, **settings);
@@ -454,7 +464,7 @@ int main(int argc, char** argv) {
 
   serve->add_option("--client-ip-header", serve_flags.client_ip_header,
                     "Behind a reverse proxy: the header with the client address (X-Real-IP, or X-Forwarded-For's "
-                    "last entry), for rate limits.");
+                    "last entry), while the settings' trustedProxy names none.");
   serve
       ->add_option("--cache-size", serve_flags.cache_mib,
                    "MiB of memory for kept answers of record lists and views; 0 turns the response cache off.")

@@ -203,7 +203,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           params.emplace_back(identity);
         }
         if (where.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
-        limits.CheckLogin(req, *c, "authWithPassword", identity);
+        auto limit_headers = limits.CheckLogin(req, *c, "authWithPassword", identity);
         auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE {} LIMIT 1", c->name, where), params);
         if (!rs) throw http::ApiError::Internal(rs.error().ToString());
         std::string hash = DummyHash();
@@ -213,8 +213,14 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
             hash = *h;
         }
         const bool ok = co_await VerifyOffThread(hash, password);
-        if (!ok || rs->rows.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
-        co_return AuthResponse(tokens, *c, *rs, rs->rows[0]);
+        if (!ok || rs->rows.empty()) {
+          auto e = http::ApiError::BadRequest("Failed to authenticate.");
+          e.headers = std::move(limit_headers);
+          throw e;
+        }
+        auto res = AuthResponse(tokens, *c, *rs, rs->rows[0]);
+        res.headers.insert(res.headers.end(), limit_headers.begin(), limit_headers.end());
+        co_return res;
       },
       {.body_limit = 64 * 1024, .json_body = true, .tags = "authWithPassword,auth", .tags_in_handler = true});
 

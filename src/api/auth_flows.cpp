@@ -419,8 +419,12 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                // A code has few digits: five tries per code, whatever the settings; and the login rule of
                // the settings, per code tried and address.
                Limit(limiter, "otp:" + otp_id, {5, std::chrono::minutes(15)});
-               limits.CheckLogin(req, c, "authWithOTP", otp_id);
-               const auto fail = [] { return http::ApiError::BadRequest("Failed to authenticate."); };
+               const auto limit_headers = limits.CheckLogin(req, c, "authWithOTP", otp_id);
+               const auto fail = [&limit_headers] {
+                 auto e = http::ApiError::BadRequest("Failed to authenticate.");
+                 e.headers = limit_headers;
+                 return e;
+               };
                auto otp = store.Query(
                    "SELECT `recordRef`, `password`, `created`, `sentTo` FROM `_otps` WHERE `id` = ? AND "
                    "`collectionRef` = ?",
@@ -466,7 +470,9 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                if (!st.ok()) throw http::ApiError::Internal(st.ToString());
                rs = FindRecord(store, c, "id", record_id);
                if (!rs) throw fail();
-               co_return AuthResponse(tokens, c, *rs, rs->rows[0]);
+               auto res = AuthResponse(tokens, c, *rs, rs->rows[0]);
+               res.headers.insert(res.headers.end(), limit_headers.begin(), limit_headers.end());
+               co_return res;
              },
              {.body_limit = 64 * 1024, .json_body = true, .tags = "authWithOTP,auth", .tags_in_handler = true});
 

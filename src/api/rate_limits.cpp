@@ -8,7 +8,7 @@
 #include "api/auth.hpp"
 #include "api/auth_internal.hpp"
 #include "auth/token.hpp"
-#include "http/json_body.hpp"
+#include "http/multipart.hpp"
 #include "http/request.hpp"
 #include "http/router.hpp"
 #include "ratelimit/limiter.hpp"
@@ -169,14 +169,13 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
   labels.push_back(std::string(method) + " " + path);
   labels.push_back(path);
 
-  // Uploads: requests that carry files, under their own rule (beyond PocketBase).
+  // Uploads, under their own rule (beyond PocketBase): writes to a collection in
+  // multipart/form-data, the only form that carries files, told from the head before the body is
+  // read.
   std::vector<std::string> upload_labels;
   if (!collection_name.empty() && write) {
-    // Streamed uploads arrive as files; other bodies are looked at for file parts.
     auto ct = req.Header("Content-Type");
-    if (!req.files().empty() || (ct && http::HasFileParts(*ct, req.body()))) {
-      upload_labels = {collection_name + ":upload", "*:upload"};
-    }
+    if (ct && http::MultipartBoundary(*ct)) upload_labels = {collection_name + ":upload", "*:upload"};
   }
   if (!AnyRule(rl, labels) && (upload_labels.empty() || !AnyRule(rl, upload_labels))) return;
 
@@ -192,9 +191,10 @@ void RateLimits::Check(http::Request& req, const http::Route& route, Headers& he
   }
   if (!upload_labels.empty()) {
     if (const RateLimitRule* rule = rl.Find(upload_labels, who.authenticated)) {
+      // Its headers when no other rule gave the answer its own.
       Take(limiter_,
            fmt::format("rl|{}|{}|{}|{}", rule->label, rule->audience, collection_id, Who(*rule, who, address)), *rule,
-           nullptr);
+           headers.empty() ? &headers : nullptr);
     }
   }
 }
@@ -216,24 +216,26 @@ void RateLimits::CheckAction(const http::Request& req, const schema::Collection&
   }
 }
 
-void RateLimits::CheckLogin(const http::Request& req, const schema::Collection& c, std::string_view action,
-                            std::string_view identity) {
+Headers RateLimits::CheckLogin(const http::Request& req, const schema::Collection& c, std::string_view action,
+                               std::string_view identity) {
   const auto settings = settings_.Current();
   const RateLimitSettings& rl = settings->rate_limits;
-  if (!rl.enabled || Excluded(rl, req.remote_address())) return;
+  if (!rl.enabled || Excluded(rl, req.remote_address())) return {};
   const std::vector<std::string> labels = {c.name + ":" + std::string(action), c.name + ":auth",
                                            "*:" + std::string(action), "*:auth"};
   const RateLimitRule* rule = rl.Find(labels, false);
-  if (!rule) return;
+  if (!rule) return {};
   const std::string who = util::Lower(identity);
   const std::string address(req.remote_address());
   const std::string base = fmt::format("login|{}|{}|{}", rule->label, c.id, action);
   RateLimitRule wide = *rule;
   wide.max_requests = rule->max_requests * 12;
   Take(limiter_, base + "|from:" + address, wide, nullptr);
-  Take(limiter_, base + "|" + who + "|" + address, *rule, nullptr);
+  Headers headers;
+  Take(limiter_, base + "|" + who + "|" + address, *rule, &headers);
   wide.max_requests = rule->max_requests * 6;
   Take(limiter_, base + "|" + who, wide, nullptr);
+  return headers;
 }
 
 }  // namespace strata::api

@@ -51,8 +51,9 @@ class RateLimits {
   // action (or "auth") counts attempts per identity tried and address; the same rule also caps
   // one identity from every address at 6 times its rate and one address over every identity at
   // 12 times. Every attempt counts, so parallel requests cannot run ahead of the failures.
-  void CheckLogin(const http::Request& req, const schema::Collection& c, std::string_view action,
-                  std::string_view identity);
+  // Returns the RateLimit headers of the identity and address, for the answer (none without a rule).
+  std::vector<std::pair<std::string, std::string>> CheckLogin(const http::Request& req, const schema::Collection& c,
+                                                              std::string_view action, std::string_view identity);
 
  private:
   SettingsService& settings_;

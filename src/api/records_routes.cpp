@@ -1283,14 +1283,12 @@ query::Traits ViewRuleTraits(const schema::Snapshot& snap) {
 }
 
 // The response cache key of a list ('L') or view ('V') request, or nullopt when its answer may
-// not be kept: it depends on the time (datetime macros), on request headers, or on chance
-// (@random). The key holds the collection and schema version, the query string as sent and, when
+// not be kept or shared: it depends on the time (datetime macros), on request headers, or on
+// chance (@random). The key holds the collection and schema version, the query string as sent and, when
 // the answer depends on who asks, the requester: an answer is never shared between requesters
 // the rules may treat differently.
 std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx,
-                                    const std::optional<std::string>& rule, char kind,
-                                    const cache::ResponseCache& cache) {
-  if (!cache.enabled()) return std::nullopt;
+                                    const std::optional<std::string>& rule, char kind) {
   const Collection& c = *ctx.collection;
   const auto sort = req.QueryParam("sort");
   if (sort && sort->find("@random") != std::string::npos) return std::nullopt;
@@ -1328,13 +1326,15 @@ std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx
 }
 
 // A 200 answer with its entity tag and, for guests of a collection whose rule lets everyone in and
-// that sets cacheMaxAge, a Cache-Control that lets shared caches keep it. A kept answer (`key`)
-// is compressed once for the clients that accept gzip, and that form is kept beside it.
+// that sets cacheMaxAge, a Cache-Control that lets shared caches keep it (an answer with a `key`
+// is the same for every guest). A kept answer is compressed once for the clients that accept
+// gzip, and that form is kept beside it.
 http::Response Answer(const http::Request& req, const Context& ctx, const std::optional<std::string>& rule,
                       cache::CachedResponse r, cache::ResponseCache& cache, const std::optional<std::string>& key) {
   http::Response res{200, std::string(http::kJsonContentType), {}, {}, std::move(r.body)};
   const auto accept = req.Header("Accept-Encoding");
-  if (key && accept && res.shared_body->size() >= http::kCompressMinBytes && http::AcceptsGzip(*accept)) {
+  if (key && cache.enabled() && accept && res.shared_body->size() >= http::kCompressMinBytes &&
+      http::AcceptsGzip(*accept)) {
     if (!r.gzip) {
       if (auto gz = http::Gzip(*res.shared_body)) {
         r.gzip = std::make_shared<const std::string>(std::move(*gz));
@@ -1364,7 +1364,7 @@ http::Response Keep(const http::Request& req, cache::ResponseCache& cache, const
                     std::string body) {
   cache::CachedResponse r{.body = std::make_shared<const std::string>(std::move(body)), .etag = ""};
   r.etag = http::ETagOf(*r.body);
-  if (key) {
+  if (key && cache.enabled()) {
     // Every answer also depends on the collection definitions (rules, fields): a change to them
     // ends it even before this instance's catalog has caught up.
     auto tables = reads.Tables();
@@ -1522,8 +1522,10 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
       Context ctx = Resolve(req, catalog, store, tokens);
       const auto& rule = ctx.collection->*rule_of;
       RequireRule(ctx, rule);
-      const auto key = CacheKey(req, ctx, rule, kind, cache);
-      if (key) {
+      // A key when the answer may be kept, or held by shared caches (Cache-Control).
+      const bool may_share = cache.enabled() || (ctx.collection->cache_max_age > 0 && !ctx.auth);
+      const auto key = may_share ? CacheKey(req, ctx, rule, kind) : std::nullopt;
+      if (key && cache.enabled()) {
         if (auto hit = cache.Get(*key)) co_return Answer(req, ctx, rule, std::move(*hit), cache, key);
       }
       co_return Keep(req, cache, key, reads, ctx, rule, build(req, ctx, store));

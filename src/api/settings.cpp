@@ -24,6 +24,8 @@ constexpr std::string_view kSave =
 constexpr std::size_t kMaxRules = 200;
 constexpr std::size_t kMaxLabelLength = 255;
 constexpr int64_t kMaxDurationSeconds = 7 * 24 * 3600;
+constexpr std::size_t kMaxProxyHeaders = 10;
+constexpr std::size_t kMaxHeaderNameLength = 64;
 constexpr int64_t kMaxRequestsPerRule = 1'000'000'000;
 
 bool Word(std::string_view s) {
@@ -225,8 +227,51 @@ boost::json::object SettingsToJson(const Settings& s) {
   }
   boost::json::array excluded;
   for (const auto& ip : s.rate_limits.excluded_ips) excluded.emplace_back(ip);
+  boost::json::array headers;
+  for (const auto& h : s.trusted_proxy.headers) headers.emplace_back(h);
   return {{"rateLimits",
-           {{"enabled", s.rate_limits.enabled}, {"rules", std::move(rules)}, {"excludedIPs", std::move(excluded)}}}};
+           {{"enabled", s.rate_limits.enabled}, {"rules", std::move(rules)}, {"excludedIPs", std::move(excluded)}}},
+          {"trustedProxy", {{"headers", std::move(headers)}, {"useLeftmostIP", s.trusted_proxy.use_leftmost_ip}}}};
+}
+
+// A header name as RFC 9110 spells it (a token).
+bool IsHeaderName(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxHeaderNameLength && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+bool PatchTrustedProxy(const boost::json::value& v, http::TrustedProxy& proxy, boost::json::object& errors) {
+  if (!v.is_object()) {
+    errors["headers"] = Error("validation_invalid_value", "Must be an object.");
+    return false;
+  }
+  const auto& o = v.as_object();
+  if (auto it = o.find("headers"); it != o.end() && !it->value().is_null()) {
+    std::vector<std::string> headers;
+    const bool array = it->value().is_array() && it->value().as_array().size() <= kMaxProxyHeaders;
+    if (array) {
+      for (const auto& h : it->value().as_array()) {
+        if (!h.is_string() || !IsHeaderName(h.as_string())) break;
+        headers.emplace_back(h.as_string());
+      }
+    }
+    if (!array || headers.size() != it->value().as_array().size()) {
+      errors["headers"] = Error("validation_invalid_value",
+                                fmt::format("Must be an array of at most {} header names.", kMaxProxyHeaders));
+    } else {
+      proxy.headers = std::move(headers);
+    }
+  }
+  if (auto it = o.find("useLeftmostIP"); it != o.end()) {
+    if (!it->value().is_bool()) {
+      errors["useLeftmostIP"] = Error("validation_invalid_value", "Must be a boolean.");
+    } else {
+      proxy.use_leftmost_ip = it->value().as_bool();
+    }
+  }
+  return errors.empty();
 }
 
 bool PatchSettings(const boost::json::value& body, Settings& s, boost::json::object& errors) {
@@ -238,6 +283,10 @@ bool PatchSettings(const boost::json::value& body, Settings& s, boost::json::obj
   if (auto it = body.as_object().find("rateLimits"); it != body.as_object().end()) {
     boost::json::object e;
     if (!PatchRateLimits(it->value(), next.rate_limits, e)) errors["rateLimits"] = std::move(e);
+  }
+  if (auto it = body.as_object().find("trustedProxy"); it != body.as_object().end()) {
+    boost::json::object e;
+    if (!PatchTrustedProxy(it->value(), next.trusted_proxy, e)) errors["trustedProxy"] = std::move(e);
   }
   if (!errors.empty()) return false;
   s = std::move(next);

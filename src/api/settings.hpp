@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/trusted_proxy.hpp"
 #include "util/status.hpp"
 
 namespace strata::store {
@@ -48,6 +49,7 @@ struct RateLimitSettings {
 
 struct Settings {
   RateLimitSettings rate_limits;
+  http::TrustedProxy trusted_proxy;  // "trustedProxy": {"headers": [...], "useLeftmostIP": false}
 };
 
 // The settings of a new installation. Rate limits are on, with the limits no honest user meets:

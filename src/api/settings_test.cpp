@@ -81,6 +81,25 @@ TEST(Settings, RefusesBadRulesWithPocketBaseErrors) {
   EXPECT_FALSE(Patch(s, R"([1,2])"));
 }
 
+TEST(Settings, TrustedProxyAsPocketBase) {
+  Settings s = DefaultSettings();
+  EXPECT_TRUE(s.trusted_proxy.headers.empty());
+  ASSERT_TRUE(Patch(s, R"({"trustedProxy":{"headers":["X-Real-IP","X-Forwarded-For"],"useLeftmostIP":true}})"));
+  EXPECT_EQ(s.trusted_proxy.headers, (std::vector<std::string>{"X-Real-IP", "X-Forwarded-For"}));
+  EXPECT_TRUE(s.trusted_proxy.use_leftmost_ip);
+  const auto json = SettingsToJson(s).at("trustedProxy").as_object();
+  EXPECT_EQ(boost::json::serialize(json), R"({"headers":["X-Real-IP","X-Forwarded-For"],"useLeftmostIP":true})");
+  boost::json::object errors;
+  EXPECT_FALSE(Patch(s, R"({"trustedProxy":{"headers":["bad header:"],"useLeftmostIP":1}})", &errors));
+  EXPECT_EQ(errors.at("trustedProxy").at("headers").at("code"), "validation_invalid_value");
+  EXPECT_EQ(errors.at("trustedProxy").at("useLeftmostIP").at("code"), "validation_invalid_value");
+  EXPECT_FALSE(Patch(s, R"({"trustedProxy":"X-Real-IP"})"));
+  // Nothing was applied; an empty list turns it off.
+  EXPECT_EQ(s.trusted_proxy.headers.size(), 2u);
+  ASSERT_TRUE(Patch(s, R"({"trustedProxy":{"headers":[]}})"));
+  EXPECT_TRUE(s.trusted_proxy.headers.empty());
+}
+
 TEST(Settings, PatchKeepsWhatItDoesNotName) {
   Settings s = DefaultSettings();
   ASSERT_TRUE(Patch(s, R"({"rateLimits":{"enabled":false}})"));

@@ -113,11 +113,4 @@ std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view co
   return ParseJsonBody(body);
 }
 
-bool HasFileParts(std::string_view content_type, std::string_view body) {
-  const auto boundary = MultipartBoundary(content_type);
-  if (!boundary) return false;
-  auto parsed = ParseMultipart(*boundary, body);
-  return parsed && !parsed->files.empty();
-}
-
 }  // namespace strata::http

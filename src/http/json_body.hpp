@@ -20,7 +20,4 @@ std::expected<boost::json::value, ApiError> ParseJsonBody(std::string_view body)
 // application/x-www-form-urlencoded. Returns the data or a 400 ApiError.
 std::expected<boost::json::value, ApiError> ParseRequestBody(std::string_view content_type, std::string_view body);
 
-// Whether a well-formed multipart/form-data body carries at least one file part.
-bool HasFileParts(std::string_view content_type, std::string_view body);
-
 }  // namespace strata::http

@@ -113,21 +113,30 @@ bool ExpectsContinue(const Parser::value_type& msg) {
   return it != msg.end() && beast::iequals(it->value(), "100-continue");
 }
 
-// The client's address: the peer's, or the last entry of the trusted proxy's header.
-std::string_view ClientAddress(const Parser::value_type& msg, const std::string& header, std::string_view peer) {
-  if (header.empty()) return peer;
-  // The last line of that name: a proxy that adds its own line puts it after the client's.
-  std::string_view v;
-  bool found = false;
-  for (auto [it, end] = msg.equal_range(header); it != end; ++it) {
-    v = it->value();
-    found = true;
+// The client's address: the peer's, or what the trusted proxy's header says (TrustedProxy).
+std::string_view ClientAddress(const Parser::value_type& msg, const TrustedProxy* proxy, std::string_view peer) {
+  if (!proxy) return peer;
+  for (const auto& header : proxy->headers) {
+    // Lines of the same name are one list, in order.
+    std::string_view first, last;
+    bool found = false;
+    for (auto [it, end] = msg.equal_range(header); it != end; ++it) {
+      if (!found) first = it->value();
+      last = it->value();
+      found = true;
+    }
+    if (!found) continue;
+    std::string_view v = proxy->use_leftmost_ip ? first.substr(0, first.find(',')) : last;
+    if (!proxy->use_leftmost_ip) {
+      if (const auto comma = v.rfind(','); comma != std::string_view::npos) v = v.substr(comma + 1);
+    }
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    boost::system::error_code ec;
+    (void)net::ip::make_address(v, ec);
+    return ec ? peer : v;
   }
-  if (!found) return peer;
-  if (const auto comma = v.rfind(','); comma != std::string_view::npos) v = v.substr(comma + 1);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  return v.empty() || v.size() > 64 ? peer : v;
+  return peer;
 }
 
 // Response headers in the order they are sent; a handler's header replaces a default of the same
@@ -492,8 +501,25 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
 
   std::optional<Response> res;
   std::optional<MultipartParser::Result> streamed;  // an upload's parts, parsed as they came
+  // What comes before the handler (rate limits) is decided on the head alone: a refused request's
+  // body, an upload's file among them, is never read.
+  const auto proxy = opts.trusted_proxy ? opts.trusted_proxy() : nullptr;
+  const std::string_view client = ClientAddress(msg, proxy.get(), remote);
+  std::vector<std::pair<std::string, std::string>> extra_headers;
+  if (route && !preflight && opts.before_handler) {
+    const detail::RawRequest raw{msg};
+    Request probe(raw, verb, path, query, request_id, client);
+    probe.set_params(match.params);
+    try {
+      opts.before_handler(probe, *route, extra_headers);
+    } catch (const ApiError& e) {
+      if (e.status >= 500) spdlog::error("request {} {} {}: {}", request_id, msg.method_string(), path, e.detail);
+      res = e.ToResponse();
+      linger = !parser.is_done();  // the unread body ends the connection
+    }
+  }
   // The body, within the route's limit. A declared length over it is refused before reading.
-  if (!parser.is_done()) {
+  if (!res && !parser.is_done()) {
     std::size_t limit = route ? route->options.body_limit : kDefaultBodyLimit;
     if (route && route->options.body_limit_of) {
       const detail::RawRequest raw{msg};
@@ -594,22 +620,13 @@ net::awaitable<bool> Server::Impl::Serve(Worker& w, Connection& conn, beast::fla
       res->headers.emplace_back("Allow", std::move(match.allow));
     } else {
       const detail::RawRequest raw{msg};
-      Request req(raw, verb, path, query, request_id, ClientAddress(msg, opts.client_ip_header, remote));
+      Request req(raw, verb, path, query, request_id, client);
       req.set_params(std::move(match.params));
       if (streamed) {
         req.set_json(boost::json::value(std::move(streamed->data)));
         req.set_files(std::move(streamed->files));
       }
-      std::vector<std::pair<std::string, std::string>> extra_headers;
-      if (opts.before_handler) {
-        try {
-          opts.before_handler(req, *route, extra_headers);
-        } catch (const ApiError& e) {
-          if (e.status >= 500) spdlog::error("request {} {} {}: {}", request_id, msg.method_string(), path, e.detail);
-          res = e.ToResponse();
-        }
-      }
-      if (!res && route->options.json_body && !streamed) {
+      if (route->options.json_body && !streamed) {
         auto ct = msg.find(bhttp::field::content_type);
         auto parsed =
             ParseRequestBody(ct == msg.end() ? std::string_view{} : std::string_view(ct->value()), msg.body());

@@ -13,6 +13,7 @@
 
 #include "http/limits.hpp"
 #include "http/router.hpp"
+#include "http/trusted_proxy.hpp"
 #include "util/status.hpp"
 
 namespace strata::obs {
@@ -32,18 +33,18 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout = kIdleTimeout;
   std::chrono::milliseconds body_timeout = kBodyReadTimeout;
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;
-  // Behind a reverse proxy: the request header holding the client's address as the proxy saw it
-  // ("X-Real-IP", or "X-Forwarded-For", whose last entry is taken: the one the proxy added).
-  // Empty: the peer address. Only set it when every request comes through that proxy.
-  std::string client_ip_header;
+  // Where clients' addresses come from, asked per request (settings change it while the server
+  // runs); unset or null: the peer's address.
+  std::function<std::shared_ptr<const TrustedProxy>()> trusted_proxy;
   // Run on each I/O thread at every housekeeping sweep (every 100 ms), for per-thread chores of
   // other modules. Must not block.
   std::function<void()> on_sweep;
   // Where the file parts of uploads are written while their request is read (routes with
   // RouteOptions::files); removed when the request ends unless the handler moved them.
   std::filesystem::path spool_dir;
-  // Run before each routed request's handler, once its body is read: it may add headers to the
-  // response, or throw ApiError to answer in the handler's place (429 from the rate limits).
+  // Run for each routed request once its head is read, before its body: it may add headers to the
+  // response, or throw ApiError to answer in the handler's place (429 from the rate limits), and
+  // then the body is never read. The request it is given has no body.
   std::function<void(Request&, const Route&, std::vector<std::pair<std::string, std::string>>&)> before_handler;
 };
 

@@ -274,3 +274,26 @@ describe('response cache and conditional requests', () => {
     assert.equal(bad.response.data.cacheMaxAge.code, 'validation_invalid_value');
   });
 });
+
+describe('shared caching without the response cache', () => {
+  let server;
+  let admin;
+  before(async () => {
+    ({ server, admin } = await startWithAdmin({ args: ['--cache-size', '0'] }));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('cacheMaxAge does not need the in-process cache', async () => {
+    await admin.collections.create({ name: 'offers', listRule: '', viewRule: '', cacheMaxAge: 30, fields: [] });
+    const rec = await admin.collection('offers').create({});
+    for (const path of ['/api/collections/offers/records', `/api/collections/offers/records/${rec.id}`]) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=30');
+      assert.match(res.headers.get('etag'), /^"[0-9a-f]{32}"$/);
+    }
+    assert.equal((await fetch(`${server.url}/api/collections/offers/records?sort=@random`)).headers.get('cache-control'), null);
+  });
+});

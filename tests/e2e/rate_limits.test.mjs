@@ -1,6 +1,7 @@
 // Rate limit rules from the settings API and the command line: PocketBase's labels and audiences,
 // keys by address or by user, 429 with Retry-After and the RateLimit headers.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import PocketBase from 'pocketbase';
 import { runStrata, sleep, startWithAdmin } from './helpers.mjs';
@@ -180,6 +181,7 @@ describe('rate limits', () => {
         headers: { Authorization: pb.authStore.token },
         body: form,
       });
+      if (res.status !== 429) assert.equal(res.headers.get('ratelimit-limit'), '10');
       return res.status;
     };
     const statuses = [];
@@ -187,6 +189,30 @@ describe('rate limits', () => {
     // Counted before the body is looked at (this collection has no file field: 400).
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(400));
     assert.equal(statuses[10], 429);
+    // Refused on its head: a 20 MB upload announced and not sent is answered at once, its body
+    // never waited for, and the connection closed after the answer.
+    const head = await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () => {
+        socket.write(
+          'POST /api/collections/notes/records HTTP/1.1\r\nHost: x\r\n' +
+            `Authorization: ${users.ann.authStore.token}\r\n` +
+            'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 20000000\r\n\r\n--b\r\n',
+        );
+      });
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+        if (text.includes('\r\n\r\n')) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error(`no answer before the body: ${text}`)), 3000);
+    });
+    assert.match(head, /^HTTP\/1\.1 429 /);
+    assert.match(head, /\r\nRetry-After: \d+\r\n/i);
+    assert.match(head, /\r\nConnection: close\r\n/i);
     assert.equal(await upload(users.bob), 400);
     // Requests without files are not uploads.
     const plain = await fetch(`${server.url}/api/collections/notes/records`, {
