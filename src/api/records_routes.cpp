@@ -41,6 +41,7 @@ namespace {
 
 namespace net = boost::asio;
 using internal::HashOffThread;
+using internal::VerifyOffThread;
 using schema::Collection;
 using schema::CollectionType;
 using schema::Field;
@@ -122,6 +123,18 @@ Condition RuleCondition(const Context& ctx, const std::optional<std::string>& ru
     return {"0", {}};
   }
   return {std::move(sql->text), std::move(sql->params)};
+}
+
+// Whether the requester manages records of an auth collection (PocketBase's manageRule): superusers
+// always; others when the collection has a non-empty manageRule that lets them at the record. A
+// manager may change a record's email and verified directly, and its password without the old one.
+Condition ManageCondition(const Context& ctx, const RequestInfo& info) {
+  if (ctx.superuser()) return {"1", {}};
+  const Collection& c = *ctx.collection;
+  if (c.type != CollectionType::kAuth || !ctx.auth) return {"0", {}};
+  const auto it = c.options.find("manageRule");
+  if (it == c.options.end() || !it->value().is_string() || it->value().as_string().empty()) return {"0", {}};
+  return RuleCondition(ctx, std::string(it->value().as_string()), info);
 }
 
 // The ?filter= of a list, as a condition; 400 naming the position of a bad filter.
@@ -680,13 +693,22 @@ struct Draft {
   std::string password;  // plain text of a new password, hashed before saving
 };
 
-std::string NewPassword(const boost::json::object& body) {
-  auto it = body.find("password");
+// A string member of a request body; empty when absent or not a string.
+std::string BodyText(const boost::json::object& body, std::string_view key) {
+  auto it = body.find(key);
   return it != body.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
 }
 
+std::string NewPassword(const boost::json::object& body) { return BodyText(body, "password"); }
+
+boost::json::object Mismatch() {
+  return boost::json::object{{"code", "validation_values_mismatch"}, {"message", "Values don't match."}};
+}
+
 // Applies the body to `draft` (which holds the current values on update, zero values on create).
-void ApplyBody(const Collection& c, const boost::json::object& body, bool creating, bool superuser, Draft& draft) {
+// Unless the requester is a `manager` (ManageCondition), an auth record's verified cannot change,
+// nor, once created, its email: as PocketBase, a different value is a field error.
+void ApplyBody(const Collection& c, const boost::json::object& body, bool creating, bool manager, Draft& draft) {
   for (const Field& f : c.fields) {
     if (f.type == FieldType::kAutodate) continue;
     const bool is_auth = c.type == CollectionType::kAuth;
@@ -696,8 +718,7 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       if (body.contains(f.name)) {
         auto confirm = body.find("passwordConfirm");
         if (is_auth && (confirm == body.end() || !confirm->value().is_string() || confirm->value().as_string() != pw)) {
-          draft.errors["passwordConfirm"] =
-              boost::json::object{{"code", "validation_values_mismatch"}, {"message", "Values don't match."}};
+          draft.errors["passwordConfirm"] = Mismatch();
         }
         draft.values[f.name] = pw;
         draft.password = pw;
@@ -707,8 +728,14 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       }
       continue;
     }
-    if (is_auth && f.name == "verified" && !superuser && body.contains(f.name)) continue;  // only managers verify
-    if (f.IsPrimaryKey() && !creating) continue;                                           // the id never changes
+    if (is_auth && !manager && (f.name == "verified" || (f.name == "email" && !creating))) {
+      if (auto it = body.find(f.name); it != body.end()) {
+        const auto current = draft.values.contains(f.name) ? draft.values[f.name] : schema::ZeroValue(f);
+        if (schema::CastValue(f, it->value()) != current) draft.errors[f.name] = Mismatch();
+      }
+      continue;
+    }
+    if (f.IsPrimaryKey() && !creating) continue;  // the id never changes
 
     boost::json::value value = draft.values.contains(f.name) ? draft.values[f.name] : schema::ZeroValue(f);
     bool touched = false;
@@ -1034,7 +1061,12 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
   RequireRule(ctx, c.create_rule);
   Draft draft;
   auto staged = StageUploads(c, uploads, info.body, draft.errors);
-  ApplyBody(c, info.body, /*creating=*/true, ctx.superuser(), draft);
+  // Whether the requester manages the new record is known once it is inserted: a manageRule that
+  // may grant it lets the body through here, and the transaction checks it.
+  const Condition manage = ManageCondition(ctx, info);
+  ApplyBody(c, info.body, /*creating=*/true, manage.sql != "0", draft);
+  const bool verifies = c.type == CollectionType::kAuth && !ctx.superuser() && draft.values.contains("verified") &&
+                        draft.values["verified"] == true;
   KeepKnownFiles(c, nullptr, staged, draft.values, draft.errors);
   if (!draft.errors.empty()) throw ValidationError(FailureMessage(OpKind::kCreate), std::move(draft.errors));
   DropUnused(staged, draft.values);
@@ -1059,7 +1091,7 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
   co_await WriteUploads(fs, c, op.id, staged);
   for (const auto& file : staged) op.files->written.push_back(FileKey(c.id, op.id, file.name));
   op.apply = [ctx, id = op.id, values = std::move(draft.values), params = std::move(params), rule, written = op.written,
-              staged = std::move(staged), effects = op.files,
+              staged = std::move(staged), effects = op.files, manage = verifies ? manage : Condition{"1", {}},
               sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", Quote(c.name), cols, marks)](
                  store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
@@ -1073,6 +1105,13 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
     auto allowed = RuleAllows(tx, c, id, rule);
     if (!allowed) return allowed.error();
     if (!*allowed) return util::Status::NotFound("refused by the create rule");
+    // Only a manager creates a verified record.
+    auto manages = RuleAllows(tx, c, id, manage);
+    if (!manages) return manages.error();
+    if (!*manages) {
+      errors["verified"] = Mismatch();
+      return util::Status::InvalidArgument("invalid data");
+    }
     if (auto st = ReadWritten(tx, c, "rowid = last_insert_rowid()", {}, *written); !st.ok()) return st;
     effects->obsolete.clear();
     return SyncFileRows(tx, c, id, staged, nullptr, values, effects->obsolete);
@@ -1080,8 +1119,8 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
   co_return op;
 }
 
-net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string id, files::FileStore& fs,
-                                      const std::vector<http::UploadedFile>& uploads) {
+net::awaitable<WriteOp> PrepareUpdate(store::Store& store, Context ctx, RequestInfo info, std::string id,
+                                      files::FileStore& fs, const std::vector<http::UploadedFile>& uploads) {
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.update_rule);
@@ -1091,11 +1130,24 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
   std::string hashed;
   const std::string password = NewPassword(info.body);
   if (!password.empty() && c.FindField("password")) hashed = co_await HashOffThread(password);
+  // A new password from someone who may not manage the record needs the old one: checked here
+  // against the stored hash, off the I/O thread, and in the transaction that the hash is the same.
+  const bool auth_record = c.type == CollectionType::kAuth && !ctx.superuser();
+  const bool new_password = auth_record && (!password.empty() || !BodyText(info.body, "passwordConfirm").empty());
+  const std::string old_password = BodyText(info.body, "oldPassword");
+  std::string matched_hash;  // the stored hash `old_password` matched
+  if (new_password && !old_password.empty()) {
+    auto rs = store.Query(fmt::format("SELECT `password` FROM {} WHERE `id` = ?", Quote(c.name)), {id});
+    if (!rs) throw http::ApiError::Internal(rs.error().ToString());
+    const auto* hash = rs->rows.empty() ? nullptr : std::get_if<std::string>(&rs->rows[0][0]);
+    if (hash && co_await VerifyOffThread(*hash, old_password)) matched_hash = *hash;
+  }
   WriteOp op{OpKind::kUpdate, ctx, info, id, {}};
   co_await WriteUploads(fs, c, id, staged);
   for (const auto& file : staged) op.files->written.push_back(FileKey(c.id, id, file.name));
-  op.apply = [ctx, info, id, hashed, written = op.written, staged = std::move(staged), effects = op.files](
-                 store::Tx& tx, boost::json::object& errors) -> util::Status {
+  op.apply = [ctx, info, id, hashed, written = op.written, staged = std::move(staged), effects = op.files, auth_record,
+              new_password, old_given = !old_password.empty(),
+              matched_hash](store::Tx& tx, boost::json::object& errors) -> util::Status {
     const Collection& c = *ctx.collection;
     auto current = CurrentValues(tx, c, id);
     if (!current) return current.error();
@@ -1106,9 +1158,25 @@ net::awaitable<WriteOp> PrepareUpdate(Context ctx, RequestInfo info, std::string
     if (!allowed) return allowed.error();
     if (!*allowed) return util::Status::NotFound("refused by the update rule");
 
+    bool manager = ctx.superuser();
+    if (auth_record) {
+      auto manages = RuleAllows(tx, c, id, ManageCondition(ctx, rule_info));
+      if (!manages) return manages.error();
+      manager = *manages;
+    }
     Draft draft;
     draft.values = **current;
-    ApplyBody(c, info.body, /*creating=*/false, ctx.superuser(), draft);
+    ApplyBody(c, info.body, /*creating=*/false, manager, draft);
+    if (new_password && !manager) {
+      const auto stored = (*current)->find("password");
+      if (!old_given) {
+        draft.errors["oldPassword"] =
+            boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
+      } else if (matched_hash.empty() || stored == (*current)->end() || stored->value() != boost::json::value(matched_hash)) {
+        draft.errors["oldPassword"] = boost::json::object{{"code", "validation_invalid_old_password"},
+                                                          {"message", "Missing or invalid old password."}};
+      }
+    }
     KeepKnownFiles(c, &**current, staged, draft.values, draft.errors);
     if (!draft.errors.empty()) {
       errors = std::move(draft.errors);
@@ -1582,7 +1650,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
              [&, run_one, body_info](http::Request& req) -> net::awaitable<http::Response> {
                Context ctx = Resolve(req, catalog, store, tokens);
                RequestInfo info = body_info(req, ctx);
-               WriteOp op = co_await PrepareUpdate(ctx, std::move(info), req.Param("id"), files, req.files());
+               WriteOp op = co_await PrepareUpdate(store, ctx, std::move(info), req.Param("id"), files, req.files());
                co_return co_await run_one(std::move(op));
              },
              {.json_body = true,
@@ -1689,12 +1757,12 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               if (body_id != info.body.end() && body_id->value().is_string())
                 existing = std::string(body_id->value().as_string());
               if (!existing.empty() && FetchOne(store, *ctx.collection, existing, Condition{"1", {}})) {
-                ops.push_back(co_await PrepareUpdate(ctx, std::move(info), existing, files, {}));
+                ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), existing, files, {}));
               } else {
                 ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, {}));
               }
             } else if (method == "PATCH" && !id.empty()) {
-              ops.push_back(co_await PrepareUpdate(ctx, std::move(info), id, files, {}));
+              ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), id, files, {}));
             } else if (method == "DELETE" && !id.empty()) {
               ops.push_back(PrepareDelete(ctx, std::move(info), id));
             } else {

@@ -363,4 +363,60 @@ describe('records', () => {
     await admin.collection('users').delete(user.id);
     await assert.rejects(guest.collection('posts').getOne(post.id), (e) => e.status === 404);
   });
+
+  test('auth records: email, verified and a new password without the old one are for managers', async () => {
+    await admin.collections.create({
+      name: 'members',
+      type: 'auth',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      updateRule: 'id = @request.auth.id || @request.auth.role = "admin"',
+      manageRule: '@request.auth.role = "admin"',
+      fields: [{ name: 'role', type: 'text' }],
+    });
+    const make = async (email, role = '') => {
+      const rec = await admin.collection('members').create({ email, password: 'first-pass-1', passwordConfirm: 'first-pass-1', role });
+      const pb = new PocketBase(server.url);
+      await pb.collection('members').authWithPassword(email, 'first-pass-1');
+      return { rec, pb };
+    };
+    const mia = await make('mia@example.com');
+    const boss = await make('boss@example.com', 'admin');
+    const fieldError = (body, field, code) =>
+      assert.rejects(mia.pb.collection('members').update(mia.rec.id, body), (e) => {
+        assert.equal(e.status, 400);
+        assert.equal(e.response.data[field]?.code, code, JSON.stringify(e.response.data));
+        return true;
+      });
+    // Not a manager of her own record: no direct email change, no verifying herself.
+    await fieldError({ email: 'mia2@example.com' }, 'email', 'validation_values_mismatch');
+    await fieldError({ verified: true }, 'verified', 'validation_values_mismatch');
+    await mia.pb.collection('members').update(mia.rec.id, { email: 'mia@example.com', verified: false }); // unchanged: fine
+    // A guest does not create a verified account.
+    await assert.rejects(
+      guest.collection('members').create({ email: 'self@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345', verified: true }),
+      (e) => e.response.data.verified?.code === 'validation_values_mismatch',
+    );
+    // A new password needs the old one.
+    await fieldError({ password: 'second-pass-2', passwordConfirm: 'second-pass-2' }, 'oldPassword', 'validation_required');
+    await fieldError(
+      { password: 'second-pass-2', passwordConfirm: 'second-pass-2', oldPassword: 'wrong' },
+      'oldPassword',
+      'validation_invalid_old_password',
+    );
+    await mia.pb.collection('members').update(mia.rec.id, { password: 'second-pass-2', passwordConfirm: 'second-pass-2', oldPassword: 'first-pass-1' });
+    await new PocketBase(server.url).collection('members').authWithPassword('mia@example.com', 'second-pass-2');
+    // The manageRule's managers, like superusers, change all three directly.
+    const managed = await boss.pb.collection('members').update(mia.rec.id, {
+      email: 'mia.new@example.com',
+      verified: true,
+      password: 'third-pass-3',
+      passwordConfirm: 'third-pass-3',
+    });
+    assert.equal(managed.verified, true);
+    await new PocketBase(server.url).collection('members').authWithPassword('mia.new@example.com', 'third-pass-3');
+    const bySuperuser = await admin.collection('members').update(mia.rec.id, { email: 'mia@example.com', verified: false });
+    assert.equal(bySuperuser.verified, false);
+  });
 });
