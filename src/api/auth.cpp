@@ -1,6 +1,7 @@
 #include "api/auth.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -11,9 +12,11 @@
 #include "api/auth_internal.hpp"
 #include "api/rate_limits.hpp"
 #include "api/record_json.hpp"
+#include "api/record_resolver.hpp"
 #include "auth/password.hpp"
 #include "auth/token.hpp"
 #include "http/router.hpp"
+#include "query/sql.hpp"
 #include "ratelimit/limiter.hpp"
 #include "store/store.hpp"
 
@@ -106,6 +109,30 @@ http::Response AuthResponse(const auth::TokenService& tokens, const schema::Coll
                                          .refreshable = refreshable},
                                         lifetime > 0 ? lifetime : OptionDuration(c, "authToken", 604800));
   return http::Response::Json(200, boost::json::serialize(boost::json::object{{"record", record}, {"token", token}}));
+}
+
+void RequireAuthRule(store::Store& store, const schema::Snapshot& snap, const schema::Collection& c,
+                     const store::ResultSet& rs, const std::vector<util::SqlValue>& row) {
+  const auto refused = [] {
+    return http::ApiError::Forbidden("The request doesn't satisfy the collection requirements to authenticate.");
+  };
+  const auto it = c.options.find("authRule");
+  if (it == c.options.end() || (it->value().is_string() && it->value().as_string().empty())) return;
+  if (!it->value().is_string()) throw refused();  // null: no record of the collection signs in
+  RequestInfo info;
+  info.auth = RecordToJson(c, rs, row, {.show_hidden = true, .show_email = true});
+  info.method = "POST";
+  RecordFieldResolver resolver(snap, c, c.name, info);
+  auto sql = query::BuildSql(it->value().as_string(), resolver);
+  if (!sql) {
+    spdlog::warn("authRule of {} cannot be applied: {}", c.name, sql.error().ToString());
+    throw refused();
+  }
+  util::SqlParams params{std::string(info.auth.as_object().at("id").as_string())};
+  params.insert(params.end(), sql->params.begin(), sql->params.end());
+  auto found = store.Query(fmt::format("SELECT 1 FROM `{}` WHERE `id` = ? AND ({})", c.name, sql->text), params);
+  if (!found) throw http::ApiError::Internal(found.error().ToString());
+  if (found->rows.empty()) throw refused();
 }
 
 const schema::Collection* AuthCollection(const schema::Snapshot& snap, const std::string& id_or_name) {
@@ -218,6 +245,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
           e.headers = std::move(limit_headers);
           throw e;
         }
+        RequireAuthRule(store, *snap, *c, *rs, rs->rows[0]);
         auto res = AuthResponse(tokens, *c, *rs, rs->rows[0]);
         res.headers.insert(res.headers.end(), limit_headers.begin(), limit_headers.end());
         co_return res;
@@ -243,6 +271,7 @@ void AddAuthRoutes(http::Router& router, store::Store& store, schema::Catalog& c
                }
                auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c->name), {who->record_id});
                if (!rs || rs->rows.empty()) throw http::ApiError::NotFound();
+               RequireAuthRule(store, *snap, *c, *rs, rs->rows[0]);
                co_return AuthResponse(tokens, *c, *rs, rs->rows[0]);
              },
              {.tags = "authRefresh"});

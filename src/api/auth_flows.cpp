@@ -470,6 +470,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                if (!st.ok()) throw http::ApiError::Internal(st.ToString());
                rs = FindRecord(store, c, "id", record_id);
                if (!rs) throw fail();
+               RequireAuthRule(store, *snap, c, *rs, rs->rows[0]);
                auto res = AuthResponse(tokens, c, *rs, rs->rows[0]);
                res.headers.insert(res.headers.end(), limit_headers.begin(), limit_headers.end());
                co_return res;

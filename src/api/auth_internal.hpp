@@ -36,6 +36,11 @@ std::string TokenKeyOf(const store::ResultSet& rs, const std::vector<util::SqlVa
 // 200 {"record":…,"token":…}; `refreshable` false and `lifetime` > 0 for impersonation tokens.
 http::Response AuthResponse(const auth::TokenService& tokens, const schema::Collection& c, const store::ResultSet& rs,
                             const std::vector<util::SqlValue>& row, bool refreshable = true, int64_t lifetime = 0);
+// PocketBase's authRule, checked once a record has proved who it is and before it gets a token: a
+// filter over the record with @request.auth as the record itself; "" lets every record in, null
+// none. Throws 403 when the record does not pass it.
+void RequireAuthRule(store::Store& store, const schema::Snapshot& snap, const schema::Collection& c,
+                     const store::ResultSet& rs, const std::vector<util::SqlValue>& row);
 // The auth collection `id_or_name`, or nullptr.
 const schema::Collection* AuthCollection(const schema::Snapshot& snap, const std::string& id_or_name);
 // Throws 429 when `key` is over `rule`.

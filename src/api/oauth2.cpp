@@ -333,6 +333,7 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
         if (!st.ok()) throw http::ApiError::Internal(st.ToString());
         auto rs = store.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", table), {record_id});
         if (!rs || rs->rows.empty()) throw http::ApiError::BadRequest("Failed to authenticate.");
+        RequireAuthRule(store, *snap, *c, *rs, rs->rows[0]);
         auto response = AuthResponse(tokens, *c, *rs, rs->rows[0]);
         auto out = boost::json::parse(response.body).as_object();
         out["meta"] = boost::json::object{{"id", user->id},

@@ -419,4 +419,24 @@ describe('records', () => {
     const bySuperuser = await admin.collection('members').update(mia.rec.id, { email: 'mia@example.com', verified: false });
     assert.equal(bySuperuser.verified, false);
   });
+
+  test("auth records: the authRule decides who signs in once the password is right", async () => {
+    await admin.collections.create({ name: 'readers', type: 'auth', authRule: 'verified = true', fields: [] });
+    const rec = await admin.collection('readers').create({ email: 'rae@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    const pb = new PocketBase(server.url);
+    const refused = await pb.collection('readers').authWithPassword('rae@example.com', 'pass-12345').catch((e) => e);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.response.message, "The request doesn't satisfy the collection requirements to authenticate.");
+    // A wrong password is still a 400: the rule is looked at only once the password is right.
+    assert.equal((await pb.collection('readers').authWithPassword('rae@example.com', 'wrong').catch((e) => e)).status, 400);
+    await admin.collection('readers').update(rec.id, { verified: true });
+    await pb.collection('readers').authWithPassword('rae@example.com', 'pass-12345');
+    await pb.collection('readers').authRefresh();
+    // Unverified again: the token can no longer be refreshed. A null rule lets nobody in.
+    await admin.collection('readers').update(rec.id, { verified: false });
+    assert.equal((await pb.collection('readers').authRefresh().catch((e) => e)).status, 403);
+    await admin.collections.update('readers', { authRule: null });
+    await admin.collection('readers').update(rec.id, { verified: true });
+    assert.equal((await pb.collection('readers').authWithPassword('rae@example.com', 'pass-12345').catch((e) => e)).status, 403);
+  });
 });
