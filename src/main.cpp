@@ -481,6 +481,12 @@ int main(int argc, char** argv) {
                    "disconnected as too slow.")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
+  serve
+      ->add_option("--realtime-database-backlog", serve_flags.realtime.max_database_backlog,
+                   "Realtime deliveries that may wait for the database (rules reading other rows, expand); past "
+                   "that, the clients whose events would wait are disconnected as too slow.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

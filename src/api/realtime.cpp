@@ -403,6 +403,7 @@ struct Realtime::Impl {
   std::atomic<std::size_t> expand_subscriptions{0};
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> disconnected{0};
+  std::atomic<std::size_t> database_backlog{0};  // deliveries posted to the database worker, not yet made
   // One thread: the events it holds reach each shard in the order they came.
   net::thread_pool database_worker{1};
 };
@@ -962,10 +963,26 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
     if (wake) client->wake.cancel();
   }
   delivered.fetch_add(queued, std::memory_order_relaxed);
-  if (!held.empty()) {
-    net::post(database_worker,
-              [this, &shard, event, held = std::move(held)]() mutable { DeliverHeld(shard, event, std::move(held)); });
+  if (held.empty()) return;
+  const std::size_t n = held.size();
+  if (database_backlog.fetch_add(n, std::memory_order_relaxed) + n > limits.max_database_backlog) {
+    // The worker is that far behind: rather than hold events without end, the clients that would
+    // wait for it go (each one's later events would wait behind this one).
+    database_backlog.fetch_sub(n, std::memory_order_relaxed);
+    spdlog::warn("realtime: the database worker fell {} deliveries behind; {} clients are disconnected",
+                 limits.max_database_backlog, n);
+    for (const auto& h : held) CloseClient(h.client, http::kCloseTryAgainLater, "too slow: the database fell behind");
+    disconnected.fetch_add(n, std::memory_order_relaxed);
+    return;
   }
+  net::post(database_worker, [this, &shard, event, n, held = std::move(held)]() mutable {
+    try {
+      DeliverHeld(shard, event, std::move(held));
+    } catch (...) {
+      spdlog::warn("realtime delivery: {}", CurrentFailure());
+    }
+    database_backlog.fetch_sub(n, std::memory_order_relaxed);
+  });
 }
 
 void Realtime::Impl::DeliverHeld(Shard& shard, const std::shared_ptr<const Event>& event, std::vector<Held> held) {

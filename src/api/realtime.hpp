@@ -39,6 +39,9 @@ struct RealtimeLimits {
   // Per I/O thread: events waiting to be fanned out to its clients. Past it, the thread has
   // fallen behind, and its clients are disconnected as too slow (they reconnect and catch up).
   std::size_t max_pending_events = 100000;
+  // Per instance: deliveries waiting for the database worker (rules that read other rows,
+  // expand). Past it, the clients whose events would wait there are disconnected as too slow.
+  std::size_t max_database_backlog = 100000;
   std::size_t max_subscriptions = 1000;  // per client
   std::size_t max_topic_length = 2500;   // characters, options included
   // Per instance: each one may cost a database read per event (expanded records follow their own

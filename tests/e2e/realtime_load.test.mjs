@@ -227,3 +227,44 @@ describe('realtime behind its events', () => {
     again.close();
   });
 });
+
+describe('realtime behind its database reads', () => {
+  let server;
+  let admin;
+  before(async () => {
+    // One delivery may wait for the database worker: a burst of events with expand puts it behind.
+    ({ server, admin } = await startWithAdmin({ args: ['--realtime-database-backlog', '1'] }));
+    await admin.collections.create({ name: 'notes', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'body', type: 'text' }] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('clients whose events wait for a worker too far behind are disconnected; the others are not', async () => {
+    const open = (topic) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+        ws.events = 0;
+        ws.closed = new Promise((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+        ws.on('message', (data) => {
+          for (const m of [JSON.parse(data.toString())].flat()) {
+            if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] }));
+            if (m.type === 'subscribed') resolve(ws);
+            if (m.type === 'event') ws.events++;
+          }
+        });
+        ws.on('error', reject);
+      });
+    // expand is read from the database for each event; the plain subscription is decided in memory.
+    const expanded = await open('notes/*?options=' + encodeURIComponent(JSON.stringify({ query: { expand: 'nothing' } })));
+    const plain = await open('notes/*');
+    const batch = admin.createBatch();
+    for (let i = 0; i < 20; i++) batch.collection('notes').create({ body: `n${i}` });
+    await batch.send();
+    const why = await expanded.closed;
+    assert.equal(why.code, 1013);
+    assert.equal(why.reason, 'too slow: the database fell behind');
+    await until(() => plain.events === 20, 'every event for the client decided in memory');
+    plain.close();
+  });
+});
