@@ -815,9 +815,12 @@ class Fanout {
     RecordValueResolver resolver(c_, event_.record, info);
     auto outcome = query::Evaluate(*expr, resolver);
     if (outcome) return *outcome;
-    // The rule reads other rows: the database decides, while the record is there to be read.
-    if (event_.action == "delete") return false;
+    // The rule reads other rows: the database decides (for a delete, over the row as it was).
     if (!may_query) return std::nullopt;
+    if (event_.action == "delete") {
+      return DeletedRecordPassesRule(impl_.store, event_.snapshot, c_, event_.record,
+                                     auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
+    }
     return RecordPassesRule(impl_.store, event_.snapshot, c_, event_.record_id,
                             auth ? std::optional<AuthInfo>(*auth) : std::nullopt, rule, info);
   }

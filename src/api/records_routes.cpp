@@ -1172,7 +1172,8 @@ net::awaitable<WriteOp> PrepareUpdate(store::Store& store, Context ctx, RequestI
       if (!old_given) {
         draft.errors["oldPassword"] =
             boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
-      } else if (matched_hash.empty() || stored == (*current)->end() || stored->value() != boost::json::value(matched_hash)) {
+      } else if (matched_hash.empty() || stored == (*current)->end() ||
+                 stored->value() != boost::json::value(matched_hash)) {
         draft.errors["oldPassword"] = boost::json::object{{"code", "validation_invalid_old_password"},
                                                           {"message", "Missing or invalid old password."}};
       }
@@ -1542,6 +1543,37 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 }
 
 }  // namespace
+
+bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                             const schema::Collection& c, const boost::json::object& record,
+                             std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
+                             const RequestInfo& info) {
+  Context ctx;
+  ctx.snapshot = std::move(snapshot);
+  ctx.collection = &c;
+  ctx.auth = std::move(auth);
+  if (!rule && !ctx.superuser()) return false;
+  const Condition condition = RuleCondition(ctx, rule, info);
+  if (condition.sql == "1" || condition.sql == "0") return condition.sql == "1";
+  // The row as it was, under the table's name: a common table expression hides the table.
+  std::string columns, marks;
+  util::SqlParams params;
+  for (const Field& f : c.fields) {
+    columns += columns.empty() ? Quote(f.name) : ", " + Quote(f.name);
+    marks += marks.empty() ? "?" : ", ?";
+    const auto it = record.find(f.name);
+    params.push_back(it == record.end() ? util::SqlValue{} : schema::ToSqlValue(f, it->value()));
+  }
+  params.insert(params.end(), condition.params.begin(), condition.params.end());
+  auto rs = store.Query(fmt::format("WITH {}({}) AS (VALUES ({})) SELECT 1 FROM {} WHERE ({}) LIMIT 1", Quote(c.name),
+                                    columns, marks, Quote(c.name), condition.sql),
+                        params);
+  if (!rs) {
+    spdlog::warn("rule of {} cannot be asked of a deleted record: {}", c.name, rs.error().ToString());
+    return false;
+  }
+  return !rs->rows.empty();
+}
 
 bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
                       const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,

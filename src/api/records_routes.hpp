@@ -45,6 +45,14 @@ bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapsho
                       const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                       const std::optional<std::string>& rule, const RequestInfo& info);
 
+// The same for a record no longer stored (a delete's event), given as it was (`record`, every
+// field's JSON value): the rule is asked of the database over that row in the table's place, so
+// that what it reads of other rows (relations, @collection) is read as for a stored record.
+bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                             const schema::Collection& c, const boost::json::object& record,
+                             std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
+                             const RequestInfo& info);
+
 // Record `id` of `c` as the records API would show it to `auth` with the query `info.query`
 // (expand, fields), or nullopt when it is gone. Expanded records follow their own view rules.
 std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,

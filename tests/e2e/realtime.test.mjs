@@ -284,6 +284,40 @@ describe('realtime (SSE)', () => {
     }
   });
 
+  test('a delete reaches those a rule reading other rows lets see the record, and only them', async () => {
+    await admin.collections.create({
+      name: 'org_tasks',
+      listRule: 'owner.email = @request.auth.email',
+      viewRule: 'owner.email = @request.auth.email',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: (await admin.collections.getOne('users')).id, maxSelect: 1 },
+      ],
+    });
+    const rec = await admin.collection('org_tasks').create({ title: 'gone soon', owner: annId });
+    const ann = new Inbox();
+    const bob = new Inbox();
+    const subs = [
+      await users.ann.collection('org_tasks').subscribe('*', ann.push),
+      await users.ann.collection('org_tasks').subscribe(rec.id, ann.push),
+      await users.bob.collection('org_tasks').subscribe('*', bob.push),
+    ];
+    try {
+      await admin.collection('org_tasks').delete(rec.id);
+      const events = await ann.next(2);
+      assert.deepEqual(
+        events.map((e) => [e.action, e.record.id, e.record.title]),
+        [
+          ['delete', rec.id, 'gone soon'],
+          ['delete', rec.id, 'gone soon'],
+        ],
+      );
+      await bob.none();
+    } finally {
+      for (const unsubscribe of subs) await unsubscribe();
+    }
+  });
+
   test("a client's auth follows its record: deleted, the client is a guest", async () => {
     await admin.collections.create({
       name: 'members_only',
