@@ -182,10 +182,14 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
   const std::string_view rest = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
 
   if (const Field* f = c.FindField(head)) {
+    if (client_ && f->hidden) return std::unexpected(util::Status::InvalidArgument("hidden field"));
     if (rest.empty()) {
-      const std::string col = Column(alias, f->name);
+      std::string col = Column(alias, f->name);
       if (f->type == FieldType::kPassword || (c.type == schema::CollectionType::kAuth && f->name == "tokenKey")) {
         return std::unexpected(util::Status::InvalidArgument("hidden field"));
+      }
+      if (client_ && c.type == schema::CollectionType::kAuth && f->name == "email") {
+        col = fmt::format("(CASE WHEN {} THEN {} END)", Column(alias, "emailVisibility"), col);
       }
       if (modifier == "lower") return ResolvedField::Sql(SqlFragment("LOWER(" + col + ")"), SqlType::kText);
       if (modifier == "length") {

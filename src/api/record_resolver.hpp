@@ -36,6 +36,10 @@ class RecordFieldResolver final : public query::FieldResolver {
                       const RequestInfo& request)
       : snapshot_(snapshot), collection_(collection), alias_(std::move(table_alias)), request_(request) {}
 
+  // For a client's own filter (not a rule), unless the client is a superuser: hidden fields are
+  // refused, and an auth record's email can be matched only where emailVisibility shows it.
+  void ForClient() { client_ = true; }
+
   util::Result<query::ResolvedField> Resolve(std::string_view identifier) override;
   // A geoPoint field of the collection itself ("location.lon", "location.lat"): its R*Tree.
   std::optional<query::SqlFragment> GeoWithin(std::string_view lon, std::string_view lat, double target_lon,
@@ -52,6 +56,7 @@ class RecordFieldResolver final : public query::FieldResolver {
   std::string alias_;
   const RequestInfo& request_;
   int alias_counter_ = 0;
+  bool client_ = false;
 };
 
 }  // namespace strata::api

@@ -141,6 +141,7 @@ Condition ManageCondition(const Context& ctx, const RequestInfo& info) {
 Condition FilterCondition(const Context& ctx, const std::string& filter, const RequestInfo& info) {
   if (filter.empty()) return {"1", {}};
   RecordFieldResolver resolver(*ctx.snapshot, *ctx.collection, ctx.collection->name, info);
+  if (!ctx.superuser()) resolver.ForClient();
   auto sql = query::BuildSql(filter, resolver);
   if (!sql) {
     if (sql.error().code() == util::Status::Code::kInvalidArgument) {
@@ -155,9 +156,16 @@ void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
   if (!rule && !ctx.superuser()) throw http::ApiError::Forbidden("Only superusers can perform this action.");
 }
 
+// Whether `f` of `c` may order a requester's list: never the password or tokenKey, hidden fields
+// only for superusers.
+bool Sortable(const Collection& c, const Field& f, bool superuser) {
+  if (f.type == FieldType::kPassword || (c.type == CollectionType::kAuth && f.name == "tokenKey")) return false;
+  return superuser || !f.hidden;
+}
+
 // ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid". Only the collection's own
 // fields are accepted.
-std::string OrderBy(const Collection& c, std::string_view sort) {
+std::string OrderBy(const Collection& c, std::string_view sort, bool superuser) {
   std::string out;
   for (const auto& [item, desc] : SortItems(sort)) {
     std::string term;
@@ -165,7 +173,7 @@ std::string OrderBy(const Collection& c, std::string_view sort) {
       term = "RANDOM()";
     } else if (item == "@rowid") {
       term = Quote(c.name) + ".rowid";
-    } else if (const Field* f = c.FindField(item)) {
+    } else if (const Field* f = c.FindField(item); f && Sortable(c, *f, superuser)) {
       term = Column(c, f->name);
     } else {
       throw http::ApiError::BadRequest(fmt::format("Invalid sort field {:?}.", item));
@@ -228,11 +236,14 @@ struct SortTerm {
   bool desc;
 };
 
-std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort) {
+std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort, bool superuser) {
   std::vector<SortTerm> terms;
   for (const auto& [item, desc] : SortItems(sort)) {
     const Field* f = c.FindField(item);
-    if (!f || f->type == FieldType::kJson || f->type == FieldType::kGeoPoint || f->IsMultiple()) {
+    // A cursor carries its row's values: never an auth email but to superusers.
+    const bool email = c.type == CollectionType::kAuth && f && f->name == "email" && !superuser;
+    if (!f || !Sortable(c, *f, superuser) || email || f->type == FieldType::kJson || f->type == FieldType::kGeoPoint ||
+        f->IsMultiple()) {
       throw http::ApiError::BadRequest(fmt::format("Invalid cursor sort field {:?}: use plain, indexed fields.", item));
     }
     terms.push_back({f, desc});
@@ -1467,7 +1478,7 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   const auto cursor = req.QueryParam("cursor");
   if (cursor) {
     // Keyset pagination: the cost of a page does not depend on its depth.
-    const auto terms = CursorTerms(c, sort);
+    const auto terms = CursorTerms(c, sort, ctx.superuser());
     util::SqlParams params = where_params;
     std::string where = "(" + condition + ")";
     if (!cursor->empty()) where += " AND (" + AfterCursor(c, terms, *cursor, params) + ")";
@@ -1491,7 +1502,7 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
   const auto skip = req.QueryParam("skipTotal").value_or("");
   const bool skip_total = skip == "1" || skip == "true";
-  std::string order = OrderBy(c, sort);
+  std::string order = OrderBy(c, sort, ctx.superuser());
   if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
   util::SqlParams page_params = where_params;
   page_params.emplace_back(per_page);

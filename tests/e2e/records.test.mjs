@@ -420,6 +420,40 @@ describe('records', () => {
     assert.equal(bySuperuser.verified, false);
   });
 
+  test("clients' filters and sorts never read hidden fields or emails their owners hide", async () => {
+    await admin.collections.create({
+      name: 'vault',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'secret', type: 'text', hidden: true },
+      ],
+    });
+    const rec = await admin.collection('vault').create({ title: 'a', secret: 'abc' });
+    for (const options of [{ filter: 'secret ~ "a"' }, { sort: 'secret' }, { filter: 'title = "a" || secret = "x"' }]) {
+      assert.equal((await guest.collection('vault').getList(1, 10, options).catch((e) => e)).status, 400, JSON.stringify(options));
+    }
+    // Rules and superusers still read them.
+    assert.deepEqual((await admin.collection('vault').getList(1, 10, { filter: 'secret ~ "a"' })).items.map((i) => i.id), [rec.id]);
+    // Auth emails: only where emailVisibility shows them, and never through a cursor.
+    const hidden = await admin.collection('users').create({ email: 'hid@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    const shown = await admin.collection('users').create({
+      email: 'shown@example.com',
+      emailVisibility: true,
+      password: 'pass-12345',
+      passwordConfirm: 'pass-12345',
+    });
+    const byEmail = async (filter) => (await guest.collection('users').getList(1, 50, { filter })).items.map((i) => i.id);
+    assert.deepEqual(await byEmail('email = "hid@example.com"'), []);
+    assert.deepEqual(await byEmail('email ~ "shown"'), [shown.id]);
+    assert.ok((await admin.collection('users').getList(1, 50, { filter: 'email = "hid@example.com"' })).items.some((i) => i.id === hidden.id));
+    const cursor = await fetch(`${server.url}/api/collections/users/records?cursor=&sort=email`);
+    assert.equal(cursor.status, 400);
+    const password = await admin.collection('users').getList(1, 10, { sort: 'password' }).catch((e) => e);
+    assert.equal(password.status, 400);
+  });
+
   test("auth records: the authRule decides who signs in once the password is right", async () => {
     await admin.collections.create({ name: 'readers', type: 'auth', authRule: 'verified = true', fields: [] });
     const rec = await admin.collection('readers').create({ email: 'rae@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
