@@ -66,12 +66,8 @@ boost::json::value Lookup(const boost::json::object& o, std::string_view key) {
 }  // namespace
 
 util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identifier) {
-  std::string_view path = identifier;
-  std::string_view modifier;
-  if (const auto colon = path.rfind(':'); colon != std::string_view::npos) {
-    modifier = path.substr(colon + 1);
-    path = path.substr(0, colon);
-  }
+  // "@collection.users:u.email": the text after the last ':' holds a '.', so it is an alias.
+  auto [path, modifier] = query::SplitModifier(identifier);
   if (!modifier.empty() && modifier != "isset" && modifier != "changed" && modifier != "length" && modifier != "each" &&
       modifier != "lower") {
     return std::unexpected(Unknown(identifier));
@@ -82,13 +78,15 @@ util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identi
     std::string_view rest = path.substr(12);
     const auto dot = rest.find('.');
     if (dot == std::string_view::npos) return std::unexpected(Unknown(identifier));
-    std::string_view name = rest.substr(0, dot);
+    // The collection, and its alias: references with the same one name the same rows.
+    const std::string_view key = rest.substr(0, dot);
+    const std::string_view name = key.substr(0, key.find(':'));
     rest = rest.substr(dot + 1);
-    // "@collection.users:u.email" arrives as path "@collection.users" and modifier "u.email"
-    // only when written without a dot after the alias; both forms end here.
     const Collection* target = snapshot_.Find(name);
     if (!target) return std::unexpected(Unknown(identifier));
-    const std::string alias = NextAlias();
+    auto [known, added] = collection_aliases_.try_emplace(std::string(key));
+    if (added) known->second = NextAlias();
+    const std::string alias = known->second;
     auto inner = ResolvePath(*target, alias, rest, modifier, 1);
     if (!inner) return inner;
     SqlFragment sql("(SELECT json_group_array(");
@@ -106,7 +104,13 @@ util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identi
           .Append(QuoteIdentifier(alias))
           .Append(")");
     }
-    return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+    auto field = ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+    if (!inner->multi) {
+      field.rows_key = "@collection." + std::string(key);
+      field.rows = SqlFragment(QuoteIdentifier(target->name) + " AS " + QuoteIdentifier(alias));
+      field.row_item = inner->sql;
+    }
+    return field;
   }
   auto r = ResolvePath(collection_, alias_, path, modifier, 0);
   if (!r)

@@ -7,6 +7,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,7 @@ class RecordFieldResolver final : public query::FieldResolver {
   std::string alias_;
   const RequestInfo& request_;
   int alias_counter_ = 0;
+  std::map<std::string, std::string> collection_aliases_;  // "@collection.NAME[:ALIAS]" → its SQL alias
   bool client_ = false;
 };
 

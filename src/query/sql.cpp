@@ -3,7 +3,9 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numbers>
+#include <set>
 #include <variant>
 
 #include "query/datetime.hpp"
@@ -147,6 +149,11 @@ struct Built {
   bool empty_literal = false;  // a side PocketBase writes as '' (equality against an empty operand)
 
   bool multi() const { return array.has_value(); }
+
+  // ResolvedField::rows_key and the rest: rows whose items ?-comparisons joined by && share.
+  std::string rows_key;
+  Frag rows;
+  Frag row_item;
 };
 
 SqlType TypeOf(const util::SqlValue& v) {
@@ -233,6 +240,7 @@ class Builder {
 
   util::Result<Frag> BuildExpr(const Expr& expr) {
     if (expr.kind == Expr::Kind::kComparison) return BuildComparison(expr.comparison);
+    if (expr.kind == Expr::Kind::kAnd) return BuildAnd(expr);
     Frag out("(");
     const char* join = expr.kind == Expr::Kind::kAnd ? " AND " : " OR ";
     for (std::size_t i = 0; i < expr.children.size(); ++i) {
@@ -297,17 +305,15 @@ class Builder {
       b.type = pg_ ? SqlType::kText : SqlType::kAny;
       return b;
     }
-    Frag sql;
-    for (const auto& p : f.sql.pieces()) {
-      if (p.is_value) {
-        sql.Value(p.value);
-      } else {
-        sql.Add(p.text);
-      }
-    }
+    Frag sql = FromSql(f.sql);
     Built b;
     b.nf = f.null_fallback;
     b.type = f.type;
+    if (!f.rows_key.empty()) {
+      b.rows_key = f.rows_key;
+      b.rows = FromSql(f.rows);
+      b.row_item = FromSql(f.row_item);
+    }
     if (!f.multi) {
       b.expr = std::move(sql);
       return b;
@@ -316,6 +322,18 @@ class Builder {
     b.expr = Frag().Item();
     if (pg_ && b.type == SqlType::kAny) b.type = SqlType::kText;
     return b;
+  }
+
+  static Frag FromSql(const SqlFragment& fragment) {
+    Frag out;
+    for (const auto& p : fragment.pieces()) {
+      if (p.is_value) {
+        out.Value(p.value);
+      } else {
+        out.Add(p.text);
+      }
+    }
+    return out;
   }
 
   // Renders an operand that is not multi-valued (or an item) as SQL.
@@ -589,11 +607,90 @@ class Builder {
     return BuildPlainComparison(c);
   }
 
+  // `a && b && …`. Comparisons with a ?-operator between a field of the rows of another collection
+  // (Built::rows_key) and an operand with one value must hold on one and the same of those rows
+  // when several of them name the same rows: PocketBase joins such a collection once, so that
+  // `@collection.members.team ?= team && @collection.members.user ?= @request.auth.id` asks for one
+  // membership with both. Each such group becomes one EXISTS over the rows (a row of NULLs when
+  // there are none, like the join); the other children are built as they are.
+  util::Result<Frag> BuildAnd(const Expr& expr) {
+    struct Prepared {
+      Built left, right;
+      std::string key;  // the shared rows, or empty
+    };
+    const auto n = expr.children.size();
+    std::vector<std::optional<Prepared>> prepared(n);
+    std::map<std::string, int> members;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Expr& child = expr.children[i];
+      if (child.kind != Expr::Kind::kComparison || !IsAnyOf(child.comparison.op)) continue;
+      const Comparison& c = child.comparison;
+      if (c.left.kind != Operand::Kind::kIdentifier && c.right.kind != Operand::Kind::kIdentifier) continue;
+      auto l = BuildOperand(c.left);
+      if (!l) return std::unexpected(l.error());
+      auto r = BuildOperand(c.right);
+      if (!r) return std::unexpected(r.error());
+      Prepared p{std::move(*l), std::move(*r), {}};
+      if (!p.left.rows_key.empty() && p.right.rows_key.empty() && !p.right.multi()) {
+        p.key = p.left.rows_key;
+      } else if (!p.right.rows_key.empty() && p.left.rows_key.empty() && !p.left.multi()) {
+        p.key = p.right.rows_key;
+      }
+      if (!p.key.empty()) ++members[p.key];
+      prepared[i] = std::move(p);
+    }
+    Frag out("(");
+    std::set<std::string> done;
+    bool first = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      Frag part;
+      const auto& p = prepared[i];
+      if (p && !p->key.empty() && members[p->key] > 1) {
+        if (!done.insert(p->key).second) continue;
+        Frag rows;
+        Frag conds;
+        for (std::size_t j = i; j < n; ++j) {
+          const auto& q = prepared[j];
+          if (!q || q->key != p->key) continue;
+          const bool left_rows = !q->left.rows_key.empty();
+          const Built& field = left_rows ? q->left : q->right;
+          Built item;
+          item.expr = field.row_item;
+          item.type = field.type;
+          item.nf = field.nf;
+          rows = field.rows;
+          if (!conds.pieces().empty()) conds.Add(" AND ");
+          const Op op = BaseOp(expr.children[j].comparison.op);
+          conds.Add(left_rows ? Scalar(item, op, q->right) : Scalar(q->left, op, item));
+        }
+        part = "EXISTS (SELECT 1 FROM (SELECT 1) AS __d LEFT JOIN " + rows + " ON TRUE WHERE " + conds + ")";
+      } else if (p) {
+        part = CompareBuilt(expr.children[i].comparison, p->left, p->right);
+      } else {
+        auto child = BuildExpr(expr.children[i]);
+        if (!child) return child;
+        part = std::move(*child);
+      }
+      if (!first) out.Add(" AND ");
+      first = false;
+      out.Add(part);
+    }
+    out.Add(")");
+    return out;
+  }
+
   util::Result<Frag> BuildPlainComparison(const Comparison& c) {
     auto l = BuildOperand(c.left);
     if (!l) return std::unexpected(l.error());
     auto r = BuildOperand(c.right);
     if (!r) return std::unexpected(r.error());
+    return CompareBuilt(c, *l, *r);
+  }
+
+  // `c` with its operands built.
+  Frag CompareBuilt(const Comparison& c, const Built& left, const Built& right) {
+    const Built* l = &left;
+    const Built* r = &right;
     Op op = BaseOp(c.op);
     if (!l->multi() && !r->multi()) return Scalar(*l, op, *r);
 

@@ -70,6 +70,13 @@ struct ResolvedField {
   bool multi = false;
   SqlType type = SqlType::kAny;  // of `sql`, or of each item when multi (PostgreSQL items default to text)
   NullFallback null_fallback = NullFallback::kAuto;
+  // A multi-valued field of every row of another collection (PocketBase's @collection.name.field):
+  // those rows (`rows`, "table AS alias"), the field of one of them (`row_item`), and what names
+  // them (`rows_key`). Comparisons with ?-operators on one `rows_key` that an && joins must hold on
+  // the same row, as over PocketBase's single join of that collection. Empty: not such a field.
+  std::string rows_key;
+  SqlFragment rows;
+  SqlFragment row_item;
 
   static ResolvedField Sql(SqlFragment sql, SqlType type = SqlType::kAny, bool multi = false,
                            NullFallback null_fallback = NullFallback::kAuto);

@@ -420,6 +420,54 @@ describe('records', () => {
     assert.equal(bySuperuser.verified, false);
   });
 
+  test('@collection: conditions on one collection (or alias) hold on the same row of it, as PocketBase joins it once', async () => {
+    const usersId = (await admin.collections.getOne('users')).id;
+    const squads = await admin.collections.create({ name: 'squads', listRule: '', fields: [{ name: 'name', type: 'text' }] });
+    await admin.collections.create({
+      name: 'memberships',
+      fields: [
+        { name: 'team', type: 'relation', collectionId: squads.id, maxSelect: 1 },
+        { name: 'user', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      ],
+    });
+    const rule = (a, b) => `@collection.memberships${a}.team ?= team && @collection.memberships${b}.user ?= @request.auth.id`;
+    for (const [name, a, b] of [
+      ['team_docs', '', ''],
+      ['team_docs_aliased', ':m', ':m'],
+      ['team_docs_apart', ':x', ':y'],
+    ]) {
+      await admin.collections.create({
+        name,
+        listRule: rule(a, b),
+        viewRule: rule(a, b),
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'team', type: 'relation', collectionId: squads.id, maxSelect: 1 },
+        ],
+      });
+    }
+    const [red, blue] = [await admin.collection('squads').create({ name: 'red' }), await admin.collection('squads').create({ name: 'blue' })];
+    const member = async (email, team) => {
+      const user = await admin.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
+      await admin.collection('memberships').create({ team: team.id, user: user.id });
+      const pb = new PocketBase(server.url);
+      await pb.collection('users').authWithPassword(email, 'pass-12345');
+      return pb;
+    };
+    const redUser = await member('red@example.com', red);
+    const blueUser = await member('blue@example.com', blue);
+    const titles = async (pb, name) => (await pb.collection(name).getFullList()).map((r) => r.title);
+    for (const name of ['team_docs', 'team_docs_aliased', 'team_docs_apart']) {
+      await admin.collection(name).create({ title: `${name} red`, team: red.id });
+      assert.deepEqual(await titles(redUser, name), [`${name} red`]);
+    }
+    // Blue has a membership, and red has one, but no membership is both blue's and red's.
+    assert.deepEqual(await titles(blueUser, 'team_docs'), []);
+    assert.deepEqual(await titles(blueUser, 'team_docs_aliased'), []);
+    // Two aliases are two joins: each condition may hold on its own row.
+    assert.deepEqual(await titles(blueUser, 'team_docs_apart'), ['team_docs_apart red']);
+  });
+
   test("clients' filters and sorts never read hidden fields or emails their owners hide", async () => {
     await admin.collections.create({
       name: 'vault',
