@@ -41,7 +41,10 @@ boost::json::value FieldValueToJson(const schema::Field& f, const util::SqlValue
       if (auto* d = std::get_if<double>(&v)) return *d;
       boost::system::error_code ec;
       auto parsed = boost::json::parse(as_text(), ec);
-      return ec ? boost::json::value(nullptr) : parsed;
+      if (!ec) return parsed;
+      // Text that is not JSON (a view's computed column): the text itself.
+      if (auto* s = std::get_if<std::string>(&v)) return boost::json::value(*s);
+      return nullptr;
     }
     case FieldType::kSelect:
     case FieldType::kRelation:

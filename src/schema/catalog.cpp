@@ -118,19 +118,44 @@ util::Status Migrate(store::Tx& tx, const Collection* before, Collection* after,
                                                 {"message", "Invalid query - " + rs.error().message()}};
       return util::Status::InvalidArgument("invalid view query");
     }
+    // A column that reads a collection's field unchanged is that field (its type and options, a
+    // relation still a relation); a computed one is json, as in PocketBase.
+    auto origins = tx.ColumnOrigins(fmt::format("SELECT * FROM `{}`", after->name));
+    if (!origins) return origins.error();
+    auto all = LoadAll(tx);
+    if (!all) return all.error();
+    auto origin_field = [&](std::size_t i) -> const Field* {
+      if (i >= origins->size() || (*origins)[i].table.empty()) return nullptr;
+      const auto& o = (*origins)[i];
+      for (const Collection& c : *all) {
+        if (c.type == CollectionType::kView || util::Lower(c.name) != util::Lower(o.table)) continue;
+        return c.FindField(o.column);
+      }
+      return nullptr;
+    };
     std::vector<Field> fields;
     bool has_id = false;
-    for (const auto& col : rs->columns) {
+    for (std::size_t i = 0; i < rs->columns.size(); ++i) {
+      const std::string& col = rs->columns[i];
+      const Field* existing = after->FindField(col);
       Field f;
+      if (const Field* source = origin_field(i); source && col != "id") {
+        f = *source;
+        f.system = false;
+        f.id = existing && existing->type == source->type ? existing->id : std::string();
+        // Secrets stay hidden in a view of them.
+        if (f.type == FieldType::kPassword || source->name == "tokenKey") f.hidden = true;
+      } else if (existing) {
+        f = *existing;
+      } else {
+        f.type = FieldType::kJson;
+      }
       f.name = col;
-      if (const Field* existing = after->FindField(col)) f = *existing;
       if (col == "id") {
         has_id = true;
         f.type = FieldType::kText;
         f.system = true;
         f.required = true;
-      } else if (!after->FindField(col)) {
-        f.type = FieldType::kJson;
       }
       if (f.id.empty()) f.id = std::string(FieldTypeName(f.type)) + NewId().substr(0, 10);
       fields.push_back(std::move(f));

@@ -181,6 +181,25 @@ class Connection {
     return util::Status::Ok();
   }
 
+  // Tx::ColumnOrigins, from the statement's column metadata (a statement of its own, not kept).
+  util::Result<std::vector<Tx::ColumnOrigin>> ColumnOrigins(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return std::unexpected(ErrorFrom(db_, rc, "prepare failed"));
+    }
+    std::vector<Tx::ColumnOrigin> origins;
+    const int n = stmt ? sqlite3_column_count(stmt) : 0;
+    for (int i = 0; i < n; ++i) {
+      const char* table = sqlite3_column_table_name(stmt, i);
+      const char* column = sqlite3_column_origin_name(stmt, i);
+      origins.push_back({table ? table : "", column ? column : ""});
+    }
+    sqlite3_finalize(stmt);
+    return origins;
+  }
+
   // Calls `row` with the first column of each row, as an integer, without keeping the rows.
   util::Status ScanInts(std::string_view sql, const util::SqlParams& params, const std::function<void(int64_t)>& row) {
     class Ints final : public RowSink {
@@ -366,6 +385,7 @@ class ConnectionTx final : public Tx {
   util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params) override {
     return c_.Query(sql, params);
   }
+  util::Result<std::vector<ColumnOrigin>> ColumnOrigins(std::string_view sql) override { return c_.ColumnOrigins(sql); }
 
  private:
   Connection& c_;

@@ -72,6 +72,14 @@ class Tx {
   virtual util::Result<int64_t> Exec(std::string_view sql, const util::SqlParams& params = {}) = 0;
   // Runs a query inside the transaction (sees the transaction's own changes).
   virtual util::Result<ResultSet> Query(std::string_view sql, const util::SqlParams& params = {}) = 0;
+
+  // Where each result column of `sql` (a query without parameters) comes from: the table and
+  // column it reads unchanged, through views and subqueries, or empty names for a computed one.
+  struct ColumnOrigin {
+    std::string table;
+    std::string column;
+  };
+  virtual util::Result<std::vector<ColumnOrigin>> ColumnOrigins(std::string_view sql) = 0;
 };
 
 // A unit of work for the writer: Ok to keep its changes, an error to roll them back.

@@ -468,6 +468,43 @@ describe('records', () => {
     assert.deepEqual(await titles(blueUser, 'team_docs_apart'), ['team_docs_apart red']);
   });
 
+  test('view collections: columns read from a collection keep their fields; computed ones are json', async () => {
+    const usersId = (await admin.collections.getOne('users')).id;
+    await admin.collections.create({
+      name: 'authors',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'likes', type: 'number' },
+        { name: 'who', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      ],
+    });
+    const user = await admin.collection('users').create({ email: 'viewer@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345', name: 'Vi' });
+    await admin.collection('authors').create({ title: 'first', likes: 3, who: user.id });
+    await admin.collection('authors').create({ title: 'second', likes: 5, who: user.id });
+    const view = await admin.collections.create({
+      name: 'author_stats',
+      type: 'view',
+      listRule: '',
+      viewRule: '',
+      viewQuery:
+        "SELECT a.id, a.title AS headline, a.likes, a.who, (SELECT count(*) FROM authors) AS total, upper(a.title) AS shout FROM authors a",
+    });
+    const types = Object.fromEntries(view.fields.map((f) => [f.name, f.type]));
+    assert.deepEqual(types, { id: 'text', headline: 'text', likes: 'number', who: 'relation', total: 'json', shout: 'json' });
+    const rows = await guest.collection('author_stats').getFullList({ sort: 'headline', expand: 'who' });
+    assert.deepEqual(
+      rows.map((r) => [r.headline, r.likes, r.who, r.total, r.shout]),
+      [
+        ['first', 3, user.id, 2, 'FIRST'],
+        ['second', 5, user.id, 2, 'SECOND'],
+      ],
+    );
+    assert.equal(rows[0].expand.who.name, 'Vi');
+    assert.equal((await guest.collection('author_stats').getList(1, 10, { filter: 'likes > 4' })).items.length, 1);
+  });
+
   test("clients' filters and sorts never read hidden fields or emails their owners hide", async () => {
     await admin.collections.create({
       name: 'vault',
