@@ -342,7 +342,8 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       if (std::isnan(d) || std::isinf(d)) {
         return FieldError{"validation_not_a_number", "The submitted number is not properly formatted"};
       }
-      if (d == 0 && f.required) return Required();
+      // Zero is "no value", as PocketBase has it: only `required` applies to it.
+      if (d == 0) return f.required ? std::optional(Required()) : std::nullopt;
       if (f.BoolOption("onlyInt") && d != std::floor(d)) {
         return FieldError{"validation_only_int_constraint", "Decimal numbers are not allowed"};
       }

@@ -61,6 +61,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{FieldType::kNumber, R"({"min":1,"max":5})", false, "6", "*", "validation_max_number_constraint"},
                       Case{FieldType::kNumber, R"({"min":1,"max":5})", false, "0.5", "*",
                            "validation_min_number_constraint"},
+                      // Zero is no value: an optional field with a minimum may be left out.
+                      Case{FieldType::kNumber, R"({"min":1,"max":5})", false, "0", "0", ""},
                       Case{FieldType::kBool, "{}", false, R"("true")", "true", ""},
                       Case{FieldType::kBool, "{}", true, "false", "false", "validation_required"}));
 
