@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "schema/ddl.hpp"
+#include "schema/values.hpp"
 
 namespace strata::api {
 namespace {
@@ -166,11 +167,17 @@ util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view
   if (auto key = split(path, "body.")) {
     const bool present = request_.body.contains(*key);
     if (modifier == "isset") return ResolvedField::Value(present);
+    // A value of one of the collection's fields as the field would store it, as PocketBase casts
+    // it: a form's "5" is the number 5 for a number field, "true" the boolean.
+    auto submitted = Lookup(request_.body, *key);
+    if (const Field* f = collection_.FindField(*key); f && present && !submitted.is_null()) {
+      submitted = schema::CastValue(*f, submitted);
+    }
     if (modifier == "changed") {
-      const bool changed = present && (!request_.current || Lookup(*request_.current, *key) != request_.body.at(*key));
+      const bool changed = present && (!request_.current || Lookup(*request_.current, *key) != submitted);
       return ResolvedField::Value(changed);
     }
-    return value_of(Lookup(request_.body, *key));
+    return value_of(submitted);
   }
   if (auto key = split(path, "query.")) return value_of(Lookup(request_.query, *key));
   if (auto key = split(path, "headers.")) return value_of(Lookup(request_.headers, *key));

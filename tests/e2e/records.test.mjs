@@ -505,6 +505,28 @@ describe('records', () => {
     assert.equal((await guest.collection('author_stats').getList(1, 10, { filter: 'likes > 4' })).items.length, 1);
   });
 
+  test('@request.body values are those of their fields, a form\'s text cast as the field stores it', async () => {
+    await admin.collections.create({
+      name: 'orders',
+      listRule: '',
+      viewRule: '',
+      createRule: '@request.body.qty <= 10 && @request.body.qty > 0 && @request.body.gift = false',
+      fields: [
+        { name: 'qty', type: 'number' },
+        { name: 'gift', type: 'bool' },
+      ],
+    });
+    const send = (fields) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      return fetch(`${server.url}/api/collections/orders/records`, { method: 'POST', body: form }).then((r) => r.status);
+    };
+    assert.equal(await send({ qty: '5', gift: 'false' }), 200);
+    assert.equal(await send({ qty: '50', gift: 'false' }), 400);
+    assert.equal(await send({ qty: '5', gift: 'true' }), 400);
+    assert.equal((await guest.collection('orders').create({ qty: 5, gift: false })).qty, 5);
+  });
+
   test("clients' filters and sorts never read hidden fields or emails their owners hide", async () => {
     await admin.collections.create({
       name: 'vault',
