@@ -156,6 +156,23 @@ void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
   if (!rule && !ctx.superuser()) throw http::ApiError::Forbidden("Only superusers can perform this action.");
 }
 
+// The SQL of a sort by a field of single related records ("author.name"): one value per record,
+// from the resolver filters use (hidden fields refused to clients), with nothing bound; nullopt
+// for anything else.
+std::optional<std::string> RelatedSortTerm(const Context& ctx, const RequestInfo& info, std::string_view item) {
+  if (item.find('.') == std::string_view::npos || item.starts_with('@')) return std::nullopt;
+  RecordFieldResolver resolver(*ctx.snapshot, *ctx.collection, ctx.collection->name, info);
+  if (!ctx.superuser()) resolver.ForClient();
+  auto field = resolver.Resolve(item);
+  if (!field || field->kind != query::ResolvedField::Kind::kSql || field->multi) return std::nullopt;
+  std::string sql;
+  for (const auto& piece : field->sql.pieces()) {
+    if (piece.is_value) return std::nullopt;
+    sql += piece.text;
+  }
+  return sql;
+}
+
 // Whether `f` of `c` may order a requester's list: never the password or tokenKey, hidden fields
 // only for superusers.
 bool Sortable(const Collection& c, const Field& f, bool superuser) {
@@ -163,9 +180,11 @@ bool Sortable(const Collection& c, const Field& f, bool superuser) {
   return superuser || !f.hidden;
 }
 
-// ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid". Only the collection's own
-// fields are accepted.
-std::string OrderBy(const Collection& c, std::string_view sort, bool superuser) {
+// ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid": the collection's own fields,
+// and fields of single related records ("author.name"), read as filters read them.
+std::string OrderBy(const Context& ctx, const RequestInfo& info, std::string_view sort) {
+  const Collection& c = *ctx.collection;
+  const bool superuser = ctx.superuser();
   std::string out;
   for (const auto& [item, desc] : SortItems(sort)) {
     std::string term;
@@ -175,6 +194,8 @@ std::string OrderBy(const Collection& c, std::string_view sort, bool superuser) 
       term = Quote(c.name) + ".rowid";
     } else if (const Field* f = c.FindField(item); f && Sortable(c, *f, superuser)) {
       term = Column(c, f->name);
+    } else if (auto related = RelatedSortTerm(ctx, info, item)) {
+      term = std::move(*related);
     } else {
       throw http::ApiError::BadRequest(fmt::format("Invalid sort field {:?}.", item));
     }
@@ -1502,7 +1523,7 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
   const auto skip = req.QueryParam("skipTotal").value_or("");
   const bool skip_total = skip == "1" || skip == "true";
-  std::string order = OrderBy(c, sort, ctx.superuser());
+  std::string order = OrderBy(ctx, info, sort);
   if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
   util::SqlParams page_params = where_params;
   page_params.emplace_back(per_page);

@@ -527,6 +527,29 @@ describe('records', () => {
     assert.equal((await guest.collection('orders').create({ qty: 5, gift: false })).qty, 5);
   });
 
+  test('sort by a field of the related record', async () => {
+    const usersId = (await admin.collections.getOne('users')).id;
+    await admin.collections.create({
+      name: 'letters',
+      listRule: '',
+      fields: [
+        { name: 'n', type: 'number' },
+        { name: 'from', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      ],
+    });
+    const make = (email, name) =>
+      admin.collection('users').create({ email, name, password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    const [zoe, abe] = [await make('zoe@example.com', 'Zoe'), await make('abe@example.com', 'Abe')];
+    await admin.collection('letters').create({ n: 1, from: zoe.id });
+    await admin.collection('letters').create({ n: 2, from: abe.id });
+    const order = async (sort) => (await guest.collection('letters').getFullList({ sort })).map((r) => r.n);
+    assert.deepEqual(await order('from.name'), [2, 1]);
+    assert.deepEqual(await order('-from.name,n'), [1, 2]);
+    // Hidden or unknown related fields are refused, as in filters.
+    assert.equal((await guest.collection('letters').getList(1, 10, { sort: 'from.password' }).catch((e) => e)).status, 400);
+    assert.equal((await guest.collection('letters').getList(1, 10, { sort: 'from.nothing' }).catch((e) => e)).status, 400);
+  });
+
   test("clients' filters and sorts never read hidden fields or emails their owners hide", async () => {
     await admin.collections.create({
       name: 'vault',
