@@ -35,6 +35,7 @@
 #include "schema/ddl.hpp"
 #include "schema/values.hpp"
 #include "store/store.hpp"
+#include "util/random.hpp"
 
 namespace strata::api {
 namespace {
@@ -815,7 +816,7 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
     }
     if (f.IsPrimaryKey()) {
       if (!touched || value.as_string().empty()) {
-        value = schema::NewId();
+        value = util::RandomStringByPattern(f.StringOption("autogeneratePattern")).value_or(schema::NewId());
       } else if (auto e = schema::ValidateValue(f, value)) {
         draft.errors[f.name] = ErrorEntry(*e);
       }
@@ -824,7 +825,9 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
     }
     if (f.type == FieldType::kText && value.as_string().empty() && creating &&
         !f.StringOption("autogeneratePattern").empty()) {
-      value = auth::RandomSecret(static_cast<std::size_t>(std::max<int64_t>(15, f.IntOption("min"))));
+      // A value of the pattern; a pattern too rich to generate from gets random letters and digits.
+      value = util::RandomStringByPattern(f.StringOption("autogeneratePattern"))
+                  .value_or(auth::RandomSecret(static_cast<std::size_t>(std::max<int64_t>(15, f.IntOption("min")))));
     }
     if (touched || creating) {
       if (auto e = schema::ValidateValue(f, value)) draft.errors[f.name] = ErrorEntry(*e);

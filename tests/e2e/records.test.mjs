@@ -527,6 +527,25 @@ describe('records', () => {
     assert.equal((await guest.collection('orders').create({ qty: 5, gift: false })).qty, 5);
   });
 
+  test('autogeneratePattern makes values of its pattern, ids included', async () => {
+    await admin.collections.create({
+      name: 'tickets',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [
+        { name: 'id', type: 'text', primaryKey: true, required: true, min: 10, max: 10, pattern: '^T-[0-9]{8}$', autogeneratePattern: 'T-[0-9]{8}' },
+        { name: 'code', type: 'text', pattern: '^[0-9]{6}$', autogeneratePattern: '[0-9]{6}' },
+      ],
+    });
+    for (let i = 0; i < 5; i++) {
+      const t = await guest.collection('tickets').create({});
+      assert.match(t.id, /^T-[0-9]{8}$/);
+      assert.match(t.code, /^[0-9]{6}$/);
+    }
+    assert.equal((await guest.collection('tickets').create({ code: '123456' })).code, '123456');
+  });
+
   test('sort by a field of the related record', async () => {
     const usersId = (await admin.collections.getOne('users')).id;
     await admin.collections.create({
