@@ -1800,6 +1800,18 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
             if (ctx.auth) info.auth = ctx.auth->record;
             info.method = method;
             if (auto b = r.find("body"); b != r.end() && b->value().is_object()) info.body = b->value().as_object();
+            // @request.headers: the batch request's, with the item's own "headers" over them.
+            auto add_header = [&](std::string name, boost::json::value value) {
+              for (auto& ch : name)
+                ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+              info.headers[name] = std::move(value);
+            };
+            for (auto& [k, v] : req.Headers()) add_header(k, boost::json::value(v));
+            if (auto h = r.find("headers"); h != r.end() && h->value().is_object()) {
+              for (const auto& [k, v] : h->value().as_object()) {
+                if (v.is_string()) add_header(std::string(k), v);
+              }
+            }
             if (qpos != std::string::npos) {
               std::string_view q = std::string_view(url).substr(qpos + 1);
               while (!q.empty()) {

@@ -322,6 +322,27 @@ describe('records', () => {
     await assert.rejects(guest.collection('posts').getOne(second.id), (e) => e.status === 404);
   });
 
+  test('batch: rules read the batch request\'s headers, and each request\'s own over them', async () => {
+    await admin.collections.create({
+      name: 'team_posts',
+      listRule: '',
+      createRule: '@request.headers.x_team = "red"',
+      fields: [{ name: 'title', type: 'text' }],
+    });
+    const send = (headers, requests) =>
+      fetch(`${server.url}/api/batch`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify({ requests }),
+      }).then((r) => r.status);
+    const create = (title, headers) => ({ method: 'POST', url: '/api/collections/team_posts/records', body: { title }, headers });
+    assert.equal(await send({ 'X-Team': 'red' }, [create('a')]), 200);
+    assert.equal(await send({}, [create('b')]), 400);
+    assert.equal(await send({}, [create('c', { 'X-Team': 'red' })]), 200);
+    assert.equal(await send({ 'X-Team': 'red' }, [create('d', { 'X-Team': 'blue' })]), 400);
+    assert.deepEqual((await guest.collection('team_posts').getFullList({ sort: 'title' })).map((r) => r.title), ['a', 'c']);
+  });
+
   test('null rules: superusers only', async () => {
     await assert.rejects(guest.collection('secrets').getList(), (e) => {
       assert.equal(e.status, 403);
