@@ -501,7 +501,13 @@ void ExpandLevel(store::Store& store, const Context& ctx, const RequestInfo& inf
           if (links) items.push_back(f);
         }
         if (items.empty()) continue;
-        value = std::move(items);
+        // One record at most links back through a single relation with a unique index: the
+        // record itself, as PocketBase expands it.
+        if (!back->IsMultiple() && schema::HasSingleColumnUniqueIndex(*target, back->name)) {
+          value = std::move(items.front());
+        } else {
+          value = std::move(items);
+        }
       } else {
         auto field_it = r->find(name);
         if (field_it == r->end()) continue;

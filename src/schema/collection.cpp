@@ -13,6 +13,7 @@
 #include "schema/index.hpp"
 #include "schema/limits.hpp"
 #include "util/random.hpp"
+#include "util/text.hpp"
 
 namespace strata::schema {
 namespace {
@@ -130,14 +131,6 @@ void EnsureSystemField(Collection& c, Field field, std::size_t position) {
   c.fields.insert(c.fields.begin() + static_cast<std::ptrdiff_t>(position), std::move(field));
 }
 
-bool HasSingleColumnUniqueIndex(const Collection& c, std::string_view column) {
-  const std::string quoted = fmt::format("(`{}`)", column);
-  for (const auto& idx : c.indexes) {
-    if (idx.starts_with("CREATE UNIQUE INDEX") && idx.find(quoted) != std::string::npos) return true;
-  }
-  return false;
-}
-
 void ApplySystemFields(Collection& c) {
   if (c.type == CollectionType::kView) return;
   EnsureSystemField(c, IdField(), 0);
@@ -193,6 +186,22 @@ bool IsTypeOptionKey(CollectionType type, std::string_view k) {
 }
 
 }  // namespace
+
+bool HasSingleColumnUniqueIndex(const Collection& c, std::string_view column) {
+  for (const auto& idx : c.indexes) {
+    if (!util::Lower(idx).starts_with("create unique index")) continue;
+    // The column list: one name, quoted any way SQLite takes (`x`, "x", [x]) or not.
+    const auto open = idx.find('(');
+    const auto close = open == std::string::npos ? std::string::npos : idx.find(')', open);
+    if (close == std::string::npos) continue;
+    std::string name;
+    for (char ch : std::string_view(idx).substr(open + 1, close - open - 1)) {
+      if (ch != '`' && ch != '"' && ch != '[' && ch != ']' && ch != ' ') name += ch;
+    }
+    if (util::Lower(name) == util::Lower(column)) return true;
+  }
+  return false;
+}
 
 std::string_view CollectionTypeName(CollectionType type) {
   for (const auto& [t, n] : kCollectionTypes) {

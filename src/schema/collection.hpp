@@ -84,6 +84,9 @@ struct Collection {
   const Field* FindFieldById(std::string_view id) const;
 };
 
+// Whether one of `c`'s unique indexes is on `column` alone (however the name is quoted).
+bool HasSingleColumnUniqueIndex(const Collection& c, std::string_view column);
+
 // Field names a collection may not use (they name record metadata in the API).
 bool IsReservedFieldName(std::string_view name);
 

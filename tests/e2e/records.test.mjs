@@ -567,6 +567,32 @@ describe('records', () => {
     assert.equal((await guest.collection('tickets').create({ code: '123456' })).code, '123456');
   });
 
+  test('a back-relation through a unique single relation expands to one record', async () => {
+    const usersId = (await admin.collections.getOne('users')).id;
+    await admin.collections.create({
+      name: 'profiles',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'bio', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      ],
+      indexes: ['CREATE UNIQUE INDEX idx_profiles_owner ON profiles (owner)'],
+    });
+    await admin.collections.create({
+      name: 'remarks',
+      listRule: '',
+      viewRule: '',
+      fields: [{ name: 'about', type: 'relation', collectionId: usersId, maxSelect: 1 }],
+    });
+    const u = await admin.collection('users').create({ email: 'pro@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    await admin.collection('profiles').create({ bio: 'hello', owner: u.id });
+    await admin.collection('remarks').create({ about: u.id });
+    const got = await guest.collection('users').getOne(u.id, { expand: 'profiles_via_owner,remarks_via_about' });
+    assert.equal(got.expand.profiles_via_owner.bio, 'hello'); // one record, not a list
+    assert.ok(Array.isArray(got.expand.remarks_via_about));
+  });
+
   test('sort by a field of the related record', async () => {
     const usersId = (await admin.collections.getOne('users')).id;
     await admin.collections.create({
