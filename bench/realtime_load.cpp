@@ -1,8 +1,9 @@
 // The realtime benchmark's load client: many subscriber connections to Strata (WebSocket or
 // server-sent events) or to the Socket.IO peer (its WebSocket transport, spoken directly so that
 // both servers' clients cost the load generator the same), and a writer. The subscribers share one
-// thread, with Beast's clients, about half of Node's CPU per message; the writer has its own thread,
-// so that their traffic never holds up a write.
+// thread (Beast's WebSocket client, about half of Node's CPU per message; event streams read
+// straight from their sockets); the writer has its own thread, so that their traffic never holds
+// up a write.
 //
 //   strata_realtime_load hold KIND URL COUNT
 //       opens COUNT subscribers, prints "held N in S s" once they are subscribed, then keeps them
