@@ -87,11 +87,6 @@ std::optional<store::ResultSet> FindRecord(store::Store& store, const schema::Co
 // Sets columns of one record of `c` (and its onUpdate dates), durably, and publishes the update.
 net::awaitable<util::Status> Update(store::Store& store, const RecordChangeSink& publish, const schema::Collection& c,
                                     std::string id, std::vector<std::pair<std::string, util::SqlValue>> values) {
-  for (const auto& f : c.fields) {
-    if (f.type == schema::FieldType::kAutodate && f.BoolOption("onUpdate")) {
-      values.emplace_back(f.name, schema::NowDateTime());
-    }
-  }
   std::string sets;
   util::SqlParams params;
   for (auto& [column, value] : values) {
@@ -99,6 +94,7 @@ net::awaitable<util::Status> Update(store::Store& store, const RecordChangeSink&
     sets += fmt::format("`{}` = ?", column);
     params.push_back(std::move(value));
   }
+  sets += schema::UpdatedDatesSql(c, params);
   params.emplace_back(id);
   std::string sql = fmt::format("UPDATE `{}` SET {} WHERE `id` = ?", c.name, sets);
   auto changes = std::make_shared<std::vector<RecordChange>>();
@@ -450,14 +446,8 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
                        if (!r) return r.error();
                        if (*r != 1) return util::Status::NotFound("the code was used already");
                        if (!proves) return util::Status::Ok();
-                       std::string sets = "`verified` = 1";
                        util::SqlParams params;
-                       for (const auto& f : c.fields) {
-                         if (f.type == schema::FieldType::kAutodate && f.BoolOption("onUpdate")) {
-                           sets += fmt::format(", `{}` = ?", f.name);
-                           params.emplace_back(schema::NowDateTime());
-                         }
-                       }
+                       const std::string sets = "`verified` = 1" + schema::UpdatedDatesSql(c, params);
                        params.emplace_back(record_id);
                        auto u = tx.Exec(
                            fmt::format("UPDATE `{}` SET {} WHERE `id` = ? AND `verified` = 0", c.name, sets), params);

@@ -177,11 +177,14 @@ util::Status AddRecordChange(store::Tx& tx, const schema::Collection& c, const c
                              std::vector<RecordChange>& changes) {
   auto rs = tx.Query(fmt::format("SELECT * FROM `{}` WHERE `id` = ?", c.name), {id});
   if (!rs) return rs.error();
-  if (rs->rows.empty()) return util::Status::Ok();
-  std::string record;
-  RecordJsonWriter(c, *rs).Append(record, rs->rows[0], {.show_hidden = true, .show_email = true});
-  changes.push_back({action, c.id, std::move(record)});
+  if (!rs->rows.empty()) changes.push_back(ChangeOf(action, c, *rs));
   return util::Status::Ok();
+}
+
+RecordChange ChangeOf(const char* action, const schema::Collection& c, const store::ResultSet& rs) {
+  std::string record;
+  RecordJsonWriter(c, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
+  return {action, c.id, std::move(record)};
 }
 
 std::function<void(util::Status)> PublishThen(const RecordChangeSink& publish,

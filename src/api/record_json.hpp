@@ -51,6 +51,10 @@ class RecordJsonWriter {
   int email_visibility_ = -1;
 };
 
+// The change event `action` of the first row of `rs`, a record of `c` as stored: every field,
+// hidden ones and the email included.
+RecordChange ChangeOf(const char* action, const schema::Collection& c, const store::ResultSet& rs);
+
 // Adds record `id` of `c` as the transaction `tx` sees it now to `changes`, as `action`, with every
 // field (hidden ones and the email included), as change events carry records. Nothing when it is
 // not there.

@@ -939,14 +939,9 @@ util::Status DeleteWithReferences(store::Tx& tx, const schema::Snapshot& snap, c
               "The record cannot be deleted because it is part of a required reference in another record.");
         }
         // A record whose reference is emptied is updated: its onUpdate dates move as well.
-        std::string touched;
         util::SqlParams params;
         if (f.IsMultiple()) params.emplace_back(std::string(id));
-        for (const Field& d : other.fields) {
-          if (d.type != FieldType::kAutodate || !d.BoolOption("onUpdate")) continue;
-          touched += fmt::format(", {} = ?", Quote(d.name));
-          params.emplace_back(schema::NowDateTime());
-        }
+        const std::string touched = schema::UpdatedDatesSql(other, params);
         params.emplace_back(std::string(ref_id));
         auto upd = tx.Exec(f.IsMultiple()
                                ? fmt::format("UPDATE {} SET {} = (SELECT json_group_array(value) FROM json_each({}) "
@@ -1173,7 +1168,11 @@ net::awaitable<WriteOp> PrepareUpdate(store::Store& store, Context ctx, RequestI
   if (!password.empty() && c.FindField("password")) hashed = co_await HashOffThread(password);
   // A new password from someone who may not manage the record needs the old one: checked here
   // against the stored hash, off the I/O thread, and in the transaction that the hash is the same.
-  const bool auth_record = c.type == CollectionType::kAuth && !ctx.superuser();
+  // Whether the requester manages the record matters only to a body that names what managers may
+  // change: the database is asked only then.
+  const bool auth_record = c.type == CollectionType::kAuth && !ctx.superuser() &&
+                           (info.body.contains("email") || info.body.contains("verified") ||
+                            info.body.contains("password") || info.body.contains("passwordConfirm"));
   const bool new_password = auth_record && (!password.empty() || !BodyText(info.body, "passwordConfirm").empty());
   const std::string old_password = BodyText(info.body, "oldPassword");
   std::string matched_hash;  // the stored hash `old_password` matched
@@ -1299,13 +1298,10 @@ std::vector<RecordChange> CommittedChanges(std::vector<WriteOp>& ops) {
   for (auto& op : ops) {
     for (auto& change : *op.cascaded) changes.push_back(std::move(change));
     if (!*op.written || (*op.written)->rows.empty()) continue;
-    const auto& rs = **op.written;
-    std::string record;
-    RecordJsonWriter(*op.ctx.collection, rs).Append(record, rs.rows[0], {.show_hidden = true, .show_email = true});
-    changes.push_back({op.kind == OpKind::kCreate   ? "create"
-                       : op.kind == OpKind::kUpdate ? "update"
-                                                    : "delete",
-                       op.ctx.collection->id, std::move(record)});
+    changes.push_back(ChangeOf(op.kind == OpKind::kCreate   ? "create"
+                               : op.kind == OpKind::kUpdate ? "update"
+                                                            : "delete",
+                               *op.ctx.collection, **op.written));
   }
   return changes;
 }
@@ -1589,10 +1585,7 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
                              const schema::Collection& c, const boost::json::object& record,
                              std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
                              const RequestInfo& info) {
-  Context ctx;
-  ctx.snapshot = std::move(snapshot);
-  ctx.collection = &c;
-  ctx.auth = std::move(auth);
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
   if (!rule && !ctx.superuser()) return false;
   const Condition condition = RuleCondition(ctx, rule, info);
   if (condition.sql == "1" || condition.sql == "0") return condition.sql == "1";
@@ -1619,10 +1612,7 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
 bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
                       const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                       const std::optional<std::string>& rule, const RequestInfo& info) {
-  Context ctx;
-  ctx.snapshot = std::move(snapshot);
-  ctx.collection = &c;
-  ctx.auth = std::move(auth);
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
   if (!rule && !ctx.superuser()) return false;
   return FetchOne(store, c, id, RuleCondition(ctx, rule, info)).has_value();
 }
@@ -1630,10 +1620,7 @@ bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapsho
 std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
                                                 const schema::Collection& c, std::string_view id,
                                                 std::optional<AuthInfo> auth, const RequestInfo& info) {
-  Context ctx;
-  ctx.snapshot = std::move(snapshot);
-  ctx.collection = &c;
-  ctx.auth = std::move(auth);
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
   auto rs = FetchOne(store, c, id, Condition{"1", {}});
   if (!rs) return std::nullopt;
   return Present(store, ctx, info, c, *rs).at(0);
@@ -1642,10 +1629,7 @@ std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared
 bool CanViewRecord(const http::Request& req, std::shared_ptr<const schema::Snapshot> snapshot,
                    const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
                    store::Store& store) {
-  Context ctx;
-  ctx.snapshot = std::move(snapshot);
-  ctx.collection = &c;
-  ctx.auth = std::move(auth);
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
   if (!c.view_rule && !ctx.superuser()) return false;
   const RequestInfo info = MakeRequestInfo(req, ctx);
   return FetchOne(store, c, id, RuleCondition(ctx, c.view_rule, info)).has_value();

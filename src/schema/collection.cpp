@@ -305,6 +305,16 @@ std::string NowDateTime() {
   return fmt::format("{}.{:03}Z", buf, ms % 1000);
 }
 
+std::string UpdatedDatesSql(const Collection& c, util::SqlParams& params) {
+  std::string sets;
+  for (const Field& f : c.fields) {
+    if (f.type != FieldType::kAutodate || !f.BoolOption("onUpdate")) continue;
+    sets += fmt::format(", `{}` = ?", f.name);
+    params.emplace_back(NowDateTime());
+  }
+  return sets;
+}
+
 std::string NewId() { return util::RandomString(15, "abcdefghijklmnopqrstuvwxyz0123456789"); }
 
 Collection NewCollection(CollectionType type, std::string name) {

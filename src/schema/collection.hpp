@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/sql_value.hpp"
 #include "util/status.hpp"
 
 namespace strata::schema {
@@ -110,6 +111,10 @@ Collection NewCollection(CollectionType type, std::string name);
 
 // The current time in PocketBase's datetime format, "2006-01-02 15:04:05.000Z" (UTC).
 std::string NowDateTime();
+
+// ", `name` = ?" for each autodate field of `c` that moves on update, appending the current time
+// to `params` for each: the rest of an UPDATE's SET list for writes outside the records API.
+std::string UpdatedDatesSql(const Collection& c, util::SqlParams& params);
 
 // A new 15-character [a-z0-9] id, PocketBase's default record and collection id shape.
 std::string NewId();

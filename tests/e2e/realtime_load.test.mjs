@@ -7,6 +7,23 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { sleep, startWithAdmin } from './helpers.mjs';
 
+// A WebSocket client of `server` subscribed to `topic`: it counts its events (`events`), and
+// `closed` gives the close frame's code and reason.
+const subscribedSocket = (server, topic = 'notes/*') =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
+    ws.events = 0;
+    ws.closed = new Promise((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+    ws.on('message', (data) => {
+      for (const m of [JSON.parse(data.toString())].flat()) {
+        if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] }));
+        if (m.type === 'subscribed') resolve(ws);
+        if (m.type === 'event') ws.events++;
+      }
+    });
+    ws.on('error', reject);
+  });
+
 const until = async (cond, what, ms = 15000) => {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -190,20 +207,7 @@ describe('realtime behind its events', () => {
     await server?.stop();
   });
 
-  const subscribed = () =>
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
-      ws.events = 0;
-      ws.closed = new Promise((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
-      ws.on('message', (data) => {
-        for (const m of [JSON.parse(data.toString())].flat()) {
-          if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: ['notes/*'] }));
-          if (m.type === 'subscribed') resolve(ws);
-          if (m.type === 'event') ws.events++;
-        }
-      });
-      ws.on('error', reject);
-    });
+  const subscribed = () => subscribedSocket(server);
 
   test('a thread too far behind disconnects its clients as too slow; new clients get events again', async () => {
     const ws = await subscribed();
@@ -241,20 +245,7 @@ describe('realtime behind its database reads', () => {
   });
 
   test('clients whose events wait for a worker too far behind are disconnected; the others are not', async () => {
-    const open = (topic) =>
-      new Promise((resolve, reject) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`);
-        ws.events = 0;
-        ws.closed = new Promise((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
-        ws.on('message', (data) => {
-          for (const m of [JSON.parse(data.toString())].flat()) {
-            if (m.type === 'connected') ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] }));
-            if (m.type === 'subscribed') resolve(ws);
-            if (m.type === 'event') ws.events++;
-          }
-        });
-        ws.on('error', reject);
-      });
+    const open = (topic) => subscribedSocket(server, topic);
     // expand is read from the database for each event; the plain subscription is decided in memory.
     const expanded = await open('notes/*?options=' + encodeURIComponent(JSON.stringify({ query: { expand: 'nothing' } })));
     const plain = await open('notes/*');
