@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libssl-dev libsodium-dev libxxhash-dev libmagic-dev libvips-dev
+  libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libssl-dev libsodium-dev libxxhash-dev libre2-dev libmagic-dev libvips-dev
   libjemalloc-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev

@@ -1,10 +1,10 @@
 #include "schema/validate.hpp"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 #include <set>
 
 #include "schema/index.hpp"
@@ -18,20 +18,18 @@ void AddError(boost::json::object& errors, std::string_view key, std::string_vie
   if (!errors.contains(key)) errors[key] = boost::json::object{{"code", code}, {"message", message}};
 }
 
+// Patterns use Go's (RE2) syntax, as in PocketBase.
 bool ValidRegex(const std::string& pattern) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
+  RE2::Options options;
+  options.set_log_errors(false);
+  return RE2(pattern, options).ok();
 }
 
 bool ValidThumb(std::string_view t) {
-  static const std::regex kThumb(R"(^(\d+)x(\d+)(t|b|f)?$)");
-  std::cmatch m;
-  if (!std::regex_match(t.begin(), t.end(), m, kThumb)) return false;
-  return !(m[1].str() == "0" && m[2].str() == "0");
+  static const RE2 kThumb(R"(^(\d+)x(\d+)(t|b|f)?$)");
+  std::string w, h;
+  if (!RE2::FullMatch(t, kThumb, &w, &h)) return false;
+  return !(w == "0" && h == "0");
 }
 
 void ValidateFieldOptions(const Field& f, const Collection& c, const std::vector<const Collection*>& others,

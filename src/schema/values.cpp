@@ -1,14 +1,14 @@
 #include "schema/values.hpp"
 
+#include <fmt/format.h>
+#include <re2/re2.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 
 namespace strata::schema {
@@ -74,16 +74,17 @@ boost::json::array ToStringList(const boost::json::value& v) {
   return out;
 }
 
-// Compiled patterns, cached per thread: a pattern is compiled once, not per value.
-const std::regex* Pattern(const std::string& pattern) {
-  thread_local std::map<std::string, std::unique_ptr<std::regex>> cache;
+// Compiled patterns (Go's RE2 syntax, as in PocketBase), cached per thread: a pattern is compiled
+// once, not per value. RE2 matches in time linear in the value and without recursion, so no value
+// can hang or overflow a thread whatever the pattern.
+const RE2* Pattern(const std::string& pattern) {
+  thread_local std::map<std::string, std::unique_ptr<RE2>, std::less<>> cache;
   auto it = cache.find(pattern);
   if (it == cache.end()) {
-    std::unique_ptr<std::regex> re;
-    try {
-      re = std::make_unique<std::regex>(pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_unique<RE2>(pattern, options);
+    if (!re->ok()) re.reset();
     if (cache.size() > 256) cache.clear();
     it = cache.emplace(pattern, std::move(re)).first;
   }
@@ -200,8 +201,8 @@ std::optional<std::string> NormalizeDateTime(std::string_view s) {
       rest.remove_prefix(i);
     }
     if (rest == "Z" || rest.empty()) {
-    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigits(rest.substr(1, 2)) && rest[3] == ':' &&
-               IsDigits(rest.substr(4, 2))) {
+    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigits(rest.substr(1, 2)) &&
+               rest[3] == ':' && IsDigits(rest.substr(4, 2))) {
       offset_seconds = (std::atoi(std::string(rest.substr(1, 2)).c_str()) * 3600 +
                         std::atoi(std::string(rest.substr(4, 2)).c_str()) * 60) *
                        (rest[0] == '-' ? -1 : 1);
@@ -300,8 +301,9 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
         return std::nullopt;
       }
       const auto len = static_cast<int64_t>(Utf8Length(s));
-      const int64_t max = f.IntOption("max") > 0 ? f.IntOption("max")
-                                                 : (f.type == FieldType::kPassword ? kDefaultPasswordMax : kDefaultTextMax);
+      const int64_t max = f.IntOption("max") > 0
+                              ? f.IntOption("max")
+                              : (f.type == FieldType::kPassword ? kDefaultPasswordMax : kDefaultTextMax);
       if (f.IntOption("min") > 0 && len < f.IntOption("min")) {
         return FieldError{"validation_min_text_constraint",
                           fmt::format("Must be at least {} character(s).", f.IntOption("min"))};
@@ -310,8 +312,8 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
         return FieldError{"validation_max_text_constraint", fmt::format("Must be no more than {} character(s).", max)};
       }
       if (const auto p = f.StringOption("pattern"); !p.empty()) {
-        const std::regex* re = Pattern(p);
-        if (!re || !std::regex_search(s.begin(), s.end(), *re)) {
+        const RE2* re = Pattern(p);
+        if (!re || !RE2::PartialMatch(s, *re)) {
           return FieldError{"validation_invalid_format", "Invalid value format."};
         }
       }
@@ -322,7 +324,8 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       if (s.empty()) return f.required ? std::optional(Required()) : std::nullopt;
       const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultEditorMaxSize;
       if (static_cast<int64_t>(s.size()) > max) {
-        return FieldError{"validation_content_size_limit", fmt::format("The maximum allowed content size is {} bytes.", max)};
+        return FieldError{"validation_content_size_limit",
+                          fmt::format("The maximum allowed content size is {} bytes.", max)};
       }
       return std::nullopt;
     }
@@ -409,10 +412,13 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       return std::nullopt;
     }
     case FieldType::kGeoPoint: {
-      if (!v.is_object()) return FieldError{"validation_invalid_geo_point", "Must be an object with lon and lat numbers."};
+      if (!v.is_object())
+        return FieldError{"validation_invalid_geo_point", "Must be an object with lon and lat numbers."};
       const double lon = v.as_object().at("lon").to_number<double>(), lat = v.as_object().at("lat").to_number<double>();
-      if (lon < -180 || lon > 180) return FieldError{"validation_invalid_geo_point", "The longitude must be between -180 and 180."};
-      if (lat < -90 || lat > 90) return FieldError{"validation_invalid_geo_point", "The latitude must be between -90 and 90."};
+      if (lon < -180 || lon > 180)
+        return FieldError{"validation_invalid_geo_point", "The longitude must be between -180 and 180."};
+      if (lat < -90 || lat > 90)
+        return FieldError{"validation_invalid_geo_point", "The latitude must be between -90 and 90."};
       if (f.required && lon == 0 && lat == 0) return Required();
       return std::nullopt;
     }
