@@ -195,7 +195,7 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
   // Requests that send mail: per address and per target email, so that nobody's inbox can be
   // flooded and no address can probe many accounts.
   auto limit_mail = [&limiter](const http::Request& req, const schema::Collection& c, const std::string& email) {
-    Limit(limiter, "mail-from:" + std::string(req.remote_address()), {30, std::chrono::minutes(1)});
+    Limit(limiter, "mail-from:" + ratelimit::AddressKey(req.remote_address()), {30, std::chrono::minutes(1)});
     Limit(limiter, "mail-to:" + c.id + ":" + util::Lower(email), {3, std::chrono::minutes(1)});
   };
 
@@ -324,38 +324,38 @@ void AddAuthFlowRoutes(http::Router& router, store::Store& store, schema::Catalo
              },
              {.body_limit = 64 * 1024, .json_body = true, .tags = "requestEmailChange"});
 
-  router.Add(http::Verb::kPost, "/api/collections/{collection}/confirm-email-change",
-             [&](http::Request& req) -> net::awaitable<http::Response> {
-               auto snap = catalog.Current();
-               const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
-               const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
-               // It checks a password: limited as logins are.
-               Limit(limiter, "login-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
-               const std::string password = BodyString(req, "password");
-               if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
-               auto rs = FindRecord(store, c, "id", claims.record_id);
-               if (!rs || claims.new_email.empty() ||
-                   !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
-                                             claims.key_fingerprint) ||
-                   util::Lower(Column(*rs, rs->rows[0], "email")) != util::Lower(claims.email)) {
-                 throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
-               }
-               if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
-                 throw FieldError("password", "validation_invalid_password",
-                                  "Missing or invalid auth record password.");
-               }
-               std::vector<std::pair<std::string, util::SqlValue>> values;
-               values.emplace_back("email", claims.new_email);
-               values.emplace_back("verified", int64_t{1});
-               values.emplace_back("tokenKey", auth::RandomSecret(50));
-               auto st = co_await Update(store, publish, c, claims.record_id, std::move(values));
-               if (st.code() == util::Status::Code::kConstraint) {
-                 throw FieldError("token", "validation_invalid_new_email", "The new email address is already in use.");
-               }
-               if (!st.ok()) throw http::ApiError::Internal(st.ToString());
-               co_return http::Response{204, "", "", {}};
-             },
-             {.body_limit = 64 * 1024, .json_body = true, .tags = "confirmEmailChange"});
+  router.Add(
+      http::Verb::kPost, "/api/collections/{collection}/confirm-email-change",
+      [&](http::Request& req) -> net::awaitable<http::Response> {
+        auto snap = catalog.Current();
+        const auto& c = RequireAuthCollection(*snap, req.Param("collection"));
+        const auto claims = CheckToken(tokens, c, BodyString(req, "token"), "emailChange", kInvalidEmailChange);
+        // It checks a password: limited as logins are.
+        Limit(limiter, "login-from:" + ratelimit::AddressKey(req.remote_address()), {60, std::chrono::minutes(1)});
+        const std::string password = BodyString(req, "password");
+        if (password.empty()) throw FieldError("password", "validation_required", "Cannot be blank.");
+        auto rs = FindRecord(store, c, "id", claims.record_id);
+        if (!rs || claims.new_email.empty() ||
+            !auth::ConstantTimeEquals(auth::TokenKeyFingerprint(TokenKeyOf(*rs, rs->rows[0])),
+                                      claims.key_fingerprint) ||
+            util::Lower(Column(*rs, rs->rows[0], "email")) != util::Lower(claims.email)) {
+          throw FieldError("token", "validation_invalid_value", kInvalidEmailChange);
+        }
+        if (!co_await VerifyOffThread(Column(*rs, rs->rows[0], "password"), password)) {
+          throw FieldError("password", "validation_invalid_password", "Missing or invalid auth record password.");
+        }
+        std::vector<std::pair<std::string, util::SqlValue>> values;
+        values.emplace_back("email", claims.new_email);
+        values.emplace_back("verified", int64_t{1});
+        values.emplace_back("tokenKey", auth::RandomSecret(50));
+        auto st = co_await Update(store, publish, c, claims.record_id, std::move(values));
+        if (st.code() == util::Status::Code::kConstraint) {
+          throw FieldError("token", "validation_invalid_new_email", "The new email address is already in use.");
+        }
+        if (!st.ok()) throw http::ApiError::Internal(st.ToString());
+        co_return http::Response{204, "", "", {}};
+      },
+      {.body_limit = 64 * 1024, .json_body = true, .tags = "confirmEmailChange"});
 
   router.Add(http::Verb::kPost, "/api/collections/{collection}/request-otp",
              [&, letter, limit_mail](http::Request& req) -> net::awaitable<http::Response> {

@@ -252,7 +252,7 @@ void AddOAuth2Routes(http::Router& router, store::Store& store, schema::Catalog&
                                                                                  " is missing or is not enabled."}}}},
                                {}};
         }
-        Limit(limiter, "oauth2-from:" + std::string(req.remote_address()), {60, std::chrono::minutes(1)});
+        Limit(limiter, "oauth2-from:" + ratelimit::AddressKey(req.remote_address()), {60, std::chrono::minutes(1)});
         const boost::json::object p = *provider;
         auto user = co_await net::co_spawn(
             ClientPool(),

@@ -86,8 +86,8 @@ void Take(ratelimit::RateLimiter& limiter, const std::string& key, const RateLim
 // Whose requests `rule` counts together.
 std::string Who(const RateLimitRule& rule, const Requester& who, std::string_view address) {
   if (rule.key == "auth" && who.authenticated) return "a:" + who.id;
-  if (rule.key == "ip+auth" && who.authenticated) return "ia:" + std::string(address) + "|" + who.id;
-  return "i:" + std::string(address);
+  if (rule.key == "ip+auth" && who.authenticated) return "ia:" + ratelimit::AddressKey(address) + "|" + who.id;
+  return "i:" + ratelimit::AddressKey(address);
 }
 
 bool Excluded(const RateLimitSettings& rl, std::string_view address) {
@@ -226,7 +226,7 @@ Headers RateLimits::CheckLogin(const http::Request& req, const schema::Collectio
   const RateLimitRule* rule = rl.Find(labels, false);
   if (!rule) return {};
   const std::string who = util::Lower(identity);
-  const std::string address(req.remote_address());
+  const std::string address = ratelimit::AddressKey(req.remote_address());
   const std::string base = fmt::format("login|{}|{}|{}", rule->label, c.id, action);
   RateLimitRule wide = *rule;
   wide.max_requests = rule->max_requests * 12;

@@ -1,8 +1,12 @@
 #include "ratelimit/limiter.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -91,6 +95,20 @@ class MemoryRateLimiter final : public RateLimiter {
 };
 
 }  // namespace
+
+std::string AddressKey(std::string_view address) {
+  if (address.find(':') == std::string_view::npos || address.size() >= INET6_ADDRSTRLEN) return std::string(address);
+  const std::string text(address);
+  in6_addr a{};
+  if (inet_pton(AF_INET6, text.c_str(), &a) != 1) return text;
+  char out[INET6_ADDRSTRLEN];
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    return inet_ntop(AF_INET, &a.s6_addr[12], out, sizeof out) ? std::string(out) : text;
+  }
+  std::fill(std::begin(a.s6_addr) + 8, std::end(a.s6_addr), 0);
+  if (!inet_ntop(AF_INET6, &a, out, sizeof out)) return text;
+  return std::string(out) + "/64";
+}
 
 std::unique_ptr<RateLimiter> MakeMemoryRateLimiter(std::size_t max_keys) {
   return std::make_unique<MemoryRateLimiter>(max_keys);

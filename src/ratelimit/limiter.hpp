@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace strata::ratelimit {
@@ -41,5 +42,11 @@ class RateLimiter {
 // In-process limiter holding at most `max_keys` keys: past that, keys whose allowance is back to
 // full are dropped first, then those closest to it, so a flood of distinct keys cannot grow memory.
 std::unique_ptr<RateLimiter> MakeMemoryRateLimiter(std::size_t max_keys = 1'000'000);
+
+// The part of a client's address that its requests are counted under: an IPv4 address whole, an
+// IPv6 address by its /64 prefix (one subscriber's network, within which addresses are free to
+// pick, so counting them one by one would let a single client take a fresh allowance per request),
+// an IPv4-mapped IPv6 address as the IPv4 address it maps. Anything else is returned as it is.
+std::string AddressKey(std::string_view address);
 
 }  // namespace strata::ratelimit

@@ -90,17 +90,22 @@ TEST(MemoryRateLimiter, CountsExactlyUnderConcurrency) {
   EXPECT_EQ(allowed.load(), 1000);
 }
 
-}  // namespace
-}  // namespace strata::ratelimit
-
-namespace strata::ratelimit {
-namespace {
-
 TEST(MemoryRateLimiter, RulesAllowingMoreRequestsThanNanosecondsStillCount) {
   auto limiter = MakeMemoryRateLimiter(100);
   const Rule rule{12'000'000'000, std::chrono::seconds(1)};
   const auto now = Clock::now();
   for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limiter->Take("k", rule, now).allowed);
+}
+
+TEST(AddressKeyTest, IPv6CountsByItsSlash64) {
+  EXPECT_EQ(AddressKey("203.0.113.7"), "203.0.113.7");
+  EXPECT_EQ(AddressKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressKey("2001:db8:1:2::1"), AddressKey("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(AddressKey("2001:db8:1:2::1"), AddressKey("2001:db8:1:3::1"));
+  EXPECT_EQ(AddressKey("::ffff:198.51.100.4"), "198.51.100.4");
+  EXPECT_EQ(AddressKey("::1"), "::/64");
+  EXPECT_EQ(AddressKey("not:an:address"), "not:an:address");
+  EXPECT_EQ(AddressKey(""), "");
 }
 
 }  // namespace
