@@ -487,6 +487,11 @@ int main(int argc, char** argv) {
                    "that, the clients whose events would wait are disconnected as too slow.")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
+  serve
+      ->add_option("--realtime-message-rate", serve_flags.realtime.max_client_messages_per_second,
+                   "Messages a WebSocket client may send a second (and at once); each one past that is refused.")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
   serve->add_option("--smtp-url", serve_flags.smtp_url, "SMTP server for outgoing mail: smtp://HOST:PORT or smtps://.");
   serve->add_option("--smtp-user", serve_flags.smtp_user, "SMTP user name.");
   serve->add_option("--smtp-password", serve_flags.smtp_password, "SMTP password.");

@@ -29,6 +29,7 @@
 #include "obs/access_log.hpp"
 #include "query/eval.hpp"
 #include "query/parser.hpp"
+#include "ratelimit/limiter.hpp"
 #include "realtime/bus.hpp"
 #include "schema/catalog.hpp"
 #include "store/store.hpp"
@@ -381,6 +382,16 @@ struct Realtime::Impl {
   void Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members);
   void Leave(const std::shared_ptr<Client>& client, const std::string& room);
   void Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message);
+  // A room named "collection/RECORD_ID" is open to those the record's view rule lets see it; any
+  // other name to every authorized connection.
+  bool MayJoin(const std::string& room, const AuthInfo* auth);
+  // Takes `client` out of `room`, telling it why (the others see it leave).
+  void Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string_view reason);
+  // On the database worker: the members of `room` that may no longer see its record leave it (all
+  // of them when the record is gone).
+  void RecheckRoom(const std::string& room, bool deleted);
+  // On the database worker, every limits.room_recheck_seconds: RecheckRoom of each record's room.
+  void ScheduleRecheck();
   // Called on the client's executor. Unregister may be called more than once.
   void Register(const std::shared_ptr<Client>& client);
   void Unregister(const std::shared_ptr<Client>& client);
@@ -406,6 +417,8 @@ struct Realtime::Impl {
   std::atomic<std::size_t> database_backlog{0};  // deliveries posted to the database worker, not yet made
   // One thread: the events it holds reach each shard in the order they came.
   net::thread_pool database_worker{1};
+  net::steady_timer recheck_timer{database_worker.get_executor()};  // used on the database worker
+  bool stopping = false;                                            // on the database worker
 };
 
 namespace {
@@ -663,6 +676,84 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
   for (const auto& other : others) Push(other, {message, nullptr});
 }
 
+bool Realtime::Impl::MayJoin(const std::string& room, const AuthInfo* auth) {
+  const auto slash = room.find('/');
+  if (slash == std::string::npos) return true;
+  const auto snapshot = catalog.Current();
+  const Collection* c = snapshot->Find(room.substr(0, slash));
+  if (!c) return true;  // not a collection's name: an ordinary room
+  const RequestInfo info = RealtimeRequest(auth, nullptr);
+  return RecordPassesRule(store, snapshot, *c, room.substr(slash + 1),
+                          auth ? std::optional<AuthInfo>(*auth) : std::nullopt, c->view_rule, info);
+}
+
+void Realtime::Impl::Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string_view reason) {
+  bool member = false;
+  {
+    std::lock_guard lock(client->mu);
+    member = std::find(client->rooms.begin(), client->rooms.end(), room) != client->rooms.end();
+  }
+  if (!member) return;
+  Leave(client, room);
+  Push(client, {Json({{"type", "left"}, {"room", room}, {"reason", reason}}), nullptr});
+}
+
+void Realtime::Impl::RecheckRoom(const std::string& room, bool deleted) {
+  std::vector<std::shared_ptr<Client>> members;
+  {
+    std::lock_guard lock(mu);
+    auto it = rooms.find(room);
+    if (it == rooms.end()) return;
+    for (const auto& [id, weak] : it->second) {
+      if (auto member = weak.lock()) members.push_back(std::move(member));
+    }
+  }
+  for (const auto& member : members) {
+    std::shared_ptr<const AuthInfo> auth;
+    {
+      std::lock_guard lock(member->mu);
+      auth = member->auth;
+    }
+    if (deleted) {
+      Evict(member, room, "The record was deleted.");
+    } else if (!auth) {
+      Evict(member, room, "Rooms are for authorized connections.");
+    } else {
+      bool allowed = false;
+      try {
+        allowed = MayJoin(room, auth.get());
+      } catch (...) {
+        // The database could not tell: the member stays until the next check.
+        spdlog::warn("realtime room {}: {}", room, CurrentFailure());
+        allowed = true;
+      }
+      if (!allowed) Evict(member, room, "You are no longer allowed in this room.");
+    }
+  }
+}
+
+void Realtime::Impl::ScheduleRecheck() {
+  recheck_timer.expires_after(std::chrono::seconds(limits.room_recheck_seconds));
+  recheck_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping) return;
+    std::vector<std::string> names;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [name, members] : rooms) {
+        if (name.find('/') != std::string::npos) names.push_back(name);
+      }
+    }
+    for (const auto& name : names) {
+      try {
+        RecheckRoom(name, false);
+      } catch (...) {
+        spdlog::warn("realtime room {}: {}", name, CurrentFailure());
+      }
+    }
+    ScheduleRecheck();
+  });
+}
+
 void Realtime::Impl::Deliver(const std::string& payload) {
   // Only the threads with clients are woken; with none at all, the change is not even read.
   std::vector<Shard*> targets;
@@ -689,6 +780,29 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   if (!event->collection || event->collection->id != collection_id) return;
   event->record = std::move(change.at("record").as_object());
   event->record_id = std::string(event->record.at("id").as_string());
+  // A record's room keeps only those who may still see the record.
+  {
+    std::vector<std::string> affected;
+    {
+      std::lock_guard lock(mu);
+      for (const auto* key : {&event->collection->name, &event->collection->id}) {
+        std::string name = *key + "/" + event->record_id;
+        if (rooms.contains(name)) affected.push_back(std::move(name));
+      }
+    }
+    if (!affected.empty() && event->action != "create") {
+      const bool deleted = event->action == "delete";
+      net::post(database_worker, [this, affected = std::move(affected), deleted] {
+        for (const auto& room : affected) {
+          try {
+            RecheckRoom(room, deleted);
+          } catch (...) {
+            spdlog::warn("realtime room {}: {}", room, CurrentFailure());
+          }
+        }
+      });
+    }
+  }
   // Each shard's thread fans the event out to its own clients; events reach a shard in order.
   for (Shard* shard : targets) {
     if (shard->pending.load(std::memory_order_relaxed) >= limits.max_pending_events) {
@@ -905,6 +1019,8 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
   Fanout fanout(*this, *event);
   std::vector<Message> messages;
   std::vector<Held> held;
+  // Clients whose auth record was deleted, with their rooms: rooms are for authorized connections.
+  std::vector<std::pair<std::shared_ptr<Client>, std::vector<std::string>>> unauthorized;
   uint64_t queued = 0;
   bool failed = false;
   shard.pending.fetch_sub(1, std::memory_order_relaxed);
@@ -938,6 +1054,7 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
         // The client's own record changed: its rules see the new values; deleted, it is a guest.
         if (action == "delete") {
           client->auth = nullptr;
+          if (!client->rooms.empty()) unauthorized.push_back({client, client->rooms});
         } else {
           auto updated = std::make_shared<AuthInfo>(*client->auth);
           boost::json::object own;
@@ -966,6 +1083,14 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
     if (wake) client->wake.cancel();
   }
   delivered.fetch_add(queued, std::memory_order_relaxed);
+  if (!unauthorized.empty()) {
+    // Not here: the rooms' lock is taken before a shard's.
+    net::post(database_worker, [this, unauthorized = std::move(unauthorized)] {
+      for (const auto& [client, names] : unauthorized) {
+        for (const auto& room : names) Evict(client, room, "Rooms are for authorized connections.");
+      }
+    });
+  }
   if (held.empty()) return;
   const std::size_t n = held.size();
   if (database_backlog.fetch_add(n, std::memory_order_relaxed) + n > limits.max_database_backlog) {
@@ -1037,11 +1162,19 @@ Realtime::Realtime(realtime::Bus& bus, store::Store& store, schema::Catalog& cat
       spdlog::warn("realtime delivery: {}", CurrentFailure());
     }
   });
+  net::post(impl->database_worker, [impl] { impl->ScheduleRecheck(); });
 }
 
 Realtime::~Realtime() = default;
 
-void Realtime::Drain() { impl_->database_worker.join(); }
+void Realtime::Drain() {
+  Impl* impl = impl_.get();
+  net::post(impl->database_worker, [impl] {
+    impl->stopping = true;
+    impl->recheck_timer.cancel();
+  });
+  impl->database_worker.join();
+}
 
 void Realtime::Publish(std::vector<RecordChange> changes) {
   for (const auto& change : changes) {
@@ -1218,6 +1351,12 @@ class RealtimeSocket final : public http::WebSocketSession {
       return false;
     }
     const auto& m = parsed.as_object();
+    if (!ratelimit::Gcra(message_tat_, {impl_.limits.max_client_messages_per_second, std::chrono::seconds(1)},
+                         ratelimit::Clock::now())
+             .allowed) {
+      Error(m, fmt::format("Too many messages: at most {} a second.", impl_.limits.max_client_messages_per_second));
+      return true;
+    }
     const std::string type(m.at("type").as_string());
     auto with_id = [&](boost::json::object o) {
       if (auto id = m.find("id"); id != m.end()) o["id"] = id->value();
@@ -1334,7 +1473,7 @@ class RealtimeSocket final : public http::WebSocketSession {
         Error(m, "Rooms are for authorized connections: send an auth message first.");
       } else if (!member && rooms_joined >= kMaxRoomsPerClient) {
         Error(m, fmt::format("A connection can be in at most {} rooms.", kMaxRoomsPerClient));
-      } else if (!MayJoin(room, auth)) {
+      } else if (!impl_.MayJoin(room, auth.get())) {
         Error(m, "You are not allowed to join this room.");
       } else {
         boost::json::array members;
@@ -1348,22 +1487,10 @@ class RealtimeSocket final : public http::WebSocketSession {
     return true;
   }
 
-  // A room named "collection/RECORD_ID" is open to those the record's view rule lets see it; any
-  // other name to every authorized connection.
-  bool MayJoin(const std::string& room, const std::shared_ptr<const AuthInfo>& auth) {
-    const auto slash = room.find('/');
-    if (slash == std::string::npos) return true;
-    const auto snapshot = impl_.catalog.Current();
-    const Collection* c = snapshot->Find(room.substr(0, slash));
-    if (!c) return true;  // not a collection's name: an ordinary room
-    const RequestInfo info = RealtimeRequest(auth.get(), nullptr);
-    return RecordPassesRule(impl_.store, snapshot, *c, room.substr(slash + 1),
-                            auth ? std::optional<AuthInfo>(*auth) : std::nullopt, c->view_rule, info);
-  }
-
   Realtime::Impl& impl_;
   std::shared_ptr<Client> client_;
-  bool cancelled_ = false;  // Cancel and Run are called on the connection's executor
+  ratelimit::Clock::time_point message_tat_{};  // the client's messages, by the generic cell rate algorithm
+  bool cancelled_ = false;                      // Cancel and Run are called on the connection's executor
 };
 
 }  // namespace

@@ -49,6 +49,12 @@ struct RealtimeLimits {
   std::size_t max_expand_subscriptions = 1000;
   std::size_t max_expand_subscriptions_per_client = 50;
   int idle_timeout_seconds = 300;  // with nothing sent, the server ends the stream
+  // Per WebSocket connection: the messages it may send a second (and at once); each one past that
+  // is refused with an error and not acted on, so that no client can flood a room.
+  int64_t max_client_messages_per_second = 100;
+  // Rooms named after a record: besides on each change of the record, how often every member's
+  // right to see it is checked again (rules that read other records change without it).
+  int room_recheck_seconds = 60;
 };
 
 class Realtime {

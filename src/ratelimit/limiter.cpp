@@ -24,40 +24,53 @@ constexpr std::size_t kShards = 16;
 // Milliseconds, rounded up: a client that waits retry_after is allowed.
 milliseconds CeilMs(nanoseconds d) { return std::chrono::ceil<milliseconds>(std::max(d, nanoseconds::zero())); }
 
+}  // namespace
+
+Decision Gcra(Clock::time_point& tat, const Rule& rule, Clock::time_point now) {
+  const nanoseconds interval = rule.interval;
+  const int64_t max = std::max<int64_t>(1, rule.max);
+  // One request's share of the interval; at least a nanosecond, however many requests a rule
+  // allows.
+  const nanoseconds emission = std::max(nanoseconds(1), interval / max);
+  Decision d;
+  d.limit = max;
+  const Clock::time_point start = std::max(tat, now);
+  const Clock::time_point next = start + emission;
+  if (next - now > interval) {
+    // Over the burst: allowed again once the arrival time is back within the interval.
+    d.allowed = false;
+    d.remaining = 0;
+    d.retry_after = CeilMs(next - interval - now);
+    d.reset = CeilMs(start - now);
+    return d;
+  }
+  tat = next;
+  d.remaining = (interval - (next - now)) / emission;
+  d.retry_after = milliseconds::zero();
+  d.reset = CeilMs(next - now);
+  return d;
+}
+
+namespace {
+
 class MemoryRateLimiter final : public RateLimiter {
  public:
   explicit MemoryRateLimiter(std::size_t max_keys) : per_shard_(std::max<std::size_t>(1, max_keys / kShards)) {}
 
   Decision Take(std::string_view key, const Rule& rule, Clock::time_point now) override {
-    const nanoseconds interval = rule.interval;
-    const int64_t max = std::max<int64_t>(1, rule.max);
-    // One request's share of the interval; at least a nanosecond, however many requests a rule
-    // allows.
-    const nanoseconds emission = std::max(nanoseconds(1), interval / max);
-    Decision d;
-    d.limit = max;
     Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
     std::lock_guard lock(shard.mu);
     auto it = shard.tat.find(std::string(key));
-    const Clock::time_point tat = it == shard.tat.end() ? now : std::max(it->second, now);
-    const Clock::time_point next = tat + emission;
-    if (next - now > interval) {
-      // Over the burst: allowed again once the arrival time is back within the interval.
-      d.allowed = false;
-      d.remaining = 0;
-      d.retry_after = CeilMs(next - interval - now);
-      d.reset = CeilMs(tat - now);
-      return d;
-    }
-    if (it == shard.tat.end()) {
-      if (shard.tat.size() >= per_shard_) Evict(shard, now);
-      shard.tat.emplace(std::string(key), next);
+    const bool known = it != shard.tat.end();
+    Clock::time_point tat = known ? it->second : now;
+    const Decision d = Gcra(tat, rule, now);
+    if (!d.allowed) return d;
+    if (known) {
+      it->second = tat;
     } else {
-      it->second = next;
+      if (shard.tat.size() >= per_shard_) Evict(shard, now);
+      shard.tat.emplace(std::string(key), tat);
     }
-    d.remaining = (interval - (next - now)) / emission;
-    d.retry_after = milliseconds::zero();
-    d.reset = CeilMs(next - now);
     return d;
   }
 

@@ -28,6 +28,10 @@ struct Decision {
   std::chrono::milliseconds reset;        // until the key is back to its full burst
 };
 
+// One key's request at `now` under `rule`: `tat`, the key's theoretical arrival time (any time not
+// after `now` for a key not seen before), moves on when the request is allowed.
+Decision Gcra(Clock::time_point& tat, const Rule& rule, Clock::time_point now);
+
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;

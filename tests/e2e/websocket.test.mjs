@@ -52,7 +52,7 @@ describe('realtime (WebSocket)', () => {
   let users;
   let wsUrl;
   before(async () => {
-    ({ server, admin, users } = await startWithAdmin({ users: ['ann', 'bob'], usersCollection: { viewRule: '' } }));
+    ({ server, admin, users } = await startWithAdmin({ users: ['ann', 'bob', 'cat'], usersCollection: { viewRule: '' } }));
     wsUrl = `ws://127.0.0.1:${server.port}/api/ws`;
     await admin.collections.create({
       name: 'cards',
@@ -143,6 +143,76 @@ describe('realtime (WebSocket)', () => {
     a.send({ type: 'send', room: `cards/${card.id}`, data: 1 });
     assert.match((await a.next((m) => m.type === 'error')).message, /Join the room/);
     a.close();
+  });
+
+  test("a record's room keeps only those its view rule still lets in", async () => {
+    const a = new Conn(wsUrl);
+    const b = new Conn(wsUrl);
+    const bHello = await Promise.all([a.open(), b.open()]).then((h) => h[1]);
+    await login(a, users.ann);
+    await login(b, users.bob);
+    const card = await users.ann.collection('cards').create({ title: 'a', owner: users.ann.authStore.record.id });
+    const room = `cards/${card.id}`;
+    a.send({ type: 'join', room });
+    await a.next((m) => m.type === 'joined');
+
+    // Ann gives the card to Bob: she may no longer see it, so she leaves its room at once.
+    await users.ann.collection('cards').update(card.id, { owner: users.bob.authStore.record.id });
+    const evicted = await a.next((m) => m.type === 'left');
+    assert.deepEqual(evicted, { type: 'left', room, reason: 'You are no longer allowed in this room.' });
+    a.send({ type: 'send', room, data: 'still here?' });
+    assert.match((await a.next((m) => m.type === 'error')).message, /Join the room/);
+    a.send({ type: 'join', room });
+    assert.match((await a.next((m) => m.type === 'error')).message, /not allowed/);
+
+    // Bob may join now; the others in the room see him go when the card is deleted.
+    b.send({ type: 'join', room });
+    assert.deepEqual((await b.next((m) => m.type === 'joined')).members.map((m) => m.clientId), [bHello.clientId]);
+    await admin.collection('cards').delete(card.id);
+    assert.deepEqual(await b.next((m) => m.type === 'left'), { type: 'left', room, reason: 'The record was deleted.' });
+
+    // A member whose own auth record is deleted is a guest, and rooms are for authorized connections.
+    const c = new Conn(wsUrl);
+    await c.open();
+    await login(c, users.cat);
+    c.send({ type: 'join', room: 'lobby-2' });
+    await c.next((m) => m.type === 'joined');
+    b.send({ type: 'join', room: 'lobby-2' });
+    await b.next((m) => m.type === 'joined');
+    await admin.collection('users').delete(users.cat.authStore.record.id);
+    assert.deepEqual(await c.next((m) => m.type === 'left'), {
+      type: 'left',
+      room: 'lobby-2',
+      reason: 'Rooms are for authorized connections.',
+    });
+    assert.equal((await b.next((m) => m.type === 'presence' && m.action === 'leave')).room, 'lobby-2');
+    for (const conn of [a, b, c]) conn.close();
+  });
+
+  test('a client sending more than 100 messages a second gets errors for the rest, and they are not relayed', async () => {
+    const a = new Conn(wsUrl);
+    const b = new Conn(wsUrl);
+    await Promise.all([a.open(), b.open()]);
+    await login(a, users.ann);
+    await login(b, users.bob);
+    for (const c of [a, b]) {
+      c.send({ type: 'join', room: 'flood' });
+      await c.next((m) => m.type === 'joined');
+    }
+    await sleep(1100); // the joins and logins are forgotten
+    for (let i = 0; i < 300; i++) a.send({ type: 'send', room: 'flood', data: i });
+    const refused = await a.next((m) => m.type === 'error');
+    assert.equal(refused.message, 'Too many messages: at most 100 a second.');
+    await sleep(300);
+    const relayed = b.messages.filter((m) => m.type === 'message').length;
+    assert.ok(relayed >= 100 && relayed < 200, `${relayed} relayed`);
+    assert.equal(a.messages.filter((m) => m.type === 'error').length + 1, 300 - relayed);
+    // After a second, the allowance is back.
+    await sleep(1000);
+    a.send({ type: 'ping', id: 'p' });
+    assert.deepEqual(await a.next((m) => m.type === 'pong'), { type: 'pong', id: 'p' });
+    a.close();
+    b.close();
   });
 
   test('ping gets pong; bad frames close the connection with a reason', async () => {
