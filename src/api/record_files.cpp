@@ -123,6 +123,48 @@ http::MultipartLimits UploadPartLimits(const Collection& c) {
   return limits;
 }
 
+namespace {
+
+// The largest file a file field of any collection takes; 0 with no file fields.
+uint64_t LargestFileSize(const schema::Snapshot& snapshot) {
+  uint64_t largest = 0;
+  for (const Collection& c : snapshot.collections()) {
+    for (const Field& f : c.fields) {
+      if (f.type == FieldType::kFile) largest = std::max(largest, static_cast<uint64_t>(MaxSize(f)));
+    }
+  }
+  return largest;
+}
+
+}  // namespace
+
+std::size_t BatchBodyLimit(const schema::Snapshot& snapshot) {
+  return LargestFileSize(snapshot) > 0 ? std::size_t{128} << 20 : 8 * http::kDefaultBodyLimit;
+}
+
+http::MultipartLimits BatchPartLimits(const schema::Snapshot& snapshot) {
+  http::MultipartLimits limits;
+  limits.text_limit = 8 * http::kDefaultBodyLimit;
+  const uint64_t largest = std::max<uint64_t>(LargestFileSize(snapshot), 1);
+  limits.file_limit = [largest](std::string_view) { return largest; };
+  return limits;
+}
+
+std::vector<http::UploadedFile> BatchItemFiles(const std::vector<http::UploadedFile>& files, std::size_t index) {
+  const std::string dotted = fmt::format("requests.{}.", index);
+  const std::string bracketed = fmt::format("requests[{}].", index);
+  std::vector<http::UploadedFile> out;
+  for (const auto& f : files) {
+    for (const auto* prefix : {&dotted, &bracketed}) {
+      if (f.field.starts_with(*prefix) && f.field.size() > prefix->size()) {
+        out.push_back(f);
+        out.back().field = f.field.substr(prefix->size());
+      }
+    }
+  }
+  return out;
+}
+
 std::string StoredFileName(std::string_view original, std::string_view mime_type) {
   std::string_view base = original;
   // Browsers on some systems send the whole path.

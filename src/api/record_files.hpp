@@ -40,6 +40,16 @@ std::size_t UploadBodyLimit(const schema::Collection& c);
 // The limits of each part of such a body: a file field's maxSize for its files.
 http::MultipartLimits UploadPartLimits(const schema::Collection& c);
 
+// POST /api/batch in multipart/form-data, as PocketBase: the requests in "@jsonPayload" and the
+// files of request N under "requests.N.FIELD" (or "requests[N].FIELD"), sent before the JSON that
+// names their collections. The body may be 128 MiB when a collection has file fields (8 MiB
+// otherwise); a part as large as the largest file field of any collection, each file then checked
+// against its own field.
+std::size_t BatchBodyLimit(const schema::Snapshot& snapshot);
+http::MultipartLimits BatchPartLimits(const schema::Snapshot& snapshot);
+// The files of request `index` of a batch, named by their field.
+std::vector<http::UploadedFile> BatchItemFiles(const std::vector<http::UploadedFile>& files, std::size_t index);
+
 // The stored name of an upload, as PocketBase makes it: the client's name in snake case (at most
 // 100 characters), "_", 10 random [a-z0-9] and the extension (only letters and digits; from the
 // content's type when the name has none).

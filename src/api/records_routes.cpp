@@ -1754,6 +1754,10 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                                                                             {"message", "Batch request failed."},
                                                                             {"response", response}}}}}});
         };
+        // A request that fails before the transaction: the files the ones before it wrote go.
+        auto discard_prepared = [&] {
+          for (auto& op : ops) RemoveLater(files, std::move(op.files->written));
+        };
         for (std::size_t i = 0; i < requests.size(); ++i) {
           try {
             if (!requests[i].is_object()) throw http::ApiError::BadRequest("Invalid batch request.");
@@ -1813,12 +1817,14 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                     eq == std::string_view::npos ? std::string() : http::PercentDecode(pair.substr(eq + 1));
               }
             }
+            const std::vector<http::UploadedFile> uploads = BatchItemFiles(req.files(), i);
             if (limits) {
               const char* action = method == "DELETE" ? "delete" : method == "PATCH" ? "update" : "create";
               limits->CheckAction(req, *ctx.collection, action);
+              if (!uploads.empty()) limits->CheckAction(req, *ctx.collection, "upload");
             }
             if (method == "POST" && id.empty()) {
-              ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, {}));
+              ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, uploads));
             } else if (method == "PUT" && id.empty()) {
               // Upsert: update when the body's id exists, create otherwise.
               auto body_id = info.body.find("id");
@@ -1826,19 +1832,23 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               if (body_id != info.body.end() && body_id->value().is_string())
                 existing = std::string(body_id->value().as_string());
               if (!existing.empty() && FetchOne(store, *ctx.collection, existing, Condition{"1", {}})) {
-                ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), existing, files, {}));
+                ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), existing, files, uploads));
               } else {
-                ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, {}));
+                ops.push_back(co_await PrepareCreate(ctx, std::move(info), files, uploads));
               }
             } else if (method == "PATCH" && !id.empty()) {
-              ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), id, files, {}));
+              ops.push_back(co_await PrepareUpdate(store, ctx, std::move(info), id, files, uploads));
             } else if (method == "DELETE" && !id.empty()) {
               ops.push_back(PrepareDelete(ctx, std::move(info), id));
             } else {
               throw http::ApiError::BadRequest("Unsupported batch request.");
             }
           } catch (const http::ApiError& e) {
+            discard_prepared();
             throw fail(i, e);
+          } catch (...) {
+            discard_prepared();
+            throw;
           }
         }
         auto outcome = co_await ApplyAll(store, files, ops, on_change);
@@ -1852,7 +1862,16 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
         }
         co_return http::Response::Json(200, boost::json::serialize(results));
       },
-      {.body_limit = 8 * http::kDefaultBodyLimit, .json_body = true});
+      {.json_body = true,
+       .files = true,
+       .upload_limits = [&catalog](const http::Request&) { return BatchPartLimits(*catalog.Current()); },
+       // Files come only in multipart bodies, which are streamed; a JSON batch is read whole.
+       .body_limit_of =
+           [&catalog](const http::Request& req) {
+             const auto ct = req.Header("Content-Type");
+             return ct && http::MultipartBoundary(*ct) ? BatchBodyLimit(*catalog.Current())
+                                                       : 8 * http::kDefaultBodyLimit;
+           }});
 }
 
 }  // namespace strata::api

@@ -268,6 +268,40 @@ describe('files', () => {
     assert.deepEqual(storedFiles(storage), before);
   });
 
+  test('a batch carries files under requests.N.field, each checked against its own field, all or nothing', async () => {
+    const text = (s) => new File([s], `${s}.txt`, { type: 'text/plain' });
+    const batch = users.ann.createBatch();
+    batch.collection('photos').create({ title: 'with image', image: new File([red], 'batch.jpg') });
+    batch.collection('photos').create({ title: 'with docs', docs: [text('b1'), text('b2')] });
+    const [a, b] = await batch.send();
+    assert.equal(a.status, 200);
+    assert.match(a.body.image, /^batch_[a-z0-9]{10}\.jpg$/);
+    const served = await fetch(fileUrl(a.body, a.body.image));
+    assert.equal(served.status, 200);
+    assert.deepEqual(Buffer.from(await served.arrayBuffer()), Buffer.from(red));
+    assert.equal(b.body.docs.length, 2);
+    assert.equal(b.body.title, 'with docs');
+
+    const more = users.ann.createBatch();
+    more.collection('photos').update(b.body.id, { 'docs+': text('b3') });
+    const [updated] = await more.send();
+    assert.deepEqual(updated.body.docs.slice(0, 2), b.body.docs);
+    assert.equal(updated.body.docs.length, 3);
+
+    // A file too large for its own field fails the whole batch, and nothing of it is kept.
+    const before = storedFiles(storage);
+    const failing = users.ann.createBatch();
+    failing.collection('photos').create({ title: 'fine', image: new File([red], 'fine.jpg') });
+    failing.collection('photos').create({ docs: new File(['x'.repeat(2001)], 'long.txt') });
+    await assert.rejects(failing.send(), (e) => {
+      assert.equal(e.status, 400, JSON.stringify(e.response));
+      assert.equal(e.response.data.requests['1'].response.data.docs.code, 'validation_file_size_limit');
+      return true;
+    });
+    await eventually(() => JSON.stringify(storedFiles(storage)) === JSON.stringify(before), "the failed batch's files");
+    assert.equal((await admin.collection('photos').getList(1, 1, { filter: 'title = "fine"' })).totalItems, 0);
+  });
+
   test('a body over the limit is refused with 413 before it is read, a truncated one with 400', async () => {
     const before = storedFiles(storage);
     // Declares 50 MB and sends none of it: the answer comes at once.
