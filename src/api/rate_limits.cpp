@@ -90,8 +90,13 @@ std::string Who(const RateLimitRule& rule, const Requester& who, std::string_vie
   return "i:" + ratelimit::AddressKey(address);
 }
 
+// An excluded address matches as given, or as its limits count it (an IPv4 address also when seen
+// IPv4-mapped; an IPv6 network written "PREFIX::/64").
 bool Excluded(const RateLimitSettings& rl, std::string_view address) {
-  return std::find(rl.excluded_ips.begin(), rl.excluded_ips.end(), address) != rl.excluded_ips.end();
+  if (rl.excluded_ips.empty()) return false;
+  const std::string key = ratelimit::AddressKey(address);
+  return std::any_of(rl.excluded_ips.begin(), rl.excluded_ips.end(),
+                     [&](const std::string& ip) { return ip == address || ip == key; });
 }
 
 // Whether any rule could match these labels, whoever asks: only then is the token looked at.

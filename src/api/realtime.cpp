@@ -382,11 +382,17 @@ struct Realtime::Impl {
   void Join(const std::shared_ptr<Client>& client, const std::string& room, boost::json::array& members);
   void Leave(const std::shared_ptr<Client>& client, const std::string& room);
   void Relay(const std::shared_ptr<Client>& from, const std::string& room, const Piece& message);
-  // A room named "collection/RECORD_ID" is open to those the record's view rule lets see it; any
-  // other name to every authorized connection.
+  // A room named "collection/RECORD_ID" (the collection by id or by name in any case) is known by
+  // the collection's name; any other name is left as it is.
+  std::string CanonicalRoom(const std::string& room) const;
+  // A room named after a record is open to those the record's view rule lets see it; any other
+  // name to every authorized connection.
   bool MayJoin(const std::string& room, const AuthInfo* auth);
-  // Takes `client` out of `room`, telling it why (the others see it leave).
-  void Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string_view reason);
+  // Takes `client` out of `room` on its own thread (where it joins and leaves), telling it why; the
+  // others see it leave.
+  void Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string reason);
+  // Queues `room` for RecheckRoom on the database worker; a room queued already is checked once.
+  void QueueRecheck(const std::string& room, bool deleted);
   // On the database worker: the members of `room` that may no longer see its record leave it (all
   // of them when the record is gone).
   void RecheckRoom(const std::string& room, bool deleted);
@@ -418,7 +424,18 @@ struct Realtime::Impl {
   // One thread: the events it holds reach each shard in the order they came.
   net::thread_pool database_worker{1};
   net::steady_timer recheck_timer{database_worker.get_executor()};  // used on the database worker
-  bool stopping = false;                                            // on the database worker
+  std::atomic<bool> stopping{false};
+  // Rooms waiting for RecheckRoom, each with whether its record was deleted (guarded by mu).
+  std::unordered_map<std::string, bool> rechecks;
+  // Updates and deletes of records seen so far: a join decided before one of them is checked again.
+  std::atomic<uint64_t> record_changes{0};
+
+  ~Impl() {
+    // The worker's tasks use the members below it: it stops before they go.
+    stopping = true;
+    database_worker.stop();
+    database_worker.join();
+  }
 };
 
 namespace {
@@ -676,6 +693,14 @@ void Realtime::Impl::Relay(const std::shared_ptr<Client>& from, const std::strin
   for (const auto& other : others) Push(other, {message, nullptr});
 }
 
+std::string Realtime::Impl::CanonicalRoom(const std::string& room) const {
+  const auto slash = room.find('/');
+  if (slash == std::string::npos) return room;
+  const auto snapshot = catalog.Current();
+  const Collection* c = snapshot->Find(std::string_view(room).substr(0, slash));
+  return c ? c->name + room.substr(slash) : room;
+}
+
 bool Realtime::Impl::MayJoin(const std::string& room, const AuthInfo* auth) {
   const auto slash = room.find('/');
   if (slash == std::string::npos) return true;
@@ -687,15 +712,45 @@ bool Realtime::Impl::MayJoin(const std::string& room, const AuthInfo* auth) {
                           auth ? std::optional<AuthInfo>(*auth) : std::nullopt, c->view_rule, info);
 }
 
-void Realtime::Impl::Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string_view reason) {
-  bool member = false;
+void Realtime::Impl::Evict(const std::shared_ptr<Client>& client, const std::string& room, std::string reason) {
+  net::post(client->executor, [this, client, room, reason = std::move(reason)] {
+    bool member = false;
+    {
+      std::lock_guard lock(client->mu);
+      member = std::find(client->rooms.begin(), client->rooms.end(), room) != client->rooms.end();
+    }
+    if (!member) return;
+    Leave(client, room);
+    Push(client, {Json({{"type", "left"}, {"room", room}, {"reason", reason}}), nullptr});
+  });
+}
+
+void Realtime::Impl::QueueRecheck(const std::string& room, bool deleted) {
   {
-    std::lock_guard lock(client->mu);
-    member = std::find(client->rooms.begin(), client->rooms.end(), room) != client->rooms.end();
+    std::lock_guard lock(mu);
+    const bool idle = rechecks.empty();
+    auto [it, added] = rechecks.emplace(room, deleted);
+    if (!added) it->second = it->second || deleted;
+    if (!idle) return;  // the task already posted checks it
   }
-  if (!member) return;
-  Leave(client, room);
-  Push(client, {Json({{"type", "left"}, {"room", room}, {"reason", reason}}), nullptr});
+  net::post(database_worker, [this] {
+    for (;;) {
+      std::unordered_map<std::string, bool> due;
+      {
+        std::lock_guard lock(mu);
+        due.swap(rechecks);
+      }
+      if (due.empty() || stopping) return;
+      for (const auto& [room, deleted] : due) {
+        if (stopping) return;
+        try {
+          RecheckRoom(room, deleted);
+        } catch (...) {
+          spdlog::warn("realtime room {}: {}", room, CurrentFailure());
+        }
+      }
+    }
+  });
 }
 
 void Realtime::Impl::RecheckRoom(const std::string& room, bool deleted) {
@@ -708,6 +763,8 @@ void Realtime::Impl::RecheckRoom(const std::string& room, bool deleted) {
       if (auto member = weak.lock()) members.push_back(std::move(member));
     }
   }
+  // Members signed in as the same record get the same answer: asked once.
+  std::unordered_map<std::string, bool> decided;
   for (const auto& member : members) {
     std::shared_ptr<const AuthInfo> auth;
     {
@@ -716,19 +773,24 @@ void Realtime::Impl::RecheckRoom(const std::string& room, bool deleted) {
     }
     if (deleted) {
       Evict(member, room, "The record was deleted.");
-    } else if (!auth) {
+      continue;
+    }
+    if (!auth) {
       Evict(member, room, "Rooms are for authorized connections.");
-    } else {
-      bool allowed = false;
+      continue;
+    }
+    const std::string who = auth->collection->id + "/" + auth->record_id;
+    auto it = decided.find(who);
+    if (it == decided.end()) {
+      bool allowed = true;  // when the database cannot tell, the member stays until the next check
       try {
         allowed = MayJoin(room, auth.get());
       } catch (...) {
-        // The database could not tell: the member stays until the next check.
         spdlog::warn("realtime room {}: {}", room, CurrentFailure());
-        allowed = true;
       }
-      if (!allowed) Evict(member, room, "You are no longer allowed in this room.");
+      it = decided.emplace(who, allowed).first;
     }
+    if (!it->second) Evict(member, room, "You are no longer allowed in this room.");
   }
 }
 
@@ -744,6 +806,7 @@ void Realtime::Impl::ScheduleRecheck() {
       }
     }
     for (const auto& name : names) {
+      if (stopping) return;
       try {
         RecheckRoom(name, false);
       } catch (...) {
@@ -781,27 +844,15 @@ void Realtime::Impl::Deliver(const std::string& payload) {
   event->record = std::move(change.at("record").as_object());
   event->record_id = std::string(event->record.at("id").as_string());
   // A record's room keeps only those who may still see the record.
-  {
-    std::vector<std::string> affected;
+  if (event->action != "create") {
+    record_changes.fetch_add(1, std::memory_order_acq_rel);
+    std::string room = event->collection->name + "/" + event->record_id;
+    bool present = false;
     {
       std::lock_guard lock(mu);
-      for (const auto* key : {&event->collection->name, &event->collection->id}) {
-        std::string name = *key + "/" + event->record_id;
-        if (rooms.contains(name)) affected.push_back(std::move(name));
-      }
+      present = rooms.contains(room);
     }
-    if (!affected.empty() && event->action != "create") {
-      const bool deleted = event->action == "delete";
-      net::post(database_worker, [this, affected = std::move(affected), deleted] {
-        for (const auto& room : affected) {
-          try {
-            RecheckRoom(room, deleted);
-          } catch (...) {
-            spdlog::warn("realtime room {}: {}", room, CurrentFailure());
-          }
-        }
-      });
-    }
+    if (present) QueueRecheck(room, event->action == "delete");
   }
   // Each shard's thread fans the event out to its own clients; events reach a shard in order.
   for (Shard* shard : targets) {
@@ -1083,13 +1134,9 @@ void Realtime::Impl::DeliverTo(Shard& shard, const std::shared_ptr<const Event>&
     if (wake) client->wake.cancel();
   }
   delivered.fetch_add(queued, std::memory_order_relaxed);
-  if (!unauthorized.empty()) {
-    // Not here: the rooms' lock is taken before a shard's.
-    net::post(database_worker, [this, unauthorized = std::move(unauthorized)] {
-      for (const auto& [client, names] : unauthorized) {
-        for (const auto& room : names) Evict(client, room, "Rooms are for authorized connections.");
-      }
-    });
+  // Rooms are for authorized connections (each eviction is posted to the client's thread).
+  for (const auto& [client, names] : unauthorized) {
+    for (const auto& room : names) Evict(client, room, "Rooms are for authorized connections.");
   }
   if (held.empty()) return;
   const std::size_t n = held.size();
@@ -1169,10 +1216,8 @@ Realtime::~Realtime() = default;
 
 void Realtime::Drain() {
   Impl* impl = impl_.get();
-  net::post(impl->database_worker, [impl] {
-    impl->stopping = true;
-    impl->recheck_timer.cancel();
-  });
+  impl->stopping = true;
+  net::post(impl->database_worker, [impl] { impl->recheck_timer.cancel(); });
   impl->database_worker.join();
 }
 
@@ -1236,8 +1281,8 @@ class RealtimeSocket final : public http::WebSocketSession {
             while (auto text = co_await ws.Read()) {
               if (!Handle(*text)) break;
             }
-          } catch (const std::exception& e) {
-            spdlog::warn("realtime connection {}: {}", client_->id, e.what());
+          } catch (...) {
+            spdlog::warn("realtime connection {}: {}", client_->id, CurrentFailure());
             impl_.CloseClient(client_, http::kClosePolicy, "the message could not be handled");
           }
           impl_.CloseClient(client_, http::kCloseNormal, "");
@@ -1441,11 +1486,12 @@ class RealtimeSocket final : public http::WebSocketSession {
         Reply(with_id({{"type", type == "subscribe" ? "subscribed" : "unsubscribed"}, {"topics", std::move(done)}}));
       }
     } else if (type == "join" || type == "leave" || type == "send") {
-      const std::string room = text_of("room");
-      if (room.empty() || room.size() > 255) {
+      const std::string named = text_of("room");
+      if (named.empty() || named.size() > 255) {
         Error(m, "A room name of 1 to 255 characters is required.");
         return true;
       }
+      const std::string room = impl_.CanonicalRoom(named);
       std::shared_ptr<const AuthInfo> auth;
       bool member = false;
       std::size_t rooms_joined = 0;
@@ -1463,6 +1509,11 @@ class RealtimeSocket final : public http::WebSocketSession {
           Error(m, "Join the room before sending to it.");
           return true;
         }
+        if (!auth) {
+          // Its auth record is gone; it leaves its rooms as soon as the worker gets to it.
+          Error(m, "Rooms are for authorized connections: send an auth message first.");
+          return true;
+        }
         auto data = m.find("data");
         impl_.Relay(client_, room,
                     Json({{"type", "message"},
@@ -1473,12 +1524,19 @@ class RealtimeSocket final : public http::WebSocketSession {
         Error(m, "Rooms are for authorized connections: send an auth message first.");
       } else if (!member && rooms_joined >= kMaxRoomsPerClient) {
         Error(m, fmt::format("A connection can be in at most {} rooms.", kMaxRoomsPerClient));
-      } else if (!impl_.MayJoin(room, auth.get())) {
-        Error(m, "You are not allowed to join this room.");
       } else {
+        const uint64_t changes = impl_.record_changes.load(std::memory_order_acquire);
+        if (!impl_.MayJoin(room, auth.get())) {
+          Error(m, "You are not allowed to join this room.");
+          return true;
+        }
         boost::json::array members;
         impl_.Join(client_, room, members);
         Reply(with_id({{"type", "joined"}, {"room", room}, {"members", std::move(members)}}));
+        // A change between the check and the join may have taken the right away: checked again.
+        if (room.find('/') != std::string::npos && impl_.record_changes.load(std::memory_order_acquire) != changes) {
+          impl_.QueueRecheck(room, false);
+        }
       }
     } else {
       impl_.CloseClient(client_, http::kClosePolicy, fmt::format("unknown message type {:?}", type.substr(0, 64)));

@@ -110,12 +110,16 @@ class MemoryRateLimiter final : public RateLimiter {
 }  // namespace
 
 std::string AddressKey(std::string_view address) {
+  // A link-local address's zone ("%eth0") names the interface, not the client.
+  if (const auto zone = address.find('%'); zone != std::string_view::npos) address = address.substr(0, zone);
   if (address.find(':') == std::string_view::npos || address.size() >= INET6_ADDRSTRLEN) return std::string(address);
   const std::string text(address);
   in6_addr a{};
   if (inet_pton(AF_INET6, text.c_str(), &a) != 1) return text;
   char out[INET6_ADDRSTRLEN];
-  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+  // An IPv4 client seen through an IPv4-mapped address or the NAT64 prefix 64:ff9b::/96.
+  static constexpr uint8_t kNat64[12] = {0x00, 0x64, 0xff, 0x9b};
+  if (IN6_IS_ADDR_V4MAPPED(&a) || std::equal(std::begin(kNat64), std::end(kNat64), a.s6_addr)) {
     return inet_ntop(AF_INET, &a.s6_addr[12], out, sizeof out) ? std::string(out) : text;
   }
   std::fill(std::begin(a.s6_addr) + 8, std::end(a.s6_addr), 0);

@@ -50,7 +50,8 @@ std::unique_ptr<RateLimiter> MakeMemoryRateLimiter(std::size_t max_keys = 1'000'
 // The part of a client's address that its requests are counted under: an IPv4 address whole, an
 // IPv6 address by its /64 prefix (one subscriber's network, within which addresses are free to
 // pick, so counting them one by one would let a single client take a fresh allowance per request),
-// an IPv4-mapped IPv6 address as the IPv4 address it maps. Anything else is returned as it is.
+// an IPv4-mapped or NAT64 (64:ff9b::/96) IPv6 address as the IPv4 address in it, a zone ("%eth0")
+// left out. Anything else is returned as it is.
 std::string AddressKey(std::string_view address);
 
 }  // namespace strata::ratelimit

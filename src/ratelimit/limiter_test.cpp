@@ -104,6 +104,9 @@ TEST(AddressKeyTest, IPv6CountsByItsSlash64) {
   EXPECT_NE(AddressKey("2001:db8:1:2::1"), AddressKey("2001:db8:1:3::1"));
   EXPECT_EQ(AddressKey("::ffff:198.51.100.4"), "198.51.100.4");
   EXPECT_EQ(AddressKey("::1"), "::/64");
+  EXPECT_EQ(AddressKey("64:ff9b::c000:221"), "192.0.2.33");
+  EXPECT_EQ(AddressKey("fe80::1%eth0"), "fe80::/64");
+  EXPECT_EQ(AddressKey("10.0.0.1%x"), "10.0.0.1");
   EXPECT_EQ(AddressKey("not:an:address"), "not:an:address");
   EXPECT_EQ(AddressKey(""), "");
 }

@@ -9,6 +9,7 @@
 
 #include "schema/index.hpp"
 #include "schema/limits.hpp"
+#include "schema/values.hpp"
 #include "util/text.hpp"
 
 namespace strata::schema {
@@ -18,12 +19,7 @@ void AddError(boost::json::object& errors, std::string_view key, std::string_vie
   if (!errors.contains(key)) errors[key] = boost::json::object{{"code", code}, {"message", message}};
 }
 
-// Patterns use Go's (RE2) syntax, as in PocketBase.
-bool ValidRegex(const std::string& pattern) {
-  RE2::Options options;
-  options.set_log_errors(false);
-  return RE2(pattern, options).ok();
-}
+bool ValidRegex(const std::string& pattern) { return CompilePattern(pattern) != nullptr; }
 
 bool ValidThumb(std::string_view t) {
   static const RE2 kThumb(R"(^(\d+)x(\d+)(t|b|f)?$)");

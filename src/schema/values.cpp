@@ -74,19 +74,43 @@ boost::json::array ToStringList(const boost::json::value& v) {
   return out;
 }
 
-// Compiled patterns (Go's RE2 syntax, as in PocketBase), cached per thread: a pattern is compiled
-// once, not per value. RE2 matches in time linear in the value and without recursion, so no value
-// can hang or overflow a thread whatever the pattern.
+// Go's "(?<name>" for a named group is RE2's "(?P<name>"; escapes and character classes are left
+// as they are.
+std::string ToRe2Syntax(std::string_view p) {
+  std::string out;
+  out.reserve(p.size() + 4);
+  bool in_class = false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      out += c;
+      out += p[++i];
+    } else if (in_class) {
+      in_class = c != ']';
+      out += c;
+    } else if (c == '[') {
+      in_class = true;
+      out += c;
+      // A "]" right after "[" or "[^" is a member of the class, not its end.
+      if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
+      if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
+    } else if (p.substr(i).starts_with("(?<") && i + 3 < p.size() && p[i + 3] != '=' && p[i + 3] != '!') {
+      out += "(?P<";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Compiled patterns, cached per thread: a pattern is compiled once, not per value.
 const RE2* Pattern(const std::string& pattern) {
-  thread_local std::map<std::string, std::unique_ptr<RE2>, std::less<>> cache;
+  thread_local std::map<std::string, std::unique_ptr<const RE2>, std::less<>> cache;
   auto it = cache.find(pattern);
   if (it == cache.end()) {
-    RE2::Options options;
-    options.set_log_errors(false);
-    auto re = std::make_unique<RE2>(pattern, options);
-    if (!re->ok()) re.reset();
     if (cache.size() > 256) cache.clear();
-    it = cache.emplace(pattern, std::move(re)).first;
+    it = cache.emplace(pattern, CompilePattern(pattern)).first;
   }
   return it->second.get();
 }
@@ -223,6 +247,15 @@ std::optional<std::string> NormalizeDateTime(std::string_view s) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &out);
   return fmt::format("{}.{:03}Z", buf, millis);
+}
+
+std::unique_ptr<const RE2> CompilePattern(std::string_view pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(int64_t{64} << 20);  // long bounded repetitions ("{3,1000}") need more than the default
+  auto re = std::make_unique<const RE2>(ToRe2Syntax(pattern), options);
+  if (!re->ok()) return nullptr;
+  return re;
 }
 
 boost::json::value ZeroValue(const Field& f) {

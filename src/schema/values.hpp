@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,12 +12,20 @@
 #include "schema/collection.hpp"
 #include "util/sql_value.hpp"
 
+namespace re2 {
+class RE2;
+}
+
+namespace re2 {
+class RE2;
+}
+
 namespace strata::schema {
 
-inline constexpr int64_t kDefaultTextMax = 5000;              // characters, when a text field sets no max
-inline constexpr int64_t kDefaultEditorMaxSize = 5 << 20;     // bytes
-inline constexpr int64_t kDefaultJsonMaxSize = 1 << 20;       // bytes
-inline constexpr int64_t kDefaultPasswordMax = 71;            // characters
+inline constexpr int64_t kDefaultTextMax = 5000;           // characters, when a text field sets no max
+inline constexpr int64_t kDefaultEditorMaxSize = 5 << 20;  // bytes
+inline constexpr int64_t kDefaultJsonMaxSize = 1 << 20;    // bytes
+inline constexpr int64_t kDefaultPasswordMax = 71;         // characters
 
 struct FieldError {
   std::string code;
@@ -26,6 +35,16 @@ struct FieldError {
 // The field's canonical value for a submitted one: strings for text-like fields, numbers, bools,
 // arrays of strings for multiple select/relation/file, objects for geoPoint, any JSON for json.
 boost::json::value CastValue(const Field& field, const boost::json::value& input);
+
+// A text field's pattern compiled, in Go's regular-expression syntax as PocketBase's (named groups
+// also as "(?<name>…)"); nullptr when it is not a valid one. Matching takes time linear in the
+// value, without recursion.
+std::unique_ptr<const re2::RE2> CompilePattern(std::string_view pattern);
+
+// A text field's pattern compiled, in Go's regular-expression syntax as PocketBase's (named groups
+// also as "(?<name>…)"); nullptr when it is not a valid one. Matching takes time linear in the
+// value, without recursion.
+std::unique_ptr<const re2::RE2> CompilePattern(std::string_view pattern);
 
 // The value a field has when none was given.
 boost::json::value ZeroValue(const Field& field);

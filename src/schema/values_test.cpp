@@ -1,6 +1,7 @@
 #include "schema/values.hpp"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -114,6 +115,17 @@ TEST(ValuesTest, PatternsAreLinearTimeAndGoSyntax) {
   EXPECT_FALSE(ValidateValue(flags, boost::json::value("ABC")));
   const Field named = MakeField(FieldType::kText, R"({"pattern":"^(?P<year>\\d{4})-\\d{2}$"})");
   EXPECT_FALSE(ValidateValue(named, boost::json::value("2026-11")));
+  // Go's other spelling of a named group; "(?<" inside a class or after an escape is left alone.
+  const Field go_named = MakeField(FieldType::kText, R"({"pattern":"^(?<year>\\d{4})[(?<]+\\(?<$"})");
+  EXPECT_FALSE(ValidateValue(go_named, boost::json::value("2026(?<(<")));
+  EXPECT_TRUE(ValidateValue(go_named, boost::json::value("2026-(?<")));
+  const Field bracket = MakeField(FieldType::kText, R"({"pattern":"^[]a]+$"})");
+  EXPECT_FALSE(ValidateValue(bracket, boost::json::value("]a]")));
+  // Long bounded repetitions of large classes compile.
+  const Field wide = MakeField(FieldType::kText, R"({"pattern":"^[\\p{L}\\p{N}_ -]{3,1000}$"})");
+  EXPECT_FALSE(ValidateValue(wide, boost::json::value("Ünïcode name_1")));
+  // Look-behind is in neither Go's syntax nor RE2's.
+  EXPECT_EQ(CompilePattern("(?<=a)b"), nullptr);
 }
 
 TEST(ValuesTest, SqlForms) {
