@@ -289,8 +289,23 @@ boost::json::value CastValue(const Field& f, const boost::json::value& v) {
     }
     case FieldType::kBool:
       return ToBool(v);
-    case FieldType::kJson:
+    case FieldType::kJson: {
+      // As PocketBase, so that JSON and multipart/form-data bodies agree: a string that is JSON
+      // "null", "true", "false", a number, a quoted string, an array or an object is that value;
+      // any other string (the empty one too) is itself.
+      if (!v.is_string()) return v;
+      const std::string_view text = v.as_string();
+      if (text == "null") return nullptr;
+      if (text == "true") return true;
+      if (text == "false") return false;
+      if (!text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '"' || text[0] == '[' ||
+                            text[0] == '{')) {
+        boost::system::error_code ec;
+        auto parsed = boost::json::parse(text, ec);
+        if (!ec) return parsed;
+      }
       return v;
+    }
     case FieldType::kGeoPoint: {
       boost::json::value src = v;
       if (v.is_string()) {

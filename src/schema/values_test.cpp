@@ -52,6 +52,21 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{FieldType::kText, R"({"pattern":"^[a-z]+$"})", false, R"("abc1")", "*",
                            "validation_invalid_format"}));
 
+// A json field takes a string that is JSON as that JSON, as PocketBase (multipart bodies send
+// every value as a string).
+INSTANTIATE_TEST_SUITE_P(Json, ValueCases,
+                         ::testing::Values(Case{FieldType::kJson, "{}", false, R"("[1,2]")", "[1,2]", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("{\"a\":1}")", R"({"a":1})", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("true")", "true", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("null")", "null", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("-12.5")", "-1.25E1", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("\"quoted\"")", R"("quoted")", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("12 apples")", R"("12 apples")", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("hello")", R"("hello")", ""},
+                                           Case{FieldType::kJson, "{}", false, R"(" [1]")", R"(" [1]")", ""},
+                                           Case{FieldType::kJson, "{}", true, R"("")", R"("")", "validation_required"},
+                                           Case{FieldType::kJson, "{}", false, R"({"a":[1]})", R"({"a":[1]})", ""}));
+
 INSTANTIATE_TEST_SUITE_P(
     Numbers, ValueCases,
     ::testing::Values(
