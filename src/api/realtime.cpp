@@ -192,12 +192,20 @@ class RecordValueResolver final : public query::ValueResolver {
       for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       return query::ResolvedValue{boost::json::value(s), false, query::ValueSource::kExpression};
     }
-    if ((modifier == "length" || modifier == "each") && (f->IsMultiple() || f->type == FieldType::kJson)) {
+    const bool arrayable = f->type == FieldType::kSelect || f->type == FieldType::kRelation ||
+                           f->type == FieldType::kFile || f->type == FieldType::kJson;
+    if ((modifier == "length" || modifier == "each") && arrayable) {
+      // As the database reads them (AsJsonArray, ArrayLength): a single value is one element.
       if (modifier == "length") {
-        return query::ResolvedValue{v.is_array() ? static_cast<int64_t>(v.as_array().size()) : boost::json::value(),
-                                    false, query::ValueSource::kExpression};
+        int64_t n = 0;
+        if (v.is_array()) {
+          n = static_cast<int64_t>(v.as_array().size());
+        } else if (f->type != FieldType::kJson && !v.is_null() && !(v.is_string() && v.as_string().empty())) {
+          n = 1;
+        }
+        return query::ResolvedValue{n, false, query::ValueSource::kExpression};
       }
-      return query::ResolvedValue{v, true, query::ValueSource::kColumn};
+      return query::ResolvedValue{v.is_array() ? v : boost::json::array{v}, true, query::ValueSource::kColumn};
     }
     return Refuse(identifier);
   }

@@ -40,6 +40,34 @@ std::string Column(const std::string& alias, std::string_view name) {
   return QuoteIdentifier(alias) + "." + QuoteIdentifier(name);
 }
 
+// Whether `f` takes :each and :length: select, relation and file fields (single ones as one value,
+// as PocketBase) and json fields (an array).
+bool Arrayable(const Field& f) {
+  return f.type == FieldType::kSelect || f.type == FieldType::kRelation || f.type == FieldType::kFile ||
+         f.type == FieldType::kJson;
+}
+
+// `col` of `f` as a JSON array, as PocketBase reads it: an array is itself; any other value is one
+// element (a json field's as JSON, another field's as its text).
+std::string AsJsonArray(const Field& f, const std::string& col) {
+  return fmt::format(
+      "(CASE WHEN (CASE WHEN json_valid({0}) THEN json_type({0}) = 'array' ELSE 0 END) THEN {0} ELSE {1} END)", col,
+      f.type == FieldType::kJson ? "json_array(json(" + col + "))" : "json_array(" + col + ")");
+}
+
+// The number of values of `col`: an array's length; 0 for a json field that holds no array, and for
+// an empty single select, relation or file.
+std::string ArrayLength(const Field& f, const std::string& col) {
+  if (f.type == FieldType::kJson) {
+    return fmt::format(
+        "(CASE WHEN (CASE WHEN json_valid({0}) THEN json_type({0}) = 'array' ELSE 0 END) THEN json_array_length({0}) "
+        "ELSE 0 END)",
+        col);
+  }
+  return fmt::format("(CASE WHEN {0} = '' OR {0} IS NULL THEN 0 ELSE json_array_length({1}) END)", col,
+                     AsJsonArray(f, col));
+}
+
 // A JSON path for json_extract from the remaining segments ("a.b.0" → "$.a.b[0]"); nullopt when a
 // segment is not a plain key or index.
 std::optional<std::string> JsonPath(std::string_view rest) {
@@ -204,14 +232,12 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
       }
       if (modifier == "lower") return ResolvedField::Sql(SqlFragment("LOWER(" + col + ")"), SqlType::kText);
       if (modifier == "length") {
-        if (!f->IsMultiple() && f->type != FieldType::kJson)
-          return std::unexpected(util::Status::InvalidArgument(":length"));
-        return ResolvedField::Sql(SqlFragment("json_array_length(" + col + ")"), SqlType::kNumber);
+        if (!Arrayable(*f)) return std::unexpected(util::Status::InvalidArgument(":length"));
+        return ResolvedField::Sql(SqlFragment(ArrayLength(*f, col)), SqlType::kNumber);
       }
       if (modifier == "each") {
-        if (!f->IsMultiple() && f->type != FieldType::kJson)
-          return std::unexpected(util::Status::InvalidArgument(":each"));
-        return ResolvedField::Sql(SqlFragment(col), SqlType::kAny, /*multi=*/true);
+        if (!Arrayable(*f)) return std::unexpected(util::Status::InvalidArgument(":each"));
+        return ResolvedField::Sql(SqlFragment(AsJsonArray(*f, col)), SqlType::kAny, /*multi=*/true);
       }
       if (!modifier.empty()) return std::unexpected(util::Status::InvalidArgument("modifier"));
       return ResolvedField::Sql(SqlFragment(col), TypeOf(*f));

@@ -548,6 +548,43 @@ describe('records', () => {
     assert.equal((await guest.collection('orders').create({ qty: 5, gift: false })).qty, 5);
   });
 
+  test(':each and :length read a single select or relation as one value, a json field as its array', async () => {
+    await admin.collections.create({
+      name: 'shapes',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [
+        { name: 'kind', type: 'select', values: ['a', 'b'], maxSelect: 1 },
+        { name: 'tags', type: 'select', values: ['a', 'b', 'c'], maxSelect: 3 },
+        { name: 'meta', type: 'json' },
+        { name: 'label', type: 'text' },
+      ],
+    });
+    const one = await guest.collection('shapes').create({ label: 'one', kind: 'a', tags: ['a', 'b'], meta: [1, 2, 3] });
+    const two = await guest.collection('shapes').create({ label: 'two', kind: '', tags: [], meta: { x: 1 } });
+    // A multipart form's text that is JSON is stored as that JSON, as PocketBase.
+    const form = new FormData();
+    form.append('label', 'three');
+    form.append('kind', 'b');
+    form.append('meta', '["p","q"]');
+    const three = await (await fetch(`${server.url}/api/collections/shapes/records`, { method: 'POST', body: form })).json();
+    assert.deepEqual(three.meta, ['p', 'q']);
+    const labels = async (filter) =>
+      (await guest.collection('shapes').getFullList({ filter, sort: 'label' })).map((r) => r.label);
+    assert.deepEqual(await labels('kind:length = 1'), ['one', 'three']);
+    assert.deepEqual(await labels('kind:length = 0'), ['two']);
+    assert.deepEqual(await labels("kind:each = 'a'"), ['one']);
+    assert.deepEqual(await labels("kind:each ?= 'b'"), ['three']);
+    assert.deepEqual(await labels('tags:length = 2'), ['one']);
+    assert.deepEqual(await labels('meta:length = 3'), ['one']);
+    assert.deepEqual(await labels('meta:length = 0'), ['two']);
+    assert.deepEqual(await labels("meta:each ?= 'q'"), ['three']);
+    assert.deepEqual(await labels('meta:each ?= 3'), ['one']);
+    await assert.rejects(guest.collection('shapes').getFullList({ filter: 'label:length = 3' }), (e) => e.status === 400);
+    assert.ok(one.id && two.id);
+  });
+
   test('autogeneratePattern makes values of its pattern, ids included', async () => {
     await admin.collections.create({
       name: 'tickets',
