@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "schema/ddl.hpp"
@@ -193,6 +194,40 @@ util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view
     return value_of(Lookup(request_.auth.as_object(), *key));
   }
   if (auto key = split(path, "body.")) {
+    if (const auto dot = key->find('.'); dot != std::string_view::npos) {
+      // A relation's fields, of the records the body names in it (PocketBase's
+      // "@request.body.board.members.id ?= @request.auth.id").
+      const Field* rel = collection_.FindField(key->substr(0, dot));
+      if (!rel || rel->type != FieldType::kRelation) return value_of(Lookup(request_.body, *key));
+      const Collection* target = snapshot_.Find(rel->StringOption("collectionId"));
+      boost::json::array ids;
+      const boost::json::value submitted = schema::CastValue(*rel, Lookup(request_.body, rel->name));
+      for (const auto& id : submitted.is_array() ? submitted.as_array() : boost::json::array{submitted}) {
+        if (id.is_string() && !id.as_string().empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) {
+          ids.push_back(id);
+        }
+      }
+      if (!target || ids.empty()) return ResolvedField::Value(nullptr);
+      const std::string alias = NextAlias();
+      auto inner = ResolvePath(*target, alias, key->substr(dot + 1), modifier, 1);
+      if (!inner) return inner;
+      const std::string rows = QuoteIdentifier(target->name) + " AS " + QuoteIdentifier(alias);
+      if (!rel->IsMultiple() && !inner->multi) {
+        SqlFragment sql("(SELECT ");
+        sql.Append(inner->sql).Append(" FROM " + rows + " WHERE " + Column(alias, "id") + " = ");
+        sql.Bind(std::string(ids.front().as_string())).Append(")");
+        return ResolvedField::Sql(std::move(sql), inner->type, false);
+      }
+      SqlFragment sql("(SELECT json_group_array(");
+      if (inner->multi) {
+        sql.Append("__j.value) FROM " + rows + ", json_each(").Append(inner->sql).Append(") AS __j");
+      } else {
+        sql.Append(inner->sql).Append(") FROM " + rows);
+      }
+      sql.Append(" WHERE " + Column(alias, "id") + " IN (SELECT value FROM json_each(");
+      sql.Bind(boost::json::serialize(ids)).Append(")))");
+      return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+    }
     const bool present = request_.body.contains(*key);
     if (modifier == "isset") return ResolvedField::Value(present);
     // A value of one of the collection's fields as the field would store it, as PocketBase casts

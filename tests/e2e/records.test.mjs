@@ -585,6 +585,50 @@ describe('records', () => {
     assert.ok(one.id && two.id);
   });
 
+  test('@request.body.RELATION.field reads the records the body names, as PocketBase', async () => {
+    const users = await admin.collections.getOne('users');
+    const kanbans = await admin.collections.create({
+      name: 'kanbans',
+      listRule: '',
+      viewRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'members', type: 'relation', collectionId: users.id, maxSelect: 10 },
+        { name: 'open', type: 'bool' },
+      ],
+    });
+    await admin.collections.create({
+      name: 'kanban_cards',
+      listRule: '',
+      viewRule: '',
+      // Only a member of the board may add a card to it; several boards only when every one is open.
+      createRule: '@request.body.board.members.id ?= @request.auth.id && @request.body.also.open = true',
+      fields: [
+        { name: 'text', type: 'text' },
+        { name: 'board', type: 'relation', collectionId: kanbans.id, maxSelect: 1 },
+        { name: 'also', type: 'relation', collectionId: kanbans.id, maxSelect: 5 },
+      ],
+    });
+    const login = async (email) => {
+      await guest.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
+      const c = new PocketBase(server.url);
+      await c.collection('users').authWithPassword(email, 'pass-12345');
+      return c;
+    };
+    const kim = await login('kim@example.com');
+    const lee = await login('lee@example.com');
+    const board = await admin.collection('kanbans').create({ title: 'b', members: [kim.authStore.record.id], open: true });
+    const open = await admin.collection('kanbans').create({ title: 'o', open: true });
+    const closed = await admin.collection('kanbans').create({ title: 'c', open: false });
+    const card = await kim.collection('kanban_cards').create({ text: 'mine', board: board.id, also: [open.id, board.id] });
+    assert.equal(card.board, board.id);
+    const refused = (e) => e.status === 400 || e.status === 403;
+    await assert.rejects(lee.collection('kanban_cards').create({ text: 'not a member', board: board.id, also: [open.id] }), refused);
+    await assert.rejects(kim.collection('kanban_cards').create({ text: 'one closed', board: board.id, also: [open.id, closed.id] }), refused);
+    await assert.rejects(kim.collection('kanban_cards').create({ text: 'no board', also: [open.id] }), refused);
+    await assert.rejects(kim.collection('kanban_cards').create({ text: 'no such board', board: 'nosuchboard0000', also: [open.id] }), refused);
+  });
+
   test('autogeneratePattern makes values of its pattern, ids included', async () => {
     await admin.collections.create({
       name: 'tickets',
