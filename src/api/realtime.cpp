@@ -105,6 +105,9 @@ struct Subscription {
   std::string expand;           // the "expand" query option
 };
 
+// The topic of the OAuth2 sign-in handed over from /api/oauth2-redirect.
+constexpr std::string_view kOAuth2Topic = "@oauth2";
+
 std::optional<Subscription> ParseTopic(const std::string& topic) {
   Subscription s;
   s.topic = topic;
@@ -321,6 +324,7 @@ struct Client {
   uint16_t close_code = 0;  // WebSocket: the close frame to send, when closed
   std::string close_reason;
   std::vector<std::string> rooms;  // WebSocket: the rooms joined
+  std::string address;             // the client's address when it connected (event streams)
 };
 
 // Someone in a room, as presence shows them.
@@ -1563,9 +1567,10 @@ class RealtimeSocket final : public http::WebSocketSession {
 
 void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
   Realtime::Impl& impl = *realtime.impl_;
-  router.Add(http::Verb::kGet, "/api/realtime", [&impl](http::Request&) -> net::awaitable<http::Response> {
+  router.Add(http::Verb::kGet, "/api/realtime", [&impl](http::Request& req) -> net::awaitable<http::Response> {
     const auto executor = co_await net::this_coro::executor;
     auto client = std::make_shared<Client>(util::RandomString(40, kIdAlphabet), executor, Client::Kind::kEventStream);
+    client->address = std::string(req.remote_address());
     client->queue.push_back(
         {Text(fmt::format("id:{}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{}\"}}\n\n", client->id, client->id)),
          nullptr});
@@ -1577,6 +1582,61 @@ void AddRealtimeRoutes(http::Router& router, Realtime& realtime) {
     res.stream = std::make_shared<EventStream>(impl, std::move(client));
     co_return res;
   });
+
+  // GET|POST /api/oauth2-redirect, as PocketBase: the OAuth2 provider sends the browser back here,
+  // and the state it carries is the id of the realtime client (subscribed to "@oauth2") that
+  // started the sign-in; the code goes to that client, which completes it with auth-with-oauth2
+  // (the SDK's authWithOAuth2({provider}) flow). Only a client that connected from the same
+  // address gets it.
+  auto oauth2_redirect = [&impl](http::Request& req) -> net::awaitable<http::Response> {
+    auto field = [&req](const char* name) -> std::string {
+      if (req.verb() != http::Verb::kPost) return req.QueryParam(name).value_or("");
+      const auto& body = req.json();
+      if (!body.is_object()) return {};
+      auto it = body.as_object().find(name);
+      return it != body.as_object().end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                                     : std::string();
+    };
+    const std::string state = field("state");
+    const std::string code = field("code");
+    const std::string error = field("error");
+    const auto failed = [] {
+      return http::Response{200,
+                            "text/plain; charset=utf-8",
+                            "Failed to authenticate. You can close this window and go back to the app to try again.",
+                            {}};
+    };
+    auto client = state.empty() || state.size() > 255 ? nullptr : impl.Find(state);
+    bool subscribed = false;
+    if (client) {
+      std::lock_guard lock(client->mu);
+      subscribed = !client->closed && client->subscriptions &&
+                   std::any_of(client->subscriptions->begin(), client->subscriptions->end(),
+                               [](const auto& sub) { return sub->topic == kOAuth2Topic; });
+      if (subscribed) {
+        // Used once.
+        auto subs = *client->subscriptions;
+        std::erase_if(subs, [](const auto& sub) { return sub->topic == kOAuth2Topic; });
+        impl.SetSubscriptionsLocked(*client, std::make_shared<const Subscriptions>(std::move(subs)));
+      }
+    }
+    if (!subscribed || (!client->address.empty() && client->address != req.remote_address())) co_return failed();
+    boost::json::object data{{"state", state}, {"code", code}};
+    if (!error.empty()) data["error"] = error;
+    if (client->kind == Client::Kind::kWebSocket) {
+      impl.Push(client, {Json({{"type", "event"}, {"topic", kOAuth2Topic}, {"data", std::move(data)}}), nullptr});
+    } else {
+      impl.Push(
+          client,
+          {Text(fmt::format("id:{}\nevent:{}\ndata:{}\n\n", client->id, kOAuth2Topic, boost::json::serialize(data))),
+           nullptr});
+    }
+    if (!error.empty() || code.empty()) co_return failed();
+    co_return http::Response{
+        200, "text/html; charset=utf-8", "Auth completed. You can close this window and go back to the app.", {}};
+  };
+  router.Add(http::Verb::kGet, "/api/oauth2-redirect", oauth2_redirect);
+  router.Add(http::Verb::kPost, "/api/oauth2-redirect", oauth2_redirect, {.json_body = true});
 
   router.Add(http::Verb::kGet, "/api/ws", [&impl](http::Request&) -> net::awaitable<http::Response> {
     http::Response res;

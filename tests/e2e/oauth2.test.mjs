@@ -160,6 +160,33 @@ describe('OAuth2 (OpenID Connect with PKCE)', () => {
     assert.equal(second.record.id, first.record.id);
   });
 
+  test("the SDK's all-in-one flow: the provider's redirect to /api/oauth2-redirect hands the code over realtime", async () => {
+    provider.nextUser = { sub: 'idp-9', email: 'ida@example.com', email_verified: true, name: 'Ida' };
+    const pb = new PocketBase(server.url);
+    let page;
+    const auth = await pb.collection('users').authWithOAuth2({
+      provider: 'oidc',
+      // What the browser's popup does: open the provider's page and follow it back.
+      urlCallback: async (url) => {
+        assert.ok(url.includes(encodeURIComponent(`${server.url}/api/oauth2-redirect`)), url);
+        const res = await fetch(url);
+        page = await res.text();
+      },
+    });
+    assert.equal(auth.record.email, 'ida@example.com');
+    assert.equal(auth.meta.isNew, true);
+    assert.ok(pb.authStore.isValid);
+    assert.match(page, /Auth completed/);
+    pb.realtime.unsubscribe();
+
+    // A state that names no waiting client, or none at all, is refused without handing anything over.
+    for (const query of ['?code=abc&state=nosuchclient', '?code=abc', '?state=x&error=access_denied']) {
+      const res = await fetch(`${server.url}/api/oauth2-redirect${query}`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /Failed to authenticate/);
+    }
+  });
+
   test('an existing account with the verified email is linked', async () => {
     const existing = await admin
       .collection('users')
