@@ -1291,6 +1291,34 @@ WriteOp PrepareDelete(Context ctx, RequestInfo info, std::string id) {
   return op;
 }
 
+// Every record of `c` deleted as PocketBase's truncate does: one at a time in one transaction, each
+// with its cascades and files, and a delete event for each.
+WriteOp TruncateOp(Context ctx) {
+  const Collection& c = *ctx.collection;
+  if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("View collections cannot be truncated.");
+  WriteOp op{OpKind::kDelete, ctx, RequestInfo{}, "", {}};
+  op.apply = [ctx, effects = op.files, cascaded = op.cascaded](store::Tx& tx, boost::json::object&) -> util::Status {
+    const Collection& c = *ctx.collection;
+    auto ids = tx.Query(fmt::format("SELECT `id` FROM {} ORDER BY rowid", Quote(c.name)), {});
+    if (!ids) return ids.error();
+    effects->folders.clear();
+    cascaded->clear();
+    for (const auto& row : ids->rows) {
+      const auto* id = std::get_if<std::string>(&row[0]);
+      if (!id) continue;
+      std::optional<store::ResultSet> record;
+      if (auto st = ReadWritten(tx, c, "`id` = ?", {*id}, record); !st.ok()) return st;
+      if (!record) continue;  // gone with an earlier one's cascade
+      if (auto st = DeleteWithReferences(tx, *ctx.snapshot, c, *id, 0, effects->folders, *cascaded); !st.ok()) {
+        return st;
+      }
+      cascaded->push_back(ChangeOf("delete", c, *record));
+    }
+    return util::Status::Ok();
+  };
+  return op;
+}
+
 // What `ops` changed, for their events: for each, the records its cascades deleted or changed,
 // then its own record.
 std::vector<RecordChange> CommittedChanges(std::vector<WriteOp>& ops) {
@@ -1723,6 +1751,24 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
                co_return co_await run_one(std::move(op));
              },
              {.tags = "delete"});
+
+  // DELETE /api/collections/{collection}/truncate (superusers): every record deleted as by one
+  // request each, cascades, files and events included, in one transaction.
+  router.Add(http::Verb::kDelete, "/api/collections/{collection}/truncate",
+             [&, on_change](http::Request& req) -> net::awaitable<http::Response> {
+               RequireSuperuser(req, catalog, store, tokens);
+               Context ctx = Resolve(req, catalog, store, tokens);
+               std::vector<WriteOp> ops;
+               ops.push_back(TruncateOp(std::move(ctx)));
+               auto outcome = co_await ApplyAll(store, files, ops, on_change);
+               if (!outcome.status.ok()) {
+                 if (outcome.status.code() == util::Status::Code::kInvalidArgument) {
+                   throw http::ApiError::BadRequest(outcome.status.message());
+                 }
+                 throw http::ApiError::Internal(outcome.status.ToString());
+               }
+               co_return http::Response{204, "", "", {}};
+             });
 
   // POST /api/batch: record creates, updates, upserts and deletes in one transaction.
   router.Add(

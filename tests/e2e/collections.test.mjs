@@ -175,6 +175,28 @@ describe('collections and superusers', () => {
     assert.match(failed.stderr, /line 1/);
   });
 
+  test('truncate deletes every record with its cascades, for superusers only', async () => {
+    const lists = await pb.collections.create({ name: 'lists', listRule: '', fields: [{ name: 'title', type: 'text' }] });
+    await pb.collections.create({
+      name: 'items',
+      listRule: '',
+      fields: [{ name: 'list', type: 'relation', collectionId: lists.id, maxSelect: 1, cascadeDelete: true }],
+    });
+    await pb.collections.create({ name: 'list_titles', type: 'view', listRule: '', viewQuery: 'SELECT id, title FROM lists' });
+    for (let i = 0; i < 25; i++) {
+      const list = await pb.collection('lists').create({ title: `list ${i}` });
+      await pb.collection('items').create({ list: list.id });
+    }
+    const guest = new PocketBase(server.url);
+    await assert.rejects(guest.collections.truncate('lists'), (e) => e.status === 401);
+    await assert.rejects(pb.collections.truncate('list_titles'), (e) => e.status === 400);
+    await assert.rejects(pb.collections.truncate('nosuch'), (e) => e.status === 404);
+    assert.equal(await pb.collections.truncate('lists'), true);
+    assert.equal((await pb.collection('lists').getList(1, 1)).totalItems, 0);
+    assert.equal((await pb.collection('items').getList(1, 1)).totalItems, 0);
+    assert.equal((await pb.collections.getOne('lists')).name, 'lists'); // the collection stays
+  });
+
   test('changing the password (new tokenKey) invalidates earlier tokens', async () => {
     const client = new PocketBase(server.url);
     await client.collection('_superusers').authWithPassword(EMAIL, PASSWORD);
