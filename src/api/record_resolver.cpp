@@ -53,7 +53,10 @@ bool Arrayable(const Field& f) {
 std::string AsJsonArray(const Field& f, const std::string& col) {
   return fmt::format(
       "(CASE WHEN (CASE WHEN json_valid({0}) THEN json_type({0}) = 'array' ELSE 0 END) THEN {0} ELSE {1} END)", col,
-      f.type == FieldType::kJson ? "json_array(json(" + col + "))" : "json_array(" + col + ")");
+      // A json field's value that is not JSON (a view's computed text) is one text item.
+      f.type == FieldType::kJson
+          ? fmt::format("(CASE WHEN json_valid({0}) THEN json_array(json({0})) ELSE json_array({0}) END)", col)
+          : "json_array(" + col + ")");
 }
 
 // The number of values of `col`: an array's length; 0 for a json field that holds no array, and for
@@ -148,10 +151,46 @@ util::Result<ResolvedField> RecordFieldResolver::Resolve(std::string_view identi
   return r;
 }
 
+namespace {
+
+// A field's value in `body` as PocketBase's rules see it: the body's value (cast as the field stores
+// it) with the field's modifiers ("f+", "+f", "f-") applied, to the record's value (`current`, on
+// update) or the zero value when the body names the field only through them; nullopt when the body
+// does not name it.
+std::optional<boost::json::value> BodyValue(const Field& f, const boost::json::object& body,
+                                            const boost::json::object* current) {
+  const auto it = body.find(f.name);
+  bool modified = false;
+  for (const std::string& key : {"+" + f.name, f.name + "+", f.name + "-"}) modified = modified || body.contains(key);
+  if (!modified) {
+    if (it == body.end()) return std::nullopt;
+    return it->value().is_null() ? boost::json::value(nullptr) : schema::CastValue(f, it->value());
+  }
+  boost::json::value base;
+  if (it != body.end()) {
+    base = schema::CastValue(f, it->value());
+  } else if (const auto* was = current ? current->if_contains(f.name) : nullptr) {
+    base = *was;
+  } else {
+    base = schema::ZeroValue(f);
+  }
+  bool touched = false;
+  return schema::ApplyModifiers(f, body, std::move(base), touched);
+}
+
+}  // namespace
+
 util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view path, std::string_view modifier) {
   auto value_of = [&](const boost::json::value& v) -> util::Result<ResolvedField> {
     if (modifier == "length") {
-      return ResolvedField::Value(v.is_array() ? static_cast<int64_t>(v.as_array().size()) : 0);
+      // As PocketBase's toSlice: one value is one item.
+      int64_t n = 0;
+      if (v.is_array()) {
+        n = static_cast<int64_t>(v.as_array().size());
+      } else if (!v.is_null() && !(v.is_string() && v.as_string().empty())) {
+        n = 1;
+      }
+      return ResolvedField::Value(n);
     }
     if (modifier == "lower") {
       std::string s = v.is_string() ? std::string(v.as_string()) : std::string();
@@ -200,12 +239,13 @@ util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view
       const Field* rel = collection_.FindField(key->substr(0, dot));
       if (!rel || rel->type != FieldType::kRelation) return value_of(Lookup(request_.body, *key));
       const Collection* target = snapshot_.Find(rel->StringOption("collectionId"));
+      // The ids the record will hold (modifiers applied), each once (the cast drops repeats).
       boost::json::array ids;
-      const boost::json::value submitted = schema::CastValue(*rel, Lookup(request_.body, rel->name));
-      for (const auto& id : submitted.is_array() ? submitted.as_array() : boost::json::array{submitted}) {
-        if (id.is_string() && !id.as_string().empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) {
-          ids.push_back(id);
-        }
+      const auto submitted = BodyValue(*rel, request_.body, request_.current);
+      if (submitted && submitted->is_array()) {
+        ids = submitted->as_array();
+      } else if (submitted && submitted->is_string() && !submitted->as_string().empty()) {
+        ids.push_back(*submitted);
       }
       if (!target || ids.empty()) return ResolvedField::Value(nullptr);
       const std::string alias = NextAlias();
@@ -228,14 +268,16 @@ util::Result<ResolvedField> RecordFieldResolver::ResolveRequest(std::string_view
       sql.Bind(boost::json::serialize(ids)).Append(")))");
       return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
     }
-    const bool present = request_.body.contains(*key);
-    if (modifier == "isset") return ResolvedField::Value(present);
     // A value of one of the collection's fields as the field would store it, as PocketBase casts
-    // it: a form's "5" is the number 5 for a number field, "true" the boolean.
+    // it (a form's "5" is the number 5 for a number field, "true" the boolean), modifiers applied.
+    bool present = request_.body.contains(*key);
     auto submitted = Lookup(request_.body, *key);
-    if (const Field* f = collection_.FindField(*key); f && present && !submitted.is_null()) {
-      submitted = schema::CastValue(*f, submitted);
+    if (const Field* f = collection_.FindField(*key)) {
+      const auto value = BodyValue(*f, request_.body, request_.current);
+      present = value.has_value();
+      submitted = value.value_or(nullptr);
     }
+    if (modifier == "isset") return ResolvedField::Value(present);
     if (modifier == "changed") {
       const bool changed = present && (!request_.current || Lookup(*request_.current, *key) != submitted);
       return ResolvedField::Value(changed);

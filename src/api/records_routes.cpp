@@ -782,44 +782,7 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       value = schema::CastValue(f, it->value());
       touched = true;
     }
-    // Modifiers: "field+" appends/adds, "+field" prepends, "field-" removes/subtracts.
-    for (const char* mode : {"+prefix", "+", "-"}) {
-      const std::string key = std::string(mode) == "+prefix" ? "+" + f.name : f.name + mode;
-      auto it = body.find(key);
-      if (it == body.end()) continue;
-      touched = true;
-      if (f.type == FieldType::kNumber) {
-        auto delta = schema::CastValue(f, it->value());
-        const double d = delta.to_number<double>();
-        double cur = value.to_number<double>();
-        cur = mode[0] == '-' ? cur - d : cur + d;
-        value = cur == std::floor(cur) && std::fabs(cur) < 9e15 ? boost::json::value(static_cast<int64_t>(cur))
-                                                                : boost::json::value(cur);
-      } else if (f.IsMultiple()) {
-        auto items = schema::CastValue(f, it->value()).as_array();
-        auto current = value.is_array() ? value.as_array() : boost::json::array();
-        if (mode[0] == '-') {
-          boost::json::array kept;
-          for (auto& v : current) {
-            if (std::find(items.begin(), items.end(), v) == items.end()) kept.push_back(v);
-          }
-          current = std::move(kept);
-        } else {
-          for (auto& v : items) {
-            if (std::find(current.begin(), current.end(), v) != current.end()) continue;
-            if (std::string(mode) == "+prefix") {
-              current.insert(current.begin(), v);
-            } else {
-              current.push_back(v);
-            }
-          }
-        }
-        value = std::move(current);
-      } else if (mode[0] == '-' && value.is_string()) {
-        auto items = schema::CastValue(f, it->value());
-        if (items == value) value = "";
-      }
-    }
+    value = schema::ApplyModifiers(f, body, std::move(value), touched);
     if (f.IsPrimaryKey()) {
       if (!touched || value.as_string().empty()) {
         value = util::RandomStringByPattern(f.StringOption("autogeneratePattern")).value_or(schema::NewId());

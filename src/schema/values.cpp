@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
@@ -72,6 +74,17 @@ boost::json::array ToStringList(const boost::json::value& v) {
     add(v);
   }
   return out;
+}
+
+// Whether `v` holds only finite numbers (a JSON body's 1e999 parses to infinity, which JSON cannot
+// write).
+bool Finite(const boost::json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (v.is_array()) return std::all_of(v.get_array().begin(), v.get_array().end(), Finite);
+  if (v.is_object()) {
+    return std::all_of(v.get_object().begin(), v.get_object().end(), [](const auto& kv) { return Finite(kv.value()); });
+  }
+  return true;
 }
 
 // Go's "(?<name>" for a named group is RE2's "(?P<name>"; escapes and character classes are left
@@ -278,6 +291,54 @@ boost::json::value ZeroValue(const Field& f) {
   }
 }
 
+boost::json::value ApplyModifiers(const Field& f, const boost::json::object& body, boost::json::value value,
+                                  bool& touched) {
+  // Modifiers: "field+" appends/adds, "+field" prepends, "field-" removes/subtracts.
+  for (const char* mode : {"+prefix", "+", "-"}) {
+    const std::string key = std::string(mode) == "+prefix" ? "+" + f.name : f.name + mode;
+    auto it = body.find(key);
+    if (it == body.end()) continue;
+    touched = true;
+    if (f.type == FieldType::kNumber) {
+      auto delta = CastValue(f, it->value());
+      const double d = delta.to_number<double>();
+      double cur = value.to_number<double>();
+      cur = mode[0] == '-' ? cur - d : cur + d;
+      value = cur == std::floor(cur) && std::fabs(cur) < 9e15 ? boost::json::value(static_cast<int64_t>(cur))
+                                                              : boost::json::value(cur);
+    } else if (f.IsMultiple()) {
+      // Sets of the items (strings, told apart by their text): linear in the lists' lengths.
+      const auto text = [](const boost::json::value& v) { return v.is_string() ? std::string(v.as_string()) : ""; };
+      const auto items = CastValue(f, it->value()).as_array();
+      const auto current = value.is_array() ? value.as_array() : boost::json::array();
+      boost::json::array result;
+      if (mode[0] == '-') {
+        std::set<std::string> gone;
+        for (const auto& v : items) gone.insert(text(v));
+        for (const auto& v : current) {
+          if (!gone.contains(text(v))) result.push_back(v);
+        }
+      } else {
+        std::set<std::string> have;
+        for (const auto& v : current) have.insert(text(v));
+        boost::json::array added;
+        for (const auto& v : items) {
+          if (have.insert(text(v)).second) added.push_back(v);
+        }
+        const bool prepend = std::string_view(mode) == "+prefix";
+        using Parts = std::array<const boost::json::array*, 2>;
+        for (const auto* part : prepend ? Parts{&added, &current} : Parts{&current, &added}) {
+          for (const auto& v : *part) result.push_back(v);
+        }
+      }
+      value = std::move(result);
+    } else if (mode[0] == '-' && value.is_string()) {
+      if (CastValue(f, it->value()) == value) value = "";
+    }
+  }
+  return value;
+}
+
 boost::json::value CastValue(const Field& f, const boost::json::value& v) {
   switch (f.type) {
     case FieldType::kNumber: {
@@ -302,7 +363,8 @@ boost::json::value CastValue(const Field& f, const boost::json::value& v) {
                             text[0] == '{')) {
         boost::system::error_code ec;
         auto parsed = boost::json::parse(text, ec);
-        if (!ec) return parsed;
+        // A number too large for a double stays the text it was: stored, it would not be JSON.
+        if (!ec && Finite(parsed)) return parsed;
       }
       return v;
     }
@@ -453,6 +515,7 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       const bool empty = v.is_null() || (v.is_string() && v.as_string().empty()) ||
                          (v.is_array() && v.as_array().empty()) || (v.is_object() && v.as_object().empty());
       if (empty && f.required) return Required();
+      if (!Finite(v)) return FieldError{"validation_invalid_json", "Must be a valid json value."};
       const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultJsonMaxSize;
       if (static_cast<int64_t>(boost::json::serialize(v).size()) > max) {
         return FieldError{"validation_json_size_limit", fmt::format("The maximum allowed JSON size is {} bytes.", max)};

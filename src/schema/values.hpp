@@ -46,6 +46,12 @@ std::unique_ptr<const re2::RE2> CompilePattern(std::string_view pattern);
 // value, without recursion.
 std::unique_ptr<const re2::RE2> CompilePattern(std::string_view pattern);
 
+// `value` with the body's modifiers of `f` applied, as PocketBase: "f+" appends to a multiple field
+// (or adds to a number), "+f" prepends, "f-" removes (or subtracts; on a single field, clears the
+// value it names). `touched` is set when the body has any of them.
+boost::json::value ApplyModifiers(const Field& f, const boost::json::object& body, boost::json::value value,
+                                  bool& touched);
+
 // The value a field has when none was given.
 boost::json::value ZeroValue(const Field& field);
 

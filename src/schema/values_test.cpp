@@ -65,7 +65,10 @@ INSTANTIATE_TEST_SUITE_P(Json, ValueCases,
                                            Case{FieldType::kJson, "{}", false, R"("hello")", R"("hello")", ""},
                                            Case{FieldType::kJson, "{}", false, R"(" [1]")", R"(" [1]")", ""},
                                            Case{FieldType::kJson, "{}", true, R"("")", R"("")", "validation_required"},
-                                           Case{FieldType::kJson, "{}", false, R"({"a":[1]})", R"({"a":[1]})", ""}));
+                                           Case{FieldType::kJson, "{}", false, R"({"a":[1]})", R"({"a":[1]})", ""},
+                                           Case{FieldType::kJson, "{}", false, R"("1e999")", R"("1e999")", ""},
+                                           Case{FieldType::kJson, "{}", false, R"({"a":[1e999]})", "*",
+                                                "validation_invalid_json"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Numbers, ValueCases,

@@ -625,6 +625,11 @@ describe('records', () => {
     const refused = (e) => e.status === 400 || e.status === 403;
     await assert.rejects(lee.collection('kanban_cards').create({ text: 'not a member', board: board.id, also: [open.id] }), refused);
     await assert.rejects(kim.collection('kanban_cards').create({ text: 'one closed', board: board.id, also: [open.id, closed.id] }), refused);
+    // The rule sees the relation as it will be stored, its modifiers applied.
+    await assert.rejects(
+      kim.collection('kanban_cards').create({ text: 'closed added', board: board.id, also: [open.id], 'also+': [closed.id] }),
+      refused,
+    );
     await assert.rejects(kim.collection('kanban_cards').create({ text: 'no board', also: [open.id] }), refused);
     await assert.rejects(kim.collection('kanban_cards').create({ text: 'no such board', board: 'nosuchboard0000', also: [open.id] }), refused);
   });
