@@ -330,25 +330,34 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
     const Collection* target = snapshot_.Find(f->StringOption("collectionId"));
     if (!target) return std::unexpected(util::Status::InvalidArgument("missing relation collection"));
     const std::string inner_alias = NextAlias();
+    auto allowed = RowsAllowed(*target, inner_alias);
+    if (!allowed) return std::unexpected(allowed.error());
     auto inner = ResolvePath(*target, inner_alias, rest, modifier, depth + 1);
     if (!inner) return inner;
     const std::string target_table = QuoteIdentifier(target->name) + " AS " + QuoteIdentifier(inner_alias);
+    const auto narrowed = [&](SqlFragment& sql) {
+      if (!allowed->empty()) sql.Append(" AND (").Append(*allowed).Append(")");
+    };
     if (!f->IsMultiple() && !inner->multi) {
       SqlFragment sql("(SELECT ");
       sql.Append(inner->sql)
-          .Append(" FROM " + target_table + " WHERE " + Column(inner_alias, "id") + " = " + Column(alias, f->name) +
-                  ")");
+          .Append(" FROM " + target_table + " WHERE " + Column(inner_alias, "id") + " = " + Column(alias, f->name));
+      narrowed(sql);
+      sql.Append(")");
       return ResolvedField::Sql(std::move(sql), inner->type);
     }
     SqlFragment sql("(SELECT json_group_array(");
     if (inner->multi) {
       sql.Append("__j.value) FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table + " ON " +
-                 Column(inner_alias, "id") + " = __je.value, json_each(");
-      sql.Append(inner->sql).Append(") AS __j)");
+                 Column(inner_alias, "id") + " = __je.value");
+      narrowed(sql);
+      sql.Append(", json_each(").Append(inner->sql).Append(") AS __j)");
     } else if (f->IsMultiple()) {
       sql.Append(inner->sql)
           .Append(") FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table + " ON " +
-                  Column(inner_alias, "id") + " = __je.value)");
+                  Column(inner_alias, "id") + " = __je.value");
+      narrowed(sql);
+      sql.Append(")");
     }
     return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
   }
@@ -363,6 +372,8 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
     return std::unexpected(util::Status::InvalidArgument("unknown back-relation"));
   }
   const std::string inner_alias = NextAlias();
+  auto allowed = RowsAllowed(*source, inner_alias);
+  if (!allowed) return std::unexpected(allowed.error());
   auto inner = ResolvePath(*source, inner_alias, rest, modifier, depth + 1);
   if (!inner) return inner;
   const std::string source_table = QuoteIdentifier(source->name) + " AS " + QuoteIdentifier(inner_alias);
@@ -371,13 +382,31 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
                                              : Column(inner_alias, rel->name) + " = " + Column(alias, "id");
   SqlFragment sql("(SELECT json_group_array(");
   if (inner->multi) {
-    sql.Append("__j.value) FROM " + source_table + ", json_each(")
-        .Append(inner->sql)
-        .Append(") AS __j WHERE " + link + ")");
+    sql.Append("__j.value) FROM " + source_table + ", json_each(").Append(inner->sql).Append(") AS __j WHERE " + link);
   } else {
-    sql.Append(inner->sql).Append(") FROM " + source_table + " WHERE " + link + ")");
+    sql.Append(inner->sql).Append(") FROM " + source_table + " WHERE " + link);
   }
+  if (!allowed->empty()) sql.Append(" AND (").Append(*allowed).Append(")");
+  sql.Append(")");
   return ResolvedField::Sql(std::move(sql), inner->type, /*multi=*/true);
+}
+
+util::Result<SqlFragment> RecordFieldResolver::RowsAllowed(const Collection& target, const std::string& alias) {
+  if (!client_) return SqlFragment();
+  if (!target.list_rule) {
+    return std::unexpected(
+        util::Status::InvalidArgument(fmt::format("the records of {} can be read only by superusers", target.name)));
+  }
+  if (target.list_rule->empty()) return SqlFragment();
+  // The rule as the records API applies it (not a client's filter), over the related rows.
+  RecordFieldResolver rule(snapshot_, target, alias, request_);
+  rule.alias_prefix_ = alias + "_";
+  auto sql = query::BuildSqlFragment(*target.list_rule, rule);
+  if (!sql && sql.error().code() == util::Status::Code::kInvalidArgument) {
+    return std::unexpected(
+        util::Status::InvalidArgument(fmt::format("the list rule of {} cannot be applied", target.name)));
+  }
+  return sql;
 }
 
 std::optional<query::SqlFragment> RecordFieldResolver::GeoWithin(std::string_view lon, std::string_view lat,

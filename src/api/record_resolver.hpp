@@ -50,7 +50,10 @@ class RecordFieldResolver final : public query::FieldResolver {
   util::Result<query::ResolvedField> ResolveRequest(std::string_view path, std::string_view modifier);
   util::Result<query::ResolvedField> ResolvePath(const schema::Collection& c, const std::string& alias,
                                                  std::string_view path, std::string_view modifier, int depth);
-  std::string NextAlias() { return "__s" + std::to_string(++alias_counter_); }
+  std::string NextAlias() { return alias_prefix_ + std::to_string(++alias_counter_); }
+  // For a client's filter, the condition on the rows of `target` (as `alias`) that a relation
+  // reaches: its list rule, as PocketBase; refused when only superusers may list it.
+  util::Result<query::SqlFragment> RowsAllowed(const schema::Collection& target, const std::string& alias);
 
   const schema::Snapshot& snapshot_;
   const schema::Collection& collection_;
@@ -59,6 +62,7 @@ class RecordFieldResolver final : public query::FieldResolver {
   int alias_counter_ = 0;
   std::map<std::string, std::string> collection_aliases_;  // "@collection.NAME[:ALIAS]" → its SQL alias
   bool client_ = false;
+  std::string alias_prefix_ = "__s";  // of the aliases NextAlias makes (a nested rule's own)
 };
 
 }  // namespace strata::api

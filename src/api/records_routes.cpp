@@ -153,6 +153,21 @@ Condition FilterCondition(const Context& ctx, const std::string& filter, const R
   return {std::move(sql->text), std::move(sql->params)};
 }
 
+// As PocketBase: only superusers may name @collection or @request in a list's filter or sort (a
+// loose check of the text, as PocketBase's): 403.
+void RequireSuperuserForRequestFields(const http::Request& req, const Context& ctx) {
+  if (ctx.superuser()) return;
+  for (const char* param : {"filter", "sort"}) {
+    const auto text = req.QueryParam(param);
+    if (!text) continue;
+    for (const char* field : {"@collection.", "@request."}) {
+      if (text->find(field) != std::string::npos) {
+        throw http::ApiError::Forbidden(fmt::format("Only superusers can filter by {}", field));
+      }
+    }
+  }
+}
+
 void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
   if (!rule && !ctx.superuser()) throw http::ApiError::Forbidden("Only superusers can perform this action.");
 }
@@ -1490,7 +1505,9 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
   where_params.insert(where_params.end(), rule.params.begin(), rule.params.end());
   where_params.insert(where_params.end(), user_filter.params.begin(), user_filter.params.end());
   const std::string from = Quote(c.name) + search.join;
-  const int64_t per_page = std::clamp<int64_t>(IntParam(req, "perPage", kDefaultPerPage), 1, kMaxPerPage);
+  // As PocketBase: a perPage of 0 or less is the default.
+  const int64_t asked = IntParam(req, "perPage", kDefaultPerPage);
+  const int64_t per_page = asked <= 0 ? kDefaultPerPage : std::min<int64_t>(asked, kMaxPerPage);
   const std::string sort = req.QueryParam("sort").value_or("");
   const auto cursor = req.QueryParam("cursor");
   if (cursor) {
@@ -1638,6 +1655,7 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
       Context ctx = Resolve(req, catalog, store, tokens);
       const auto& rule = ctx.collection->*rule_of;
       RequireRule(ctx, rule);
+      if (kind == 'L') RequireSuperuserForRequestFields(req, ctx);
       // A key when the answer may be kept, or held by shared caches (Cache-Control).
       const bool may_share = cache.enabled() || (ctx.collection->cache_max_age > 0 && !ctx.auth);
       const auto key = may_share ? CacheKey(req, ctx, rule, kind) : std::nullopt;

@@ -232,6 +232,20 @@ class Builder {
     return Finish(*frag);
   }
 
+  util::Result<SqlFragment> RunFragment(const Expr& expr) {
+    auto frag = BuildExpr(expr);
+    if (!frag) return std::unexpected(frag.error());
+    SqlFragment out;
+    for (const auto& p : frag->pieces()) {
+      if (p.kind == Piece::Kind::kText) {
+        out.Append(p.text);
+      } else if (p.kind == Piece::Kind::kValue) {
+        out.Bind(p.value);
+      }
+    }
+    return out;
+  }
+
  private:
   util::Status PositionError(uint32_t pos, std::string_view message) const {
     return util::Status::InvalidArgument("invalid filter at position " + std::to_string(pos) + ": " +
@@ -942,6 +956,13 @@ util::Result<Sql> BuildSql(std::string_view filter, FieldResolver& resolver, con
   auto expr = Parse(filter);
   if (!expr) return std::unexpected(expr.error());
   return BuildSql(*expr, resolver, options);
+}
+
+util::Result<SqlFragment> BuildSqlFragment(std::string_view filter, FieldResolver& resolver) {
+  auto expr = Parse(filter);
+  if (!expr) return std::unexpected(expr.error());
+  const SqlOptions options;
+  return Builder(resolver, options).RunFragment(*expr);
 }
 
 }  // namespace strata::query

@@ -130,5 +130,8 @@ struct SqlOptions {
 util::Result<Sql> BuildSql(const Expr& expr, FieldResolver& resolver, const SqlOptions& options = {});
 // Parse(filter) then BuildSql.
 util::Result<Sql> BuildSql(std::string_view filter, FieldResolver& resolver, const SqlOptions& options = {});
+// The SQLite SQL of `filter` as a fragment (its values bound), to be placed inside other SQL a
+// resolver builds (a related collection's rule in the subquery that reads it).
+util::Result<SqlFragment> BuildSqlFragment(std::string_view filter, FieldResolver& resolver);
 
 }  // namespace strata::query

@@ -736,6 +736,45 @@ describe('records', () => {
     assert.equal(password.status, 400);
   });
 
+  test("clients' filters read related records only as those records' list rules allow, and never @collection or @request", async () => {
+    const locked = await admin.collections.create({ name: 'locked', fields: [{ name: 'title', type: 'text' }] });
+    const ruled = await admin.collections.create({ name: 'ruled', listRule: 'title = "pub"', fields: [{ name: 'title', type: 'text' }] });
+    await admin.collections.create({
+      name: 'linking',
+      listRule: '',
+      fields: [
+        { name: 'name', type: 'text' },
+        { name: 'lk', type: 'relation', collectionId: locked.id, maxSelect: 1 },
+        { name: 'ru', type: 'relation', collectionId: ruled.id, maxSelect: 5 },
+      ],
+    });
+    const x = await admin.collection('locked').create({ title: 'x' });
+    const priv = await admin.collection('ruled').create({ title: 'priv' });
+    const pub = await admin.collection('ruled').create({ title: 'pub' });
+    const rec = await admin.collection('linking').create({ name: 'r', lk: x.id, ru: [priv.id, pub.id] });
+    const status = (options) => guest.collection('linking').getList(1, 10, options).then(() => 200, (e) => e.status);
+    const ids = async (filter) => (await guest.collection('linking').getList(1, 10, { filter })).items.map((i) => i.id);
+    // A collection only superusers may list cannot be read through a relation, nor sorted by.
+    assert.equal(await status({ filter: 'lk.title = "x"' }), 400);
+    assert.equal(await status({ sort: 'lk.title' }), 400);
+    // A list rule narrows the related records a filter sees: the private one is not there.
+    assert.deepEqual(await ids('ru.title ?= "priv"'), []);
+    assert.deepEqual(await ids('ru.title ?= "pub"'), [rec.id]);
+    // Back-relations too: from the ruled side, only what linking's list rule ("") shows.
+    const back = await guest.collection('ruled').getList(1, 10, { filter: 'linking_via_ru.name ?= "r"' });
+    assert.deepEqual(back.items.map((i) => i.id), [pub.id]);
+    // Superusers read everything.
+    assert.equal((await admin.collection('linking').getList(1, 10, { filter: 'lk.title = "x" && ru.title ?= "priv"' })).totalItems, 1);
+    // @collection and @request are for superusers' filters and sorts only.
+    for (const options of [{ filter: '@collection.locked.title = "x"' }, { filter: '@request.auth.id = ""' }, { sort: '@request.auth.id' }]) {
+      assert.equal(await status(options), 403, JSON.stringify(options));
+    }
+    assert.equal((await admin.collection('linking').getList(1, 10, { filter: '@collection.locked.title = "x"' })).totalItems, 1);
+    // perPage of 0 or less is the default, 30.
+    const page = await (await fetch(`${server.url}/api/collections/linking/records?perPage=0`)).json();
+    assert.equal(page.perPage, 30);
+  });
+
   test("auth records: the authRule decides who signs in once the password is right", async () => {
     await admin.collections.create({ name: 'readers', type: 'auth', authRule: 'verified = true', fields: [] });
     const rec = await admin.collection('readers').create({ email: 'rae@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
