@@ -359,9 +359,11 @@ std::string AfterCursor(const Collection& c, const std::vector<SortTerm>& terms,
   return out + ")";
 }
 
-// How the record `id` of `c` is shown to the requester: its owner sees its email.
+// How the record `id` of `c` is shown to the requester: its owner sees its email; superusers see
+// its hidden fields too, as PocketBase (never the password or tokenKey).
 RecordJsonOptions JsonOptions(const Context& ctx, const Collection& c, std::string_view id) {
   RecordJsonOptions o;
+  o.show_hidden = ctx.superuser();
   o.show_email = ctx.superuser() || (ctx.auth && ctx.auth->collection && ctx.auth->collection->id == c.id &&
                                      !id.empty() && id == ctx.auth->record_id);
   return o;
@@ -1068,8 +1070,30 @@ util::Result<bool> RuleAllows(store::Tx& tx, const Collection& c, const std::str
   return !rs->rows.empty();
 }
 
+// As PocketBase: a requester who is not a superuser cannot set hidden fields (an auth record's
+// password excepted). Their values in the body, modifiers included, are dropped (rules see the body
+// without them), and so are files sent for them; the files that remain are returned.
+std::vector<http::UploadedFile> DropHidden(const Context& ctx, RequestInfo& info,
+                                           const std::vector<http::UploadedFile>& uploads) {
+  const Collection& c = *ctx.collection;
+  if (ctx.superuser()) return uploads;
+  std::vector<std::string> hidden;
+  for (const Field& f : c.fields) {
+    if (!f.hidden || (c.type == CollectionType::kAuth && f.type == FieldType::kPassword)) continue;
+    hidden.push_back(f.name);
+    for (const std::string& key : {f.name, "+" + f.name, f.name + "+", f.name + "-"}) info.body.erase(key);
+  }
+  if (hidden.empty()) return uploads;
+  std::vector<http::UploadedFile> kept;
+  for (const auto& u : uploads) {
+    if (std::find(hidden.begin(), hidden.end(), http::FieldOfPart(u.field)) == hidden.end()) kept.push_back(u);
+  }
+  return kept;
+}
+
 net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::FileStore& fs,
-                                      const std::vector<http::UploadedFile>& uploads) {
+                                      const std::vector<http::UploadedFile>& all_uploads) {
+  const auto uploads = DropHidden(ctx, info, all_uploads);
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.create_rule);
@@ -1134,7 +1158,8 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
 }
 
 net::awaitable<WriteOp> PrepareUpdate(store::Store& store, Context ctx, RequestInfo info, std::string id,
-                                      files::FileStore& fs, const std::vector<http::UploadedFile>& uploads) {
+                                      files::FileStore& fs, const std::vector<http::UploadedFile>& all_uploads) {
+  const auto uploads = DropHidden(ctx, info, all_uploads);
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
   RequireRule(ctx, c.update_rule);

@@ -718,6 +718,14 @@ describe('records', () => {
     }
     // Rules and superusers still read them.
     assert.deepEqual((await admin.collection('vault').getList(1, 10, { filter: 'secret ~ "a"' })).items.map((i) => i.id), [rec.id]);
+    // Nor can clients write them: their values are dropped, as PocketBase (superusers still set them).
+    await admin.collections.update('vault', { createRule: '', updateRule: '' });
+    const mine = await guest.collection('vault').create({ title: 'b', secret: 'guess', 'secret+': 'x' });
+    assert.equal((await admin.collection('vault').getOne(mine.id)).secret, '');
+    await guest.collection('vault').update(rec.id, { title: 'a2', secret: 'hacked' });
+    const after = await admin.collection('vault').getOne(rec.id);
+    assert.deepEqual([after.title, after.secret], ['a2', 'abc']);
+    assert.equal((await admin.collection('vault').update(rec.id, { secret: 'set' })).secret, 'set');
     // Auth emails: only where emailVisibility shows them, and never through a cursor.
     const hidden = await admin.collection('users').create({ email: 'hid@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
     const shown = await admin.collection('users').create({
