@@ -60,7 +60,11 @@ http::ApiError ValidationError(std::string message, boost::json::object data) {
   return http::ApiError{400, std::move(message), std::move(data), {}};
 }
 
-boost::json::object ErrorEntry(const schema::FieldError& e) { return {{"code", e.code}, {"message", e.message}}; }
+boost::json::object ErrorEntry(const schema::FieldError& e) {
+  boost::json::object entry{{"code", e.code}, {"message", e.message}};
+  if (!e.params.empty()) entry["params"] = e.params;
+  return entry;
+}
 
 // Everything a request needs to know about its collection and requester.
 struct Context {
@@ -791,7 +795,15 @@ void ApplyBody(const Collection& c, const boost::json::object& body, bool creati
       }
       continue;
     }
-    if (f.IsPrimaryKey() && !creating) continue;  // the id never changes
+    if (f.IsPrimaryKey() && !creating) {
+      // The id never changes: another one is a field error, as PocketBase's.
+      if (auto it = body.find(f.name); it != body.end() && draft.values.contains(f.name) &&
+                                       schema::CastValue(f, it->value()) != draft.values[f.name]) {
+        draft.errors[f.name] = boost::json::object{{"code", "validation_pk_change"},
+                                                   {"message", "The record primary key cannot be changed."}};
+      }
+      continue;
+    }
 
     boost::json::value value = draft.values.contains(f.name) ? draft.values[f.name] : schema::ZeroValue(f);
     bool touched = false;
@@ -1091,8 +1103,18 @@ std::vector<http::UploadedFile> DropHidden(const Context& ctx, RequestInfo& info
   return kept;
 }
 
+// A write's ?fields is checked before anything is written: a bad one is 400 with nothing done.
+void RequireValidFields(const RequestInfo& info) {
+  const auto it = info.query.find("fields");
+  if (it == info.query.end() || !it->value().is_string()) return;
+  if (auto picker = FieldPicker::Parse(it->value().as_string()); !picker) {
+    throw http::ApiError::BadRequest(fmt::format("Invalid fields: {}", picker.error().message()));
+  }
+}
+
 net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::FileStore& fs,
                                       const std::vector<http::UploadedFile>& all_uploads) {
+  RequireValidFields(info);
   const auto uploads = DropHidden(ctx, info, all_uploads);
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
@@ -1159,6 +1181,7 @@ net::awaitable<WriteOp> PrepareCreate(Context ctx, RequestInfo info, files::File
 
 net::awaitable<WriteOp> PrepareUpdate(store::Store& store, Context ctx, RequestInfo info, std::string id,
                                       files::FileStore& fs, const std::vector<http::UploadedFile>& all_uploads) {
+  RequireValidFields(info);
   const auto uploads = DropHidden(ctx, info, all_uploads);
   const Collection& c = *ctx.collection;
   if (c.type == CollectionType::kView) throw http::ApiError::BadRequest("Unsupported collection type.");
@@ -1787,6 +1810,36 @@ void AddRecordRoutes(http::Router& router, store::Store& store, schema::Catalog&
               {{"requests", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}});
         }
         const auto& requests = req.json().as_object().at("requests").as_array();
+        // As PocketBase, each request is checked before any runs: a method it knows, a URL.
+        if (requests.empty()) {
+          throw ValidationError(
+              "Invalid batch request data.",
+              {{"requests", boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}}}});
+        }
+        boost::json::object invalid;
+        for (std::size_t i = 0; i < requests.size() && i <= kMaxBatchRequests; ++i) {
+          const auto* item = requests[i].if_object();
+          const auto* method = item ? item->if_contains("method") : nullptr;
+          const auto* url = item ? item->if_contains("url") : nullptr;
+          boost::json::object errors;
+          if (!method || !method->is_string() || method->as_string().empty()) {
+            errors["method"] = boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
+          } else if (const std::string_view m = method->as_string();
+                     m != "GET" && m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") {
+            errors["method"] =
+                boost::json::object{{"code", "validation_in_invalid"}, {"message", "Must be a valid value."}};
+          }
+          if (!url || !url->is_string() || url->as_string().empty()) {
+            errors["url"] = boost::json::object{{"code", "validation_required"}, {"message", "Cannot be blank."}};
+          } else if (url->as_string().size() > 2000) {
+            errors["url"] = boost::json::object{{"code", "validation_length_out_of_range"},
+                                                {"message", "The length must be between 0 and 2000."}};
+          }
+          if (!errors.empty()) invalid[std::to_string(i)] = std::move(errors);
+        }
+        if (!invalid.empty() && requests.size() <= kMaxBatchRequests) {
+          throw ValidationError("Invalid batch request data.", {{"requests", std::move(invalid)}});
+        }
         if (requests.size() > kMaxBatchRequests) {
           throw ValidationError(
               "Failed to read the submitted data.",

@@ -416,10 +416,13 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
                               : (f.type == FieldType::kPassword ? kDefaultPasswordMax : kDefaultTextMax);
       if (f.IntOption("min") > 0 && len < f.IntOption("min")) {
         return FieldError{"validation_min_text_constraint",
-                          fmt::format("Must be at least {} character(s).", f.IntOption("min"))};
+                          fmt::format("Must be at least {} character(s).", f.IntOption("min")),
+                          {{"min", f.IntOption("min")}}};
       }
       if (len > max) {
-        return FieldError{"validation_max_text_constraint", fmt::format("Must be no more than {} character(s).", max)};
+        return FieldError{"validation_max_text_constraint",
+                          fmt::format("Must be no more than {} character(s).", max),
+                          {{"max", max}}};
       }
       if (const auto p = f.StringOption("pattern"); !p.empty()) {
         const RE2* re = Pattern(p);
@@ -435,7 +438,8 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultEditorMaxSize;
       if (static_cast<int64_t>(s.size()) > max) {
         return FieldError{"validation_content_size_limit",
-                          fmt::format("The maximum allowed content size is {} bytes.", max)};
+                          fmt::format("The maximum allowed content size is {} bytes.", max),
+                          {{"maxSize", max}}};
       }
       return std::nullopt;
     }
@@ -453,18 +457,20 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
     case FieldType::kNumber: {
       const double d = v.to_number<double>();
       if (std::isnan(d) || std::isinf(d)) {
-        return FieldError{"validation_not_a_number", "The submitted number is not properly formatted"};
+        return FieldError{"validation_not_a_number", "The submitted number is not properly formatted."};
       }
       // Zero is "no value", as PocketBase has it: only `required` applies to it.
       if (d == 0) return f.required ? std::optional(Required()) : std::nullopt;
       if (f.BoolOption("onlyInt") && d != std::floor(d)) {
-        return FieldError{"validation_only_int_constraint", "Decimal numbers are not allowed"};
+        return FieldError{"validation_only_int_constraint", "Decimal numbers are not allowed."};
       }
       if (auto mn = f.NumberOption("min"); mn && d < *mn) {
-        return FieldError{"validation_min_number_constraint", fmt::format("Must be greater or equal than {}", *mn)};
+        return FieldError{
+            "validation_min_number_constraint", fmt::format("Must be greater or equal than {}.", *mn), {{"min", *mn}}};
       }
       if (auto mx = f.NumberOption("max"); mx && d > *mx) {
-        return FieldError{"validation_max_number_constraint", fmt::format("Must be less or equal than {}", *mx)};
+        return FieldError{
+            "validation_max_number_constraint", fmt::format("Must be less or equal than {}.", *mx), {{"max", *mx}}};
       }
       return std::nullopt;
     }
@@ -494,20 +500,25 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
         items.emplace_back(v.as_string());
       }
       if (items.empty()) return f.required ? std::optional(Required()) : std::nullopt;
+      // As PocketBase: the count first, then the values.
+      const int64_t max_select = std::max<int64_t>(1, f.IntOption("maxSelect"));
+      if (static_cast<int64_t>(items.size()) > max_select) {
+        return FieldError{"validation_too_many_values",
+                          fmt::format("Select no more than {}.", max_select),
+                          {{"maxSelect", max_select}}};
+      }
+      if (f.type == FieldType::kRelation && static_cast<int64_t>(items.size()) < f.IntOption("minSelect")) {
+        return FieldError{"validation_not_enough_values",
+                          fmt::format("Select at least {}.", f.IntOption("minSelect")),
+                          {{"minSelect", f.IntOption("minSelect")}}};
+      }
       if (f.type == FieldType::kSelect) {
         const auto values = f.StringListOption("values");
         for (const auto& i : items) {
           if (std::find(values.begin(), values.end(), i) == values.end()) {
-            return FieldError{"validation_invalid_value", fmt::format("Invalid value {}", i)};
+            return FieldError{"validation_invalid_value", fmt::format("Invalid value {}.", i), {{"value", i}}};
           }
         }
-      }
-      const int64_t max_select = std::max<int64_t>(1, f.IntOption("maxSelect"));
-      if (static_cast<int64_t>(items.size()) > max_select) {
-        return FieldError{"validation_too_many_values", fmt::format("Select no more than {}", max_select)};
-      }
-      if (f.type == FieldType::kRelation && static_cast<int64_t>(items.size()) < f.IntOption("minSelect")) {
-        return FieldError{"validation_not_enough_values", fmt::format("Select at least {}", f.IntOption("minSelect"))};
       }
       return std::nullopt;
     }
@@ -518,7 +529,9 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       if (!Finite(v)) return FieldError{"validation_invalid_json", "Must be a valid json value."};
       const int64_t max = f.IntOption("maxSize") > 0 ? f.IntOption("maxSize") : kDefaultJsonMaxSize;
       if (static_cast<int64_t>(boost::json::serialize(v).size()) > max) {
-        return FieldError{"validation_json_size_limit", fmt::format("The maximum allowed JSON size is {} bytes.", max)};
+        return FieldError{"validation_json_size_limit",
+                          fmt::format("The maximum allowed JSON size is {} bytes.", max),
+                          {{"maxSize", max}}};
       }
       return std::nullopt;
     }
@@ -526,10 +539,12 @@ std::optional<FieldError> ValidateValue(const Field& f, const boost::json::value
       if (!v.is_object())
         return FieldError{"validation_invalid_geo_point", "Must be an object with lon and lat numbers."};
       const double lon = v.as_object().at("lon").to_number<double>(), lat = v.as_object().at("lat").to_number<double>();
-      if (lon < -180 || lon > 180)
-        return FieldError{"validation_invalid_geo_point", "The longitude must be between -180 and 180."};
-      if (lat < -90 || lat > 90)
-        return FieldError{"validation_invalid_geo_point", "The latitude must be between -90 and 90."};
+      if (lat < -90 || lat > 90) {
+        return FieldError{"validation_invalid_latitude", "Latitude must be between -90 and 90 degrees."};
+      }
+      if (lon < -180 || lon > 180) {
+        return FieldError{"validation_invalid_longitude", "Longitude must be between -180 and 180 degrees."};
+      }
       if (f.required && lon == 0 && lat == 0) return Required();
       return std::nullopt;
     }

@@ -3,6 +3,7 @@
 // thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <memory>
 #include <optional>
@@ -30,6 +31,7 @@ inline constexpr int64_t kDefaultPasswordMax = 71;         // characters
 struct FieldError {
   std::string code;
   std::string message;
+  boost::json::object params = {};  // PocketBase's error params ({"max": 100}), for clients that translate
 };
 
 // The field's canonical value for a submitted one: strings for text-like fields, numbers, bools,

@@ -113,7 +113,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{FieldType::kDate, "{}", false, R"("2023-02-30")", "*", "validation_invalid_datetime"},
         Case{FieldType::kDate, "{}", false, R"("yesterday")", "*", "validation_invalid_datetime"},
         Case{FieldType::kGeoPoint, "{}", false, R"({"lon":13.4,"lat":52.5})", "*", ""},
-        Case{FieldType::kGeoPoint, "{}", false, R"({"lon":200,"lat":0})", "*", "validation_invalid_geo_point"},
+        Case{FieldType::kGeoPoint, "{}", false, R"({"lon":200,"lat":0})", "*", "validation_invalid_longitude"},
         Case{FieldType::kJson, R"({"maxSize":10})", false, R"({"a":"0123456789"})", "*", "validation_json_size_limit"},
         Case{FieldType::kJson, "{}", true, "null", "null", "validation_required"}));
 

@@ -634,6 +634,46 @@ describe('records', () => {
     await assert.rejects(kim.collection('kanban_cards').create({ text: 'no such board', board: 'nosuchboard0000', also: [open.id] }), refused);
   });
 
+  test('errors as PocketBase: params, a changed id, a bad ?fields before anything is written, batch items checked first', async () => {
+    const tooLong = await guest.collection('posts').create({ title: 'x'.repeat(101) }).catch((e) => e);
+    assert.deepEqual(tooLong.response.data.title, {
+      code: 'validation_max_text_constraint',
+      message: 'Must be no more than 100 character(s).',
+      params: { max: 100 },
+    });
+    const tooMany = await guest.collection('posts').create({ title: 'tm', tags: ['a', 'b', 'c', 'd'] }).catch((e) => e);
+    assert.deepEqual(tooMany.response.data.tags.params, { maxSelect: 3 });
+    const post = await guest.collection('posts').create({ title: 'keeps its id' });
+    const moved = await guest.collection('posts').update(post.id, { id: 'zzzzzzzzzzzzzzz' }).catch((e) => e);
+    assert.equal(moved.status, 400);
+    assert.equal(moved.response.data.id.code, 'validation_pk_change');
+    assert.equal((await guest.collection('posts').update(post.id, { id: post.id, title: 'same id' })).title, 'same id');
+
+    const before = (await guest.collection('posts').getList(1, 1)).totalItems;
+    const badFields = await fetch(`${server.url}/api/collections/posts/records?fields=title:excerpt(0)`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'not saved' }),
+    });
+    assert.equal(badFields.status, 400);
+    assert.equal((await guest.collection('posts').getList(1, 1)).totalItems, before);
+
+    const batch = (body) =>
+      fetch(`${server.url}/api/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const empty = await batch({ requests: [] });
+    assert.equal(empty.status, 400);
+    assert.equal((await empty.json()).data.requests.code, 'validation_required');
+    const items = await batch({
+      requests: [{ method: 'POST', url: '/api/collections/posts/records', body: { title: 'b1' } }, { method: 'post', url: '/x' }, {}],
+    });
+    assert.equal(items.status, 400);
+    const data = (await items.json()).data.requests;
+    assert.deepEqual(Object.keys(data).sort(), ['1', '2']);
+    assert.equal(data['1'].method.code, 'validation_in_invalid');
+    assert.equal(data['2'].url.code, 'validation_required');
+    assert.equal((await guest.collection('posts').getList(1, 1, { filter: 'title = "b1"' })).totalItems, 0);
+  });
+
   test('autogeneratePattern makes values of its pattern, ids included', async () => {
     await admin.collections.create({
       name: 'tickets',
