@@ -97,12 +97,14 @@ struct Subscription {
   std::string collection;  // id or name
   std::string record_id;   // empty for "*"
   boost::json::object query;
-  boost::json::object headers;  // lower-case names, '-' as '_', as @request.headers
-  std::string sse_prefix;       // "event:<topic>\ndata:"
-  std::string ws_prefix;        // {"type":"event","topic":<topic>,"data":
-  std::string options_key;      // the options as text: subscribers with the same share decisions
-  std::string fields;           // the "fields" query option
-  std::string expand;           // the "expand" query option
+  boost::json::object headers;                     // lower-case names, '-' as '_', as @request.headers
+  std::string sse_prefix;                          // "event:<topic>\ndata:"
+  std::string ws_prefix;                           // {"type":"event","topic":<topic>,"data":
+  std::string options_key;                         // the options as text: subscribers with the same share decisions
+  std::string fields;                              // the "fields" query option
+  std::string expand;                              // the "expand" query option
+  std::string filter;                              // the "filter" query option: only records it matches are sent
+  std::shared_ptr<const query::Expr> filter_expr;  // parsed; null when it cannot be (nothing is sent)
 };
 
 // The topic of the OAuth2 sign-in handed over from /api/oauth2-redirect.
@@ -156,6 +158,10 @@ std::optional<Subscription> ParseTopic(const std::string& topic) {
   if (auto it = s.query.find("expand"); it != s.query.end() && it->value().is_string()) {
     s.expand = std::string(it->value().as_string());
   }
+  if (auto it = s.query.find("filter"); it != s.query.end() && it->value().is_string()) {
+    s.filter = std::string(it->value().as_string());
+    if (auto expr = query::Parse(s.filter)) s.filter_expr = std::make_shared<const query::Expr>(std::move(*expr));
+  }
   s.sse_prefix = fmt::format("event:{}\ndata:", topic);
   s.ws_prefix =
       fmt::format("{{\"type\":\"event\",\"topic\":{},\"data\":", boost::json::serialize(boost::json::value(topic)));
@@ -175,6 +181,11 @@ class RecordValueResolver final : public query::ValueResolver {
   RecordValueResolver(const Collection& c, const boost::json::object& record, const RequestInfo& request)
       : c_(c), record_(record), request_(request) {}
 
+  // For a client's own filter (not a rule), as the records API reads it: hidden fields are left to
+  // the database (which refuses them), an auth record's email is there only where emailVisibility
+  // shows it.
+  void ForClient() { client_ = true; }
+
   util::Result<query::ResolvedValue> Resolve(std::string_view identifier) override {
     std::string_view path = identifier;
     std::string_view modifier;
@@ -188,7 +199,12 @@ class RecordValueResolver final : public query::ValueResolver {
     if (!f || f->type == FieldType::kPassword || (c_.type == CollectionType::kAuth && f->name == "tokenKey")) {
       return Refuse(identifier);
     }
-    const boost::json::value v = Lookup(record_, f->name);
+    if (client_ && f->hidden) return Refuse(identifier);
+    boost::json::value v = Lookup(record_, f->name);
+    if (client_ && c_.type == CollectionType::kAuth && f->name == "email") {
+      const auto visible = Lookup(record_, "emailVisibility");
+      if (!(visible.is_bool() && visible.as_bool())) v = nullptr;
+    }
     if (modifier.empty()) return query::ResolvedValue{v, false, query::ValueSource::kColumn};
     if (modifier == "lower") {
       std::string s = v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
@@ -258,6 +274,7 @@ class RecordValueResolver final : public query::ValueResolver {
   const Collection& c_;
   const boost::json::object& record_;
   const RequestInfo& request_;
+  bool client_ = false;
 };
 
 // The request a realtime subscriber's rules and views see: its auth record, and the query and
@@ -961,9 +978,9 @@ class Fanout {
   }
 
   std::optional<bool> Decide(const Subscription& sub, const AuthInfo* auth, bool may_query) {
-    if (auth && auth->superuser) return true;
+    if (auth && auth->superuser && sub.filter.empty()) return true;
     const bool list = sub.record_id.empty();
-    if (list ? list_independent_ : view_independent_) {
+    if ((list ? list_independent_ : view_independent_) && sub.filter.empty()) {
       auto& shared = shared_decision_[list ? 0 : 1];
       if (!shared) shared = Allowed(sub, nullptr, may_query);
       return shared;
@@ -982,6 +999,36 @@ class Fanout {
   // Whether `sub`'s subscriber may see the record: the in-memory evaluator, or the database for a
   // rule that reads other rows (nullopt when `may_query` is false).
   std::optional<bool> Allowed(const Subscription& sub, const AuthInfo* auth, bool may_query) {
+    auto allowed = RuleAllows(sub, auth, may_query);
+    if (!allowed || !*allowed || sub.filter.empty()) return allowed;
+    return FilterAllows(sub, auth, may_query);
+  }
+
+  // Whether the record matches the subscription's own filter (PocketBase's "filter" option), read as
+  // the records API reads a list's filter: @collection and @request are for superusers, hidden
+  // fields and related records follow the same limits. A filter that cannot be read lets nothing
+  // through.
+  std::optional<bool> FilterAllows(const Subscription& sub, const AuthInfo* auth, bool may_query) {
+    const bool superuser = auth && auth->superuser;
+    if (!superuser &&
+        (sub.filter.find("@collection.") != std::string::npos || sub.filter.find("@request.") != std::string::npos)) {
+      return false;
+    }
+    if (!sub.filter_expr) return false;
+    const RequestInfo info = RealtimeRequest(auth, &sub);
+    RecordValueResolver resolver(c_, event_.record, info);
+    if (!superuser) resolver.ForClient();
+    if (auto outcome = query::Evaluate(*sub.filter_expr, resolver)) return *outcome;
+    if (!may_query) return std::nullopt;
+    const auto requester = auth ? std::optional<AuthInfo>(*auth) : std::nullopt;
+    if (event_.action == "delete") {
+      return DeletedRecordPassesFilter(impl_.store, event_.snapshot, c_, event_.record, requester, sub.filter, info);
+    }
+    return RecordPassesFilter(impl_.store, event_.snapshot, c_, event_.record_id, requester, sub.filter, info);
+  }
+
+  // Whether the subscriber's rule lets it see the record (superusers always).
+  std::optional<bool> RuleAllows(const Subscription& sub, const AuthInfo* auth, bool may_query) {
     if (auth && auth->superuser) return true;
     const auto& rule = sub.record_id.empty() ? c_.list_rule : c_.view_rule;
     if (!rule) return false;

@@ -1637,15 +1637,13 @@ std::string ViewRecord(http::Request& req, const Context& ctx, store::Store& sto
 
 }  // namespace
 
-bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
-                             const schema::Collection& c, const boost::json::object& record,
-                             std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
-                             const RequestInfo& info) {
-  const Context ctx{std::move(snapshot), &c, std::move(auth)};
-  if (!rule && !ctx.superuser()) return false;
-  const Condition condition = RuleCondition(ctx, rule, info);
+namespace {
+
+// Whether the deleted `record` of `c` meets `condition`, asked of the database over that row in the
+// table's place: a common table expression hides the table.
+bool DeletedRecordMeets(store::Store& store, const Collection& c, const boost::json::object& record,
+                        const Condition& condition) {
   if (condition.sql == "1" || condition.sql == "0") return condition.sql == "1";
-  // The row as it was, under the table's name: a common table expression hides the table.
   std::string columns, marks;
   util::SqlParams params;
   for (const Field& f : c.fields) {
@@ -1659,10 +1657,46 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
                                     columns, marks, Quote(c.name), condition.sql),
                         params);
   if (!rs) {
-    spdlog::warn("rule of {} cannot be asked of a deleted record: {}", c.name, rs.error().ToString());
+    spdlog::warn("a condition on {} cannot be asked of a deleted record: {}", c.name, rs.error().ToString());
     return false;
   }
   return !rs->rows.empty();
+}
+
+// A client's filter as a condition, or nullopt when it cannot be read (FilterCondition's 400).
+std::optional<Condition> ClientFilter(const Context& ctx, const std::string& filter, const RequestInfo& info) {
+  try {
+    return FilterCondition(ctx, filter, info);
+  } catch (const http::ApiError&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                             const schema::Collection& c, const boost::json::object& record,
+                             std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
+                             const RequestInfo& info) {
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
+  if (!rule && !ctx.superuser()) return false;
+  return DeletedRecordMeets(store, c, record, RuleCondition(ctx, rule, info));
+}
+
+bool RecordPassesFilter(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                        const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
+                        const std::string& filter, const RequestInfo& info) {
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
+  const auto condition = ClientFilter(ctx, filter, info);
+  return condition && FetchOne(store, c, id, *condition).has_value();
+}
+
+bool DeletedRecordPassesFilter(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                               const schema::Collection& c, const boost::json::object& record,
+                               std::optional<AuthInfo> auth, const std::string& filter, const RequestInfo& info) {
+  const Context ctx{std::move(snapshot), &c, std::move(auth)};
+  const auto condition = ClientFilter(ctx, filter, info);
+  return condition && DeletedRecordMeets(store, c, record, *condition);
 }
 
 bool RecordPassesRule(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,

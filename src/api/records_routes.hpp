@@ -53,6 +53,16 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
                              std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
                              const RequestInfo& info);
 
+// Whether record `id` of `c` (or the deleted `record`, as above) matches a client's own `filter` (a
+// realtime subscription's), read as the records API reads a list's filter for `auth`: hidden fields
+// and related records follow the same limits. A filter that cannot be read matches nothing.
+bool RecordPassesFilter(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                        const schema::Collection& c, std::string_view id, std::optional<AuthInfo> auth,
+                        const std::string& filter, const RequestInfo& info);
+bool DeletedRecordPassesFilter(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,
+                               const schema::Collection& c, const boost::json::object& record,
+                               std::optional<AuthInfo> auth, const std::string& filter, const RequestInfo& info);
+
 // Record `id` of `c` as the records API would show it to `auth` with the query `info.query`
 // (expand, fields), or nullopt when it is gone. Expanded records follow their own view rules.
 std::optional<boost::json::value> PresentRecord(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,

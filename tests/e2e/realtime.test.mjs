@@ -128,6 +128,35 @@ describe('realtime (SSE)', () => {
     guestPb.realtime.unsubscribe();
   });
 
+  test("the filter option: only matching records are sent, read as a list's filter is", async () => {
+    const matching = new Inbox();
+    const byOwner = new Inbox();
+    const hiddenField = new Inbox();
+    const special = new Inbox();
+    const root = new Inbox();
+    const unsubs = [
+      await users.ann.collection('tasks').subscribe('*', matching.push, { filter: 'title ~ "urgent"' }),
+      // Through a relation: users' list rule is null (superusers only), so nothing matches for ann,
+      await users.ann.collection('tasks').subscribe('*', byOwner.push, { filter: 'owner.email != ""' }),
+      // nor through a hidden field, nor with @request / @collection, which are for superusers.
+      await users.ann.collection('tasks').subscribe('*', hiddenField.push, { filter: 'secret = "s"' }),
+      await users.ann.collection('tasks').subscribe('*', special.push, { filter: '@request.auth.id != ""' }),
+      await admin.collection('tasks').subscribe('*', root.push, { filter: 'secret = "s" && @request.auth.id != ""' }),
+    ];
+    await users.ann.collection('tasks').create({ title: 'not this', owner: annId });
+    const hit = await users.ann.collection('tasks').create({ title: 'urgent: this', owner: annId });
+    const secret = await admin.collection('tasks').create({ title: 'other', owner: annId, secret: 's' });
+    const [m] = await matching.next();
+    assert.equal(m.record.id, hit.id);
+    const [r] = await root.next();
+    assert.equal(r.record.id, secret.id);
+    await users.ann.collection('tasks').delete(hit.id);
+    const [d] = await matching.next();
+    assert.deepEqual([d.action, d.record.id], ['delete', hit.id]);
+    for (const inbox of [matching, byOwner, hiddenField, special, root]) await inbox.none(100);
+    for (const unsub of unsubs) await unsub();
+  });
+
   test('a record topic follows one record under the view rule; options shape the record', async () => {
     const rec = await users.ann.collection('tasks').create({ title: 'one', owner: annId, public: true });
     const other = await users.ann.collection('tasks').create({ title: 'two', owner: annId, public: true });
