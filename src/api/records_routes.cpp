@@ -202,7 +202,29 @@ bool Sortable(const Collection& c, const Field& f, bool superuser) {
 
 // ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid": the collection's own fields,
 // and fields of single related records ("author.name"), read as filters read them.
+// As PocketBase: a sort of at most 8 fields, none of them blank (400).
+constexpr std::size_t kMaxSortFields = 8;
+void CheckSort(std::string_view sort) {
+  if (sort.empty()) return;
+  std::size_t fields = 0;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = sort.find(',', start);
+    std::string_view item =
+        util::TrimSpaces(sort.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    if (!item.empty() && (item.front() == '+' || item.front() == '-')) item.remove_prefix(1);
+    if (item.empty()) throw http::ApiError::BadRequest("Invalid sort field \"\".");
+    ++fields;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (fields > kMaxSortFields) {
+    throw http::ApiError::BadRequest(fmt::format("A sort may have at most {} fields.", kMaxSortFields));
+  }
+}
+
 std::string OrderBy(const Context& ctx, const RequestInfo& info, std::string_view sort) {
+  CheckSort(sort);
   const Collection& c = *ctx.collection;
   const bool superuser = ctx.superuser();
   std::string out;
@@ -278,6 +300,7 @@ struct SortTerm {
 };
 
 std::vector<SortTerm> CursorTerms(const Collection& c, std::string_view sort, bool superuser) {
+  CheckSort(sort);
   std::vector<SortTerm> terms;
   for (const auto& [item, desc] : SortItems(sort)) {
     const Field* f = c.FindField(item);
@@ -1582,8 +1605,15 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
                     });
   }
   const int64_t page = std::max<int64_t>(1, IntParam(req, "page", 1));
+  // As PocketBase (Go's strconv.ParseBool): 1 t T TRUE true True, 0 f F FALSE false False; else 400.
   const auto skip = req.QueryParam("skipTotal").value_or("");
-  const bool skip_total = skip == "1" || skip == "true";
+  bool skip_total = false;
+  if (skip == "1" || skip == "t" || skip == "T" || skip == "TRUE" || skip == "true" || skip == "True") {
+    skip_total = true;
+  } else if (!skip.empty() && skip != "0" && skip != "f" && skip != "F" && skip != "FALSE" && skip != "false" &&
+             skip != "False") {
+    throw http::ApiError::BadRequest(fmt::format("Invalid skipTotal {:?}.", skip));
+  }
   std::string order = OrderBy(ctx, info, sort);
   if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
   util::SqlParams page_params = where_params;

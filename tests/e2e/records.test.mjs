@@ -658,6 +658,14 @@ describe('records', () => {
     assert.equal(badFields.status, 400);
     assert.equal((await guest.collection('posts').getList(1, 1)).totalItems, before);
 
+    const list = (query) => fetch(`${server.url}/api/collections/posts/records?${query}`);
+    assert.equal((await (await list('skipTotal=T')).json()).totalItems, -1);
+    assert.equal((await (await list('skipTotal=False')).json()).totalItems >= 0, true);
+    for (const query of ['skipTotal=abc', 'sort=title,,like_count', 'sort=%20', `sort=${'title,'.repeat(8)}title`]) {
+      assert.equal((await list(query)).status, 400, query);
+    }
+    assert.equal((await list(`sort=${'title,'.repeat(7)}title`)).status, 200);
+
     const batch = (body) =>
       fetch(`${server.url}/api/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const empty = await batch({ requests: [] });
