@@ -207,6 +207,7 @@ class RecordValueResolver final : public query::ValueResolver {
     }
     if (modifier.empty()) return query::ResolvedValue{v, false, query::ValueSource::kColumn};
     if (modifier == "lower") {
+      if (v.is_null()) return query::ResolvedValue{nullptr, false, query::ValueSource::kExpression};  // LOWER(NULL)
       std::string s = v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
       for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       return query::ResolvedValue{boost::json::value(s), false, query::ValueSource::kExpression};

@@ -346,9 +346,11 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
       sql.Append(")");
       return ResolvedField::Sql(std::move(sql), inner->type);
     }
+    // A single relation holds a plain id: as a one-item array for json_each.
+    const std::string ids = f->IsMultiple() ? Column(alias, f->name) : "json_array(" + Column(alias, f->name) + ")";
     SqlFragment sql("(SELECT json_group_array(");
     if (inner->multi) {
-      sql.Append("__j.value) FROM json_each(" + Column(alias, f->name) + ") AS __je JOIN " + target_table + " ON " +
+      sql.Append("__j.value) FROM json_each(" + ids + ") AS __je JOIN " + target_table + " ON " +
                  Column(inner_alias, "id") + " = __je.value");
       narrowed(sql);
       sql.Append(", json_each(").Append(inner->sql).Append(") AS __j)");
@@ -371,6 +373,7 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
   if (!rel || rel->type != FieldType::kRelation || rel->StringOption("collectionId") != c.id) {
     return std::unexpected(util::Status::InvalidArgument("unknown back-relation"));
   }
+  if (client_ && rel->hidden) return std::unexpected(util::Status::InvalidArgument("hidden back-relation field"));
   const std::string inner_alias = NextAlias();
   auto allowed = RowsAllowed(*source, inner_alias);
   if (!allowed) return std::unexpected(allowed.error());

@@ -93,6 +93,15 @@ bool MentionsHeaders(const std::optional<std::string>& text) {
   return text && text->find("@request.headers") != std::string::npos;
 }
 
+// Whether the filter or sort may reach related records ("author.name", "posts_via_author.title"):
+// then the related collections' list rules take part (a loose check: a "." anywhere).
+bool ReadsRelations(const http::Request& req) {
+  for (const char* param : {"filter", "sort"}) {
+    if (const auto text = req.QueryParam(param); text && text->find('.') != std::string::npos) return true;
+  }
+  return false;
+}
+
 RequestInfo MakeRequestInfo(const http::Request& req, const Context& ctx) {
   RequestInfo info;
   if (ctx.auth) info.auth = ctx.auth->record;
@@ -100,9 +109,11 @@ RequestInfo MakeRequestInfo(const http::Request& req, const Context& ctx) {
   // Headers are copied only when a rule or the filter can read them (expanded collections' view
   // rules included).
   const Collection& c = *ctx.collection;
+  // A client's filter or sort through a relation reads the related collections under their list
+  // rules, which may read headers too.
   if (req.QueryParam("expand").has_value() || MentionsHeaders(c.list_rule) || MentionsHeaders(c.view_rule) ||
       MentionsHeaders(c.create_rule) || MentionsHeaders(c.update_rule) || MentionsHeaders(c.delete_rule) ||
-      MentionsHeaders(req.QueryParam("filter"))) {
+      MentionsHeaders(req.QueryParam("filter")) || ReadsRelations(req)) {
     for (auto& [k, v] : req.Headers()) {
       std::string name = k;
       for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -177,20 +188,24 @@ void RequireRule(const Context& ctx, const std::optional<std::string>& rule) {
 }
 
 // The SQL of a sort by a field of single related records ("author.name"): one value per record,
-// from the resolver filters use (hidden fields refused to clients), with nothing bound; nullopt
-// for anything else.
-std::optional<std::string> RelatedSortTerm(const Context& ctx, const RequestInfo& info, std::string_view item) {
+// from the resolver filters use (hidden fields refused to clients, related records read under
+// their list rule, whose values are bound); nullopt for anything else.
+std::optional<Condition> RelatedSortTerm(const Context& ctx, const RequestInfo& info, std::string_view item) {
   if (item.find('.') == std::string_view::npos || item.starts_with('@')) return std::nullopt;
   RecordFieldResolver resolver(*ctx.snapshot, *ctx.collection, ctx.collection->name, info);
   if (!ctx.superuser()) resolver.ForClient();
   auto field = resolver.Resolve(item);
   if (!field || field->kind != query::ResolvedField::Kind::kSql || field->multi) return std::nullopt;
-  std::string sql;
+  Condition term;
   for (const auto& piece : field->sql.pieces()) {
-    if (piece.is_value) return std::nullopt;
-    sql += piece.text;
+    if (piece.is_value) {
+      term.sql += '?';
+      term.params.push_back(piece.value);
+    } else {
+      term.sql += piece.text;
+    }
   }
-  return sql;
+  return term;
 }
 
 // Whether `f` of `c` may order a requester's list: never the password or tokenKey, hidden fields
@@ -200,8 +215,6 @@ bool Sortable(const Collection& c, const Field& f, bool superuser) {
   return superuser || !f.hidden;
 }
 
-// ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid": the collection's own fields,
-// and fields of single related records ("author.name"), read as filters read them.
 // As PocketBase: a sort of at most 8 fields, none of them blank (400).
 constexpr std::size_t kMaxSortFields = 8;
 void CheckSort(std::string_view sort) {
@@ -223,11 +236,14 @@ void CheckSort(std::string_view sort) {
   }
 }
 
-std::string OrderBy(const Context& ctx, const RequestInfo& info, std::string_view sort) {
+// ORDER BY for PocketBase's sort syntax, with "@random" and "@rowid": the collection's own fields,
+// and fields of single related records ("author.name"), read as filters read them (with the values
+// their SQL binds, in order).
+Condition OrderBy(const Context& ctx, const RequestInfo& info, std::string_view sort) {
   CheckSort(sort);
   const Collection& c = *ctx.collection;
   const bool superuser = ctx.superuser();
-  std::string out;
+  Condition out;
   for (const auto& [item, desc] : SortItems(sort)) {
     std::string term;
     if (item == "@random") {
@@ -237,13 +253,14 @@ std::string OrderBy(const Context& ctx, const RequestInfo& info, std::string_vie
     } else if (const Field* f = c.FindField(item); f && Sortable(c, *f, superuser)) {
       term = Column(c, f->name);
     } else if (auto related = RelatedSortTerm(ctx, info, item)) {
-      term = std::move(*related);
+      term = std::move(related->sql);
+      out.params.insert(out.params.end(), related->params.begin(), related->params.end());
     } else {
       throw http::ApiError::BadRequest(fmt::format("Invalid sort field {:?}.", item));
     }
-    if (!out.empty()) out += ", ";
-    out += term;
-    if (desc) out += " DESC";
+    if (!out.sql.empty()) out.sql += ", ";
+    out.sql += term;
+    if (desc) out.sql += " DESC";
   }
   return out;
 }
@@ -1465,6 +1482,22 @@ query::Traits ViewRuleTraits(const schema::Snapshot& snap) {
   return memo.traits;
 }
 
+// The Traits of every list rule: a client's filter or sort through a relation reads the related
+// records under theirs.
+query::Traits ListRuleTraits(const schema::Snapshot& snap) {
+  struct Memo {
+    const schema::Snapshot* snap = nullptr;
+    int64_t version = -1;
+    query::Traits traits;
+  };
+  thread_local Memo memo;
+  if (memo.snap != &snap || memo.version != snap.version()) {
+    memo = {&snap, snap.version(), {}};
+    for (const auto& c : snap.collections()) Merge(memo.traits, TraitsOfText(c.list_rule));
+  }
+  return memo.traits;
+}
+
 // The response cache key of a list ('L') or view ('V') request, or nullopt when its answer may
 // not be kept or shared: it depends on the time (datetime macros), on request headers, or on
 // chance (@random). The key holds the collection and schema version, the query string as sent and, when
@@ -1480,6 +1513,8 @@ std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx
   if (kind == 'L') Merge(traits, TraitsOfText(filter));
   const bool expands = req.QueryParam("expand").has_value();
   if (expands) Merge(traits, ViewRuleTraits(*ctx.snapshot));
+  const bool related = kind == 'L' && !ctx.superuser() && ReadsRelations(req);
+  if (related) Merge(traits, ListRuleTraits(*ctx.snapshot));
   if (traits.time || traits.headers) return std::nullopt;
   std::string key;
   key.reserve(64 + req.query().size());
@@ -1490,7 +1525,7 @@ std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx
   key += '\n';
   // Email visibility on auth collections and the rules of expanded collections also depend on
   // who asks.
-  const bool personal = traits.auth || expands || c.type == CollectionType::kAuth;
+  const bool personal = traits.auth || expands || related || c.type == CollectionType::kAuth;
   if (ctx.auth && personal) {
     key += ctx.auth->superuser ? "su:" : "";
     key += ctx.auth->collection ? ctx.auth->collection->id : std::string();
@@ -1614,9 +1649,11 @@ std::string ListRecords(http::Request& req, const Context& ctx, store::Store& st
              skip != "False") {
     throw http::ApiError::BadRequest(fmt::format("Invalid skipTotal {:?}.", skip));
   }
-  std::string order = OrderBy(ctx, info, sort);
-  if (order.empty()) order = search.active() ? search.rank : Quote(c.name) + ".rowid";
+  const Condition sorted = OrderBy(ctx, info, sort);
+  const std::string order =
+      !sorted.sql.empty() ? sorted.sql : (search.active() ? search.rank : Quote(c.name) + ".rowid");
   util::SqlParams page_params = where_params;
+  page_params.insert(page_params.end(), sorted.params.begin(), sorted.params.end());
   page_params.emplace_back(per_page);
   page_params.emplace_back((page - 1) * per_page);
   return ListJson(

@@ -826,6 +826,41 @@ describe('records', () => {
       assert.equal(await status(options), 403, JSON.stringify(options));
     }
     assert.equal((await admin.collection('linking').getList(1, 10, { filter: '@collection.locked.title = "x"' })).totalItems, 1);
+    // A sort through a relation whose rule binds values; a single relation followed by a back-relation.
+    await admin.collections.update('linking', {
+      fields: [
+        ...(await admin.collections.getOne('linking')).fields,
+        { name: 'one', type: 'relation', collectionId: ruled.id, maxSelect: 1 },
+        { name: 'secret_link', type: 'relation', collectionId: ruled.id, maxSelect: 1, hidden: true },
+      ],
+    });
+    await admin.collection('linking').update(rec.id, { one: pub.id, secret_link: pub.id });
+    assert.equal(await status({ sort: 'one.title' }), 200);
+    assert.equal((await admin.collection('linking').getList(1, 10, { filter: 'one.linking_via_one.name ?= "r"' })).totalItems, 1);
+    // A hidden relation field cannot be read from the other side either.
+    assert.equal(await guest.collection('ruled').getList(1, 10, { filter: 'linking_via_secret_link.name ?= "r"' }).then(() => 200, (e) => e.status), 400);
+    // Answers that depend on who asks through a related rule are never shared between requesters.
+    const users = await admin.collections.getOne('users');
+    await admin.collections.create({
+      name: 'diaries',
+      listRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: users.id, maxSelect: 1 },
+      ],
+    });
+    await admin.collections.update('linking', {
+      fields: [...(await admin.collections.getOne('linking')).fields, { name: 'diary', type: 'relation', collectionId: (await admin.collections.getOne('diaries')).id, maxSelect: 1 }],
+    });
+    await guest.collection('users').create({ email: 'dee@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    const dee = new PocketBase(server.url);
+    await dee.collection('users').authWithPassword('dee@example.com', 'pass-12345');
+    const diary = await admin.collection('diaries').create({ title: 'secret', owner: dee.authStore.record.id });
+    await admin.collection('linking').update(rec.id, { diary: diary.id });
+    const url = `${server.url}/api/collections/linking/records?filter=${encodeURIComponent('diary.title = "secret"')}`;
+    const asDee = await (await fetch(url, { headers: { Authorization: dee.authStore.token } })).json();
+    assert.equal(asDee.totalItems, 1);
+    assert.equal((await (await fetch(url)).json()).totalItems, 0);
     // perPage of 0 or less is the default, 30.
     const page = await (await fetch(`${server.url}/api/collections/linking/records?perPage=0`)).json();
     assert.equal(page.perPage, 30);
