@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -1467,33 +1468,20 @@ void Merge(query::Traits& into, const query::Traits& t) {
   into.auth = into.auth || t.auth;
 }
 
-// The Traits of every view rule: an expanded record is shown under its own collection's rule.
-query::Traits ViewRuleTraits(const schema::Snapshot& snap) {
+// The Traits of every collection's list rule (`list`: a client's filter or sort reaches related
+// records under theirs) or view rule (expanded records are shown under theirs), remembered per
+// thread for the current snapshot.
+query::Traits EveryRuleTraits(const schema::Snapshot& snap, bool list) {
   struct Memo {
     const schema::Snapshot* snap = nullptr;
     int64_t version = -1;
     query::Traits traits;
   };
-  thread_local Memo memo;
+  thread_local std::array<Memo, 2> memos;
+  Memo& memo = memos[list ? 1 : 0];
   if (memo.snap != &snap || memo.version != snap.version()) {
     memo = {&snap, snap.version(), {}};
-    for (const auto& c : snap.collections()) Merge(memo.traits, TraitsOfText(c.view_rule));
-  }
-  return memo.traits;
-}
-
-// The Traits of every list rule: a client's filter or sort through a relation reads the related
-// records under theirs.
-query::Traits ListRuleTraits(const schema::Snapshot& snap) {
-  struct Memo {
-    const schema::Snapshot* snap = nullptr;
-    int64_t version = -1;
-    query::Traits traits;
-  };
-  thread_local Memo memo;
-  if (memo.snap != &snap || memo.version != snap.version()) {
-    memo = {&snap, snap.version(), {}};
-    for (const auto& c : snap.collections()) Merge(memo.traits, TraitsOfText(c.list_rule));
+    for (const auto& c : snap.collections()) Merge(memo.traits, TraitsOfText(list ? c.list_rule : c.view_rule));
   }
   return memo.traits;
 }
@@ -1512,9 +1500,9 @@ std::optional<std::string> CacheKey(const http::Request& req, const Context& ctx
   const auto filter = req.QueryParam("filter");
   if (kind == 'L') Merge(traits, TraitsOfText(filter));
   const bool expands = req.QueryParam("expand").has_value();
-  if (expands) Merge(traits, ViewRuleTraits(*ctx.snapshot));
+  if (expands) Merge(traits, EveryRuleTraits(*ctx.snapshot, /*list=*/false));
   const bool related = kind == 'L' && !ctx.superuser() && ReadsRelations(req);
-  if (related) Merge(traits, ListRuleTraits(*ctx.snapshot));
+  if (related) Merge(traits, EveryRuleTraits(*ctx.snapshot, /*list=*/true));
   if (traits.time || traits.headers) return std::nullopt;
   std::string key;
   key.reserve(64 + req.query().size());
