@@ -456,24 +456,46 @@ struct ExpandNode {
   std::map<std::string, ExpandNode> children;
 };
 
-ExpandNode ParseExpand(std::string_view param) {
+// The collection a relation `name` of `c` leads to (a relation field, or "collection_via_field"
+// for records of that collection pointing at `c`), and for a back-relation its field; nullptr
+// when `name` is neither.
+std::pair<const Collection*, const Field*> ExpandTarget(const schema::Snapshot& snap, const Collection& c,
+                                                        const std::string& name) {
+  if (const Field* rel = c.FindField(name); rel && rel->type == FieldType::kRelation) {
+    return {snap.Find(rel->StringOption("collectionId")), nullptr};
+  }
+  const auto via = name.find("_via_");
+  if (via == std::string::npos) return {nullptr, nullptr};
+  const Collection* target = snap.Find(name.substr(0, via));
+  const Field* back = target ? target->FindField(name.substr(via + 5)) : nullptr;
+  if (!back || back->type != FieldType::kRelation || back->StringOption("collectionId") != c.id)
+    return {nullptr, nullptr};
+  return {target, back};
+}
+
+// ?expand= as a tree of relation names. As PocketBase, a path with a name that is not a relation
+// at its level is left out whole ("author.nope" expands nothing), and levels past the sixth are
+// ignored.
+ExpandNode ParseExpand(const schema::Snapshot& snap, const Collection& c, std::string_view param) {
   ExpandNode root;
   while (!param.empty()) {
     const auto comma = param.find(',');
     std::string_view path = param.substr(0, comma);
     param = comma == std::string_view::npos ? std::string_view{} : param.substr(comma + 1);
-    ExpandNode* node = &root;
-    int depth = 0;
-    while (!path.empty()) {
+    std::vector<std::string> segments;
+    bool known = true;
+    for (const Collection* at = &c; !path.empty() && at && segments.size() < kMaxRelationDepth;) {
       const auto dot = path.find('.');
-      std::string seg(path.substr(0, dot));
+      std::string seg(util::TrimSpaces(path.substr(0, dot)));
       path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
-      while (!seg.empty() && seg.front() == ' ') seg.erase(seg.begin());
-      while (!seg.empty() && seg.back() == ' ') seg.pop_back();
       if (seg.empty()) break;
-      if (++depth > kMaxRelationDepth) break;  // PocketBase's limit: deeper levels are ignored
-      node = &node->children[seg];
+      at = ExpandTarget(snap, *at, seg).first;
+      known = at != nullptr;
+      segments.push_back(std::move(seg));
     }
+    if (!known) continue;
+    ExpandNode* node = &root;
+    for (const auto& seg : segments) node = &node->children[seg];
   }
   return root;
 }
@@ -485,17 +507,9 @@ void ExpandLevel(store::Store& store, const Context& ctx, const RequestInfo& inf
                  std::vector<boost::json::object*>& records, const ExpandNode& node) {
   if (records.empty()) return;
   for (const auto& [name, child] : node.children) {
-    const Field* rel = c.FindField(name);
-    const Collection* target = nullptr;
-    const Field* back = nullptr;  // for name_via_field: the relation field of `target` pointing at `c`
-    if (rel && rel->type == FieldType::kRelation) {
-      target = ctx.snapshot->Find(rel->StringOption("collectionId"));
-    } else if (const auto via = name.find("_via_"); via != std::string::npos) {
-      target = ctx.snapshot->Find(name.substr(0, via));
-      back = target ? target->FindField(name.substr(via + 5)) : nullptr;
-      if (!back || back->type != FieldType::kRelation || back->StringOption("collectionId") != c.id) target = nullptr;
-    }
-    if (!target) continue;  // unknown names are ignored, as PocketBase does
+    // for name_via_field, `back` is the relation field of `target` pointing at `c`
+    const auto [target, back] = ExpandTarget(*ctx.snapshot, c, name);
+    if (!target) continue;
     if (!target->view_rule && !ctx.superuser()) continue;
 
     Context target_ctx = ctx;
@@ -618,7 +632,7 @@ boost::json::array Present(store::Store& store, const Context& ctx, const Reques
   if (!expand.empty()) {
     std::vector<boost::json::object*> ptrs;
     for (auto& r : records) ptrs.push_back(&r);
-    ExpandLevel(store, ctx, info, c, ptrs, ParseExpand(expand));
+    ExpandLevel(store, ctx, info, c, ptrs, ParseExpand(*ctx.snapshot, c, expand));
   }
   auto picker = FieldPicker::Parse(query_string("fields"));
   if (!picker) throw http::ApiError::BadRequest(fmt::format("Invalid fields: {}", picker.error().message()));

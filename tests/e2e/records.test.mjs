@@ -276,6 +276,10 @@ describe('records', () => {
     assert.deepEqual(b.expand.members.map((m) => m.name), ['Two', 'One']);
     assert.deepEqual(b.expand.cards_via_board.map((c) => c.text).sort(), ['c1', 'c2']);
     assert.equal(b.expand.owner.email, undefined); // hidden email stays hidden in expands
+    // A path with a name that is not a relation is left out whole, as PocketBase.
+    assert.equal((await guest.collection('boards').getOne(board.id, { expand: 'owner.nope' })).expand, undefined);
+    const partly = await guest.collection('boards').getOne(board.id, { expand: 'owner.nope,members' });
+    assert.deepEqual(Object.keys(partly.expand), ['members']);
 
     const list = await guest.collection('cards').getList(1, 10, { expand: 'board.owner', filter: "board.name = 'B'" });
     assert.equal(list.items.length, 2);
