@@ -212,9 +212,7 @@ class RecordValueResolver final : public query::ValueResolver {
       for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       return query::ResolvedValue{boost::json::value(s), false, query::ValueSource::kExpression};
     }
-    const bool arrayable = f->type == FieldType::kSelect || f->type == FieldType::kRelation ||
-                           f->type == FieldType::kFile || f->type == FieldType::kJson;
-    if ((modifier == "length" || modifier == "each") && arrayable) {
+    if ((modifier == "length" || modifier == "each") && f->IsArrayable()) {
       // As the database reads them (AsJsonArray, ArrayLength): a single value is one element.
       if (modifier == "length") {
         int64_t n = 0;
@@ -1011,10 +1009,7 @@ class Fanout {
   // through.
   std::optional<bool> FilterAllows(const Subscription& sub, const AuthInfo* auth, bool may_query) {
     const bool superuser = auth && auth->superuser;
-    if (!superuser &&
-        (sub.filter.find("@collection.") != std::string::npos || sub.filter.find("@request.") != std::string::npos)) {
-      return false;
-    }
+    if (!superuser && SuperuserOnlyField(sub.filter)) return false;
     if (!sub.filter_expr) return false;
     const RequestInfo info = RealtimeRequest(auth, &sub);
     RecordValueResolver resolver(c_, event_.record, info);

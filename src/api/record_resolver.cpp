@@ -41,13 +41,6 @@ std::string Column(const std::string& alias, std::string_view name) {
   return QuoteIdentifier(alias) + "." + QuoteIdentifier(name);
 }
 
-// Whether `f` takes :each and :length: select, relation and file fields (single ones as one value,
-// as PocketBase) and json fields (an array).
-bool Arrayable(const Field& f) {
-  return f.type == FieldType::kSelect || f.type == FieldType::kRelation || f.type == FieldType::kFile ||
-         f.type == FieldType::kJson;
-}
-
 // `col` of `f` as a JSON array, as PocketBase reads it: an array is itself; any other value is one
 // element (a json field's as JSON, another field's as its text).
 std::string AsJsonArray(const Field& f, const std::string& col) {
@@ -161,7 +154,7 @@ std::optional<boost::json::value> BodyValue(const Field& f, const boost::json::o
                                             const boost::json::object* current) {
   const auto it = body.find(f.name);
   bool modified = false;
-  for (const std::string& key : {"+" + f.name, f.name + "+", f.name + "-"}) modified = modified || body.contains(key);
+  for (const std::string& key : schema::ModifierKeys(f)) modified = modified || body.contains(key);
   if (!modified) {
     if (it == body.end()) return std::nullopt;
     return it->value().is_null() ? boost::json::value(nullptr) : schema::CastValue(f, it->value());
@@ -309,11 +302,11 @@ util::Result<ResolvedField> RecordFieldResolver::ResolvePath(const Collection& c
       }
       if (modifier == "lower") return ResolvedField::Sql(SqlFragment("LOWER(" + col + ")"), SqlType::kText);
       if (modifier == "length") {
-        if (!Arrayable(*f)) return std::unexpected(util::Status::InvalidArgument(":length"));
+        if (!f->IsArrayable()) return std::unexpected(util::Status::InvalidArgument(":length"));
         return ResolvedField::Sql(SqlFragment(ArrayLength(*f, col)), SqlType::kNumber);
       }
       if (modifier == "each") {
-        if (!Arrayable(*f)) return std::unexpected(util::Status::InvalidArgument(":each"));
+        if (!f->IsArrayable()) return std::unexpected(util::Status::InvalidArgument(":each"));
         return ResolvedField::Sql(SqlFragment(AsJsonArray(*f, col)), SqlType::kAny, /*multi=*/true);
       }
       if (!modifier.empty()) return std::unexpected(util::Status::InvalidArgument("modifier"));

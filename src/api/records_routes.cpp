@@ -169,17 +169,13 @@ Condition FilterCondition(const Context& ctx, const std::string& filter, const R
   return {std::move(sql->text), std::move(sql->params)};
 }
 
-// As PocketBase: only superusers may name @collection or @request in a list's filter or sort (a
-// loose check of the text, as PocketBase's): 403.
+// As PocketBase: only superusers may name @collection or @request in a list's filter or sort: 403.
 void RequireSuperuserForRequestFields(const http::Request& req, const Context& ctx) {
   if (ctx.superuser()) return;
   for (const char* param : {"filter", "sort"}) {
     const auto text = req.QueryParam(param);
-    if (!text) continue;
-    for (const char* field : {"@collection.", "@request."}) {
-      if (text->find(field) != std::string::npos) {
-        throw http::ApiError::Forbidden(fmt::format("Only superusers can filter by {}", field));
-      }
+    if (const char* field = text ? SuperuserOnlyField(*text) : nullptr) {
+      throw http::ApiError::Forbidden(fmt::format("Only superusers can filter by {}", field));
     }
   }
 }
@@ -1148,7 +1144,8 @@ std::vector<http::UploadedFile> DropHidden(const Context& ctx, RequestInfo& info
   for (const Field& f : c.fields) {
     if (!f.hidden || (c.type == CollectionType::kAuth && f.type == FieldType::kPassword)) continue;
     hidden.push_back(f.name);
-    for (const std::string& key : {f.name, "+" + f.name, f.name + "+", f.name + "-"}) info.body.erase(key);
+    info.body.erase(f.name);
+    for (const std::string& key : schema::ModifierKeys(f)) info.body.erase(key);
   }
   if (hidden.empty()) return uploads;
   std::vector<http::UploadedFile> kept;
@@ -1750,6 +1747,13 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
   const Context ctx{std::move(snapshot), &c, std::move(auth)};
   if (!rule && !ctx.superuser()) return false;
   return DeletedRecordMeets(store, c, record, RuleCondition(ctx, rule, info));
+}
+
+const char* SuperuserOnlyField(std::string_view text) {
+  for (const char* field : {"@collection.", "@request."}) {
+    if (text.find(field) != std::string_view::npos) return field;
+  }
+  return nullptr;
 }
 
 bool RecordPassesFilter(store::Store& store, std::shared_ptr<const schema::Snapshot> snapshot,

@@ -53,6 +53,11 @@ bool DeletedRecordPassesRule(store::Store& store, std::shared_ptr<const schema::
                              std::optional<AuthInfo> auth, const std::optional<std::string>& rule,
                              const RequestInfo& info);
 
+// The field prefix in `text` (a client's filter or sort) that only superusers may name, as
+// PocketBase: "@collection." or "@request." (a loose check of the text, as PocketBase's); nullptr
+// when there is none.
+const char* SuperuserOnlyField(std::string_view text);
+
 // Whether record `id` of `c` (or the deleted `record`, as above) matches a client's own `filter` (a
 // realtime subscription's), read as the records API reads a list's filter for `auth`: hidden fields
 // and related records follow the same limits. A filter that cannot be read matches nothing.

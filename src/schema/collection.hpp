@@ -62,6 +62,12 @@ struct Field {
   bool IsMultiple() const;
   // The text field that is the table's primary key ("id").
   bool IsPrimaryKey() const { return type == FieldType::kText && BoolOption("primaryKey"); }
+  // Whether filters take :each and :length of it: select, relation and file fields (a single one
+  // as one value, as PocketBase) and json fields (an array).
+  bool IsArrayable() const {
+    return type == FieldType::kSelect || type == FieldType::kRelation || type == FieldType::kFile ||
+           type == FieldType::kJson;
+  }
 };
 
 struct Collection {

@@ -291,11 +291,14 @@ boost::json::value ZeroValue(const Field& f) {
   }
 }
 
+std::array<std::string, 3> ModifierKeys(const Field& f) { return {"+" + f.name, f.name + "+", f.name + "-"}; }
+
 boost::json::value ApplyModifiers(const Field& f, const boost::json::object& body, boost::json::value value,
                                   bool& touched) {
   // Modifiers: "field+" appends/adds, "+field" prepends, "field-" removes/subtracts.
-  for (const char* mode : {"+prefix", "+", "-"}) {
-    const std::string key = std::string(mode) == "+prefix" ? "+" + f.name : f.name + mode;
+  for (const std::string& key : ModifierKeys(f)) {
+    const bool subtract = key.back() == '-' && key.front() != '+';
+    const bool prepend = key.front() == '+';
     auto it = body.find(key);
     if (it == body.end()) continue;
     touched = true;
@@ -303,7 +306,7 @@ boost::json::value ApplyModifiers(const Field& f, const boost::json::object& bod
       auto delta = CastValue(f, it->value());
       const double d = delta.to_number<double>();
       double cur = value.to_number<double>();
-      cur = mode[0] == '-' ? cur - d : cur + d;
+      cur = subtract ? cur - d : cur + d;
       value = cur == std::floor(cur) && std::fabs(cur) < 9e15 ? boost::json::value(static_cast<int64_t>(cur))
                                                               : boost::json::value(cur);
     } else if (f.IsMultiple()) {
@@ -312,7 +315,7 @@ boost::json::value ApplyModifiers(const Field& f, const boost::json::object& bod
       const auto items = CastValue(f, it->value()).as_array();
       const auto current = value.is_array() ? value.as_array() : boost::json::array();
       boost::json::array result;
-      if (mode[0] == '-') {
+      if (subtract) {
         std::set<std::string> gone;
         for (const auto& v : items) gone.insert(text(v));
         for (const auto& v : current) {
@@ -325,14 +328,13 @@ boost::json::value ApplyModifiers(const Field& f, const boost::json::object& bod
         for (const auto& v : items) {
           if (have.insert(text(v)).second) added.push_back(v);
         }
-        const bool prepend = std::string_view(mode) == "+prefix";
         using Parts = std::array<const boost::json::array*, 2>;
         for (const auto* part : prepend ? Parts{&added, &current} : Parts{&current, &added}) {
           for (const auto& v : *part) result.push_back(v);
         }
       }
       value = std::move(result);
-    } else if (mode[0] == '-' && value.is_string()) {
+    } else if (subtract && value.is_string()) {
       if (CastValue(f, it->value()) == value) value = "";
     }
   }

@@ -3,6 +3,7 @@
 // thread-safe.
 #pragma once
 
+#include <array>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <memory>
@@ -53,6 +54,8 @@ std::unique_ptr<const re2::RE2> CompilePattern(std::string_view pattern);
 // value it names). `touched` is set when the body has any of them.
 boost::json::value ApplyModifiers(const Field& f, const boost::json::object& body, boost::json::value value,
                                   bool& touched);
+// The body keys of `f`'s modifiers: "+f", "f+", "f-".
+std::array<std::string, 3> ModifierKeys(const Field& f);
 
 // The value a field has when none was given.
 boost::json::value ZeroValue(const Field& field);

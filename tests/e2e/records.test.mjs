@@ -48,6 +48,14 @@ describe('records', () => {
     await server?.stop();
   });
 
+  // A new user of 'users', signed up as a guest and signed in: its own SDK client.
+  const login = async (email) => {
+    await guest.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
+    const c = new PocketBase(server.url);
+    await c.collection('users').authWithPassword(email, 'pass-12345');
+    return c;
+  };
+
   test('create, view, update with modifiers, delete', async () => {
     const post = await guest.collection('posts').create({
       title: 'Hello',
@@ -204,12 +212,6 @@ describe('records', () => {
         { name: 'pinned', type: 'bool' },
       ],
     });
-    const login = async (email) => {
-      await guest.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
-      const c = new PocketBase(server.url);
-      await c.collection('users').authWithPassword(email, 'pass-12345');
-      return c;
-    };
     const alice = await login('alice@example.com');
     const bob = await login('bob@example.com');
     const a = await alice.collection('notes').create({ text: 'alice 1', owner: alice.authStore.record.id });
@@ -613,12 +615,6 @@ describe('records', () => {
         { name: 'also', type: 'relation', collectionId: kanbans.id, maxSelect: 5 },
       ],
     });
-    const login = async (email) => {
-      await guest.collection('users').create({ email, password: 'pass-12345', passwordConfirm: 'pass-12345' });
-      const c = new PocketBase(server.url);
-      await c.collection('users').authWithPassword(email, 'pass-12345');
-      return c;
-    };
     const kim = await login('kim@example.com');
     const lee = await login('lee@example.com');
     const board = await admin.collection('kanbans').create({ title: 'b', members: [kim.authStore.record.id], open: true });
@@ -856,9 +852,7 @@ describe('records', () => {
     await admin.collections.update('linking', {
       fields: [...(await admin.collections.getOne('linking')).fields, { name: 'diary', type: 'relation', collectionId: (await admin.collections.getOne('diaries')).id, maxSelect: 1 }],
     });
-    await guest.collection('users').create({ email: 'dee@example.com', password: 'pass-12345', passwordConfirm: 'pass-12345' });
-    const dee = new PocketBase(server.url);
-    await dee.collection('users').authWithPassword('dee@example.com', 'pass-12345');
+    const dee = await login('dee@example.com');
     const diary = await admin.collection('diaries').create({ title: 'secret', owner: dee.authStore.record.id });
     await admin.collection('linking').update(rec.id, { diary: diary.id });
     const url = `${server.url}/api/collections/linking/records?filter=${encodeURIComponent('diary.title = "secret"')}`;
